@@ -1,0 +1,5 @@
+"""CLI commands of the models stage (filled in by its issue)."""
+
+from __future__ import annotations
+
+from ._app import app, cli_errors  # noqa: F401
