@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._logging import get_logger
 from .._validation import InputError, check_float, check_table, format_names
+
+log = get_logger(__name__)
 
 __all__ = ["max_normalize", "unlog"]
 
@@ -82,5 +85,11 @@ def max_normalize(
         raise InputError(
             f"{name}: max-normalisation needs every column's maximum > 0; column(s) "
             f"{format_names(bad)} have maximum ≤ 0.{hint}"
+        )
+    negative = data.columns[(data < 0).any(axis=0)]
+    if len(negative):
+        log.warning(
+            "%s: %d column(s) hold negative values (%s); max-normalised values stay negative there. "
+            "For log-scale data pass unlog_base.", name, len(negative), format_names(negative),
         )
     return data / col_max

@@ -1,0 +1,283 @@
+"""Synthetic demo cohorts and loaders of local data files.
+
+Everything generated here is **synthetic** and says so (``SyntheticCohort.synthetic`` is
+``True``; writers stamp it into provenance and reports). The generator plants the structure
+that the Cui et al. 2023 analysis looks for, so that every stage has something true to find:
+
+* a HER2 amplicon: ERBB2 and its 17q12 neighbours (GRB7, STARD3, PGAP3, MIEN1, PNMT, TCAP,
+  PPP1R1B) are higher in HER2-positive expression samples, ESR1 is lower;
+* differential imaging features: shifted upwards in HER2-positive patients;
+* feature–gene links: latent per-patient factors drive one differential and one
+  non-differential imaging feature and a block of genes. Most factors act only in HER2-positive
+  patients (their genes are the planted HER2-positive-specific set); one acts in both classes;
+* gene sets: one planted pathway per factor (its linked genes plus unrelated ones), the
+  amplicon, and decoy pathways of random genes.
+
+Two designs: ``"paired"`` (the same patients imaged and sequenced, so links are observable) and
+``"unpaired"`` (the paper's design: different patients, so no pairing can reveal a link and the
+association engine's null model is what a result must be compared with).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ._validation import check_choice, check_float, check_int
+
+__all__ = ["SyntheticCohort", "make_cohort", "AMPLICON_GENES", "FEATURE_NAMES"]
+
+AMPLICON_GENES = ("ERBB2", "GRB7", "STARD3", "PGAP3", "MIEN1", "PNMT", "TCAP", "PPP1R1B")
+
+# Names in pyradiomics 3.x style for the first features, so tables look like real output.
+FEATURE_NAMES = (
+    "original_firstorder_Mean", "original_glcm_Contrast", "original_glszm_ZoneEntropy",
+    "original_gldm_DependenceNonUniformity", "original_glrlm_RunEntropy",
+    "original_firstorder_Entropy", "original_glcm_Correlation", "original_glcm_JointEnergy",
+    "original_glrlm_ShortRunEmphasis", "original_glszm_SmallAreaEmphasis",
+    "original_gldm_LargeDependenceEmphasis", "original_firstorder_Skewness",
+    "original_firstorder_Kurtosis", "original_glcm_Idm", "original_glcm_ClusterShade",
+    "original_glrlm_GrayLevelNonUniformity", "original_glszm_ZonePercentage",
+    "original_gldm_GrayLevelVariance", "original_firstorder_90Percentile",
+    "original_firstorder_RobustMeanAbsoluteDeviation", "original_glcm_Autocorrelation",
+    "original_glrlm_LongRunEmphasis", "original_glszm_GrayLevelNonUniformity",
+    "original_gldm_SmallDependenceEmphasis",
+)
+
+
+@dataclass
+class SyntheticCohort:
+    """A synthetic radiogenomic cohort (see the module docstring for what is planted).
+
+    Attributes
+    ----------
+    features
+        Imaging feature table, rows = imaging patients, positive values.
+    feature_labels
+        HER2 labels (1/0) of the imaging patients.
+    expression
+        Expression matrix, rows = expression samples, columns = genes.
+    expression_labels
+        HER2 labels of the expression samples.
+    links
+        Planted links: columns ``feature``, ``gene``, ``factor``, ``her2_class``
+        (``"positive"``: only in HER2-positive patients; ``"both"``).
+    gene_sets
+        Term → genes: ``SYNTHETIC_PATHWAY_<k>`` per factor, ``SYNTHETIC_HER2_AMPLICON`` and
+        ``SYNTHETIC_DECOY_<j>``.
+    differential_features
+        Features shifted in HER2-positive patients.
+    amplicon_genes
+        Genes raised in HER2-positive samples.
+    design
+        ``"paired"`` or ``"unpaired"``.
+    seed
+        The seed that generated it.
+    synthetic
+        Always ``True``.
+    """
+
+    features: pd.DataFrame
+    feature_labels: pd.Series
+    expression: pd.DataFrame
+    expression_labels: pd.Series
+    links: pd.DataFrame
+    gene_sets: dict[str, list[str]]
+    differential_features: list[str]
+    amplicon_genes: list[str]
+    design: str
+    seed: int
+    synthetic: bool = field(default=True)
+
+    @property
+    def positive_specific_links(self) -> pd.DataFrame:
+        """Planted links that act only in HER2-positive patients."""
+        return self.links[self.links["her2_class"] == "positive"].reset_index(drop=True)
+
+    def to_gmt_lines(self) -> list[str]:
+        """The gene sets as Enrichr-style GMT lines (term, description, genes)."""
+        return [f"{term}\tsynthetic\t" + "\t".join(genes) for term, genes in self.gene_sets.items()]
+
+
+def _feature_names(n: int) -> list[str]:
+    names = list(FEATURE_NAMES[:n])
+    names += [f"original_texture_Feature{j:03d}" for j in range(len(names), n)]
+    return names
+
+
+def _latent(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    return rng.standard_normal((n, k))
+
+
+def make_cohort(
+    *,
+    n_positive: int = 40,
+    n_negative: int = 60,
+    n_expression_positive: int | None = None,
+    n_expression_negative: int | None = None,
+    n_features: int = 24,
+    n_genes: int = 1000,
+    n_factors: int = 4,
+    genes_per_factor: int = 25,
+    link_strength: float = 0.85,
+    n_differential: int = 6,
+    differential_shift: float = 1.2,
+    amplicon_shift: float = 2.0,
+    n_decoy_sets: int = 40,
+    design: str = "unpaired",
+    expression_scale: str = "linear",
+    seed: int = 0,
+) -> SyntheticCohort:
+    """Generate a seeded synthetic cohort with planted HER2 biology and feature–gene links.
+
+    Parameters
+    ----------
+    n_positive, n_negative
+        HER2-positive and -negative imaging patients (also the expression samples when
+        ``design="paired"``).
+    n_expression_positive, n_expression_negative
+        Expression samples per class in the unpaired design (default: 1.5 × the imaging
+        numbers, as public series are larger than imaging cohorts).
+    n_features
+        Imaging features (≥ ``n_differential`` and ≥ ``2 * n_factors``).
+    n_genes
+        Genes (≥ amplicon + ESR1 + ``n_factors * genes_per_factor``).
+    n_factors
+        Latent factors; factors ``0 .. n_factors-2`` act only in HER2-positive patients,
+        the last acts in both classes.
+    genes_per_factor
+        Genes linked to each factor.
+    link_strength
+        Loading of linked features and genes on their factor (correlation of each with the
+        factor, in (0, 1)); linked feature–gene correlation is about its square.
+    n_differential
+        Features shifted upwards in HER2-positive patients (the first ones); feature ``k``
+        (``k < n_factors``) is also linked to factor ``k``, and feature ``n_differential + k``
+        is a non-differential feature linked to the same factor (an auxiliary candidate).
+    differential_shift
+        Shift of differential features, in standard deviations of their log-scale values.
+    amplicon_shift
+        log2 increase of ERBB2 in HER2-positive samples (neighbours get 60–90 % of it).
+    n_decoy_sets
+        Random gene sets added to ``gene_sets``.
+    design
+        ``"unpaired"`` (the paper: imaging and expression from different patients) or
+        ``"paired"`` (same patients, same ids).
+    expression_scale
+        ``"linear"`` (FPKM-like positive values) or ``"log2"`` (``log2(x + 0.1)``).
+    seed
+        Seed of the generator; the same seed gives identical cohorts.
+
+    Returns
+    -------
+    SyntheticCohort
+    """
+    owner = "make_cohort"
+    check_choice(design, "design", owner=owner, choices=("unpaired", "paired"))
+    check_choice(expression_scale, "expression_scale", owner=owner, choices=("linear", "log2"))
+    check_int(n_positive, "n_positive", owner=owner, min_value=4)
+    check_int(n_negative, "n_negative", owner=owner, min_value=4)
+    check_int(n_factors, "n_factors", owner=owner, min_value=1)
+    check_int(n_differential, "n_differential", owner=owner, min_value=0)
+    check_int(n_features, "n_features", owner=owner, min_value=max(n_differential, n_differential + n_factors, 2 * n_factors))
+    check_int(genes_per_factor, "genes_per_factor", owner=owner, min_value=1)
+    min_genes = len(AMPLICON_GENES) + 1 + n_factors * genes_per_factor
+    check_int(n_genes, "n_genes", owner=owner, min_value=min_genes)
+    check_float(link_strength, "link_strength", owner=owner, min_value=0.0, max_value=1.0, closed="neither")
+    check_int(seed, "seed", owner=owner, min_value=0)
+    rng = np.random.default_rng(seed)
+
+    if design == "paired":
+        n_epos, n_eneg = n_positive, n_negative
+    else:
+        n_epos = n_expression_positive if n_expression_positive is not None else int(round(1.5 * n_positive))
+        n_eneg = n_expression_negative if n_expression_negative is not None else int(round(1.5 * n_negative))
+        check_int(n_epos, "n_expression_positive", owner=owner, min_value=4)
+        check_int(n_eneg, "n_expression_negative", owner=owner, min_value=4)
+
+    features = _feature_names(n_features)
+    genes = list(AMPLICON_GENES) + ["ESR1"]
+    genes += [f"GENE{j:05d}" for j in range(n_genes - len(genes))]
+    gene_pool = np.array(genes[len(AMPLICON_GENES) + 1:])
+    factor_genes = [list(gene_pool[k * genes_per_factor:(k + 1) * genes_per_factor]) for k in range(n_factors)]
+    shared_factor = n_factors - 1 if n_factors > 1 else None
+
+    # ---- imaging patients
+    y_img = np.r_[np.ones(n_positive, dtype=int), np.zeros(n_negative, dtype=int)]
+    n_img = y_img.size
+    z_img = _latent(rng, n_img, n_factors)
+    f_log = rng.standard_normal((n_img, n_features))
+    a = link_strength
+    links = []
+    for k in range(n_factors):
+        # a linked feature loads on its factor in every patient; the gene side decides
+        # whether the link exists in HER2-positive patients only or in both classes
+        for j in (k, n_differential + k):
+            f_log[:, j] = a * z_img[:, k] + np.sqrt(1 - a**2) * f_log[:, j]
+            links += [(features[j], g, k, "both" if k == shared_factor else "positive") for g in factor_genes[k]]
+    f_log[:, :n_differential] += differential_shift * y_img[:, None]
+    base = rng.uniform(0.5, 50.0, size=n_features)
+    feat_values = base * np.exp(0.2 * f_log)
+    img_ids = [f"P{j:03d}" for j in range(1, n_img + 1)]
+    perm_img = rng.permutation(n_img)  # interleave classes so ids do not reveal labels
+    feat_df = pd.DataFrame(feat_values[perm_img], index=pd.Index(np.array(img_ids), name="sample_id"), columns=features)
+    feat_labels = pd.Series(y_img[perm_img], index=feat_df.index, name="her2", dtype="int8")
+
+    # ---- expression samples
+    if design == "paired":
+        y_exp, z_exp, perm_exp = y_img, z_img, perm_img
+        exp_ids = img_ids
+    else:
+        y_exp = np.r_[np.ones(n_epos, dtype=int), np.zeros(n_eneg, dtype=int)]
+        z_exp = _latent(rng, y_exp.size, n_factors)
+        perm_exp = rng.permutation(y_exp.size)
+        exp_ids = [f"S{j:04d}" for j in range(1, y_exp.size + 1)]
+    n_exp = y_exp.size
+    g_log = rng.standard_normal((n_exp, n_genes))
+    gidx = {g: i for i, g in enumerate(genes)}
+    for k in range(n_factors):
+        acts = (y_exp == 1) if k != shared_factor else np.ones(n_exp, dtype=bool)
+        cols = [gidx[g] for g in factor_genes[k]]
+        g_log[np.ix_(acts, cols)] = a * z_exp[acts, k:k + 1] + np.sqrt(1 - a**2) * g_log[np.ix_(acts, cols)]
+    log2_mean = rng.normal(3.0, 1.5, size=n_genes)
+    log2_sd = rng.uniform(0.4, 0.9, size=n_genes)
+    log2 = log2_mean + log2_sd * g_log
+    amp_weights = np.r_[1.0, rng.uniform(0.6, 0.9, size=len(AMPLICON_GENES) - 1)]
+    for g, w in zip(AMPLICON_GENES, amp_weights):
+        log2[:, gidx[g]] += amplicon_shift * w * y_exp
+    log2[:, gidx["ESR1"]] -= 1.0 * y_exp
+    values = np.maximum(np.power(2.0, log2) - 0.1, 0.0) if expression_scale == "linear" else log2
+    expr_df = pd.DataFrame(values[perm_exp], index=pd.Index(np.array(exp_ids), name="sample_id"), columns=genes)
+    if design == "paired":
+        expr_df = expr_df.loc[feat_df.index]
+        exp_labels = feat_labels.copy()
+    else:
+        exp_labels = pd.Series(y_exp[perm_exp], index=expr_df.index, name="her2", dtype="int8")
+
+    # ---- gene sets
+    gene_sets: dict[str, list[str]] = {}
+    others = np.setdiff1d(gene_pool, np.concatenate(factor_genes))
+    for k in range(n_factors):
+        extra = rng.choice(others, size=min(15, others.size), replace=False)
+        gene_sets[f"SYNTHETIC_PATHWAY_{k}"] = sorted(factor_genes[k] + list(extra))
+    amp_extra = rng.choice(others, size=min(6, others.size), replace=False)
+    gene_sets["SYNTHETIC_HER2_AMPLICON"] = sorted(list(AMPLICON_GENES) + list(amp_extra))
+    for j in range(n_decoy_sets):
+        size = int(rng.integers(12, 60))
+        gene_sets[f"SYNTHETIC_DECOY_{j:02d}"] = sorted(rng.choice(gene_pool, size=min(size, gene_pool.size), replace=False))
+
+    links_df = pd.DataFrame(links, columns=["feature", "gene", "factor", "her2_class"])
+    return SyntheticCohort(
+        features=feat_df,
+        feature_labels=feat_labels,
+        expression=expr_df,
+        expression_labels=exp_labels,
+        links=links_df,
+        gene_sets=gene_sets,
+        differential_features=features[:n_differential],
+        amplicon_genes=list(AMPLICON_GENES),
+        design=design,
+        seed=seed,
+    )

@@ -1,0 +1,260 @@
+"""Core statistics against independent references (scipy, statsmodels) and planted truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+import radiogenomics as rg
+from radiogenomics._validation import AlignmentError, InputError, LabelError, ParameterError
+from radiogenomics.core import associate, critical_r, differential, max_normalize, null_hit_probability, pearson_matrix
+
+
+def _noise(seed=3, n_feat=6, n_genes=400, n_img=(40, 60), n_exp=(60, 90)):
+    rng = np.random.default_rng(seed)
+    ni, ne = sum(n_img), sum(n_exp)
+    X = pd.DataFrame(rng.standard_normal((ni, n_feat)), index=[f"p{i}" for i in range(ni)],
+                     columns=[f"f{j}" for j in range(n_feat)])
+    E = pd.DataFrame(rng.standard_normal((ne, n_genes)), index=[f"s{i}" for i in range(ne)],
+                     columns=[f"g{j}" for j in range(n_genes)])
+    yl = pd.Series(np.r_[np.ones(n_img[0]), np.zeros(n_img[1])].astype(int), index=X.index)
+    el = pd.Series(np.r_[np.ones(n_exp[0]), np.zeros(n_exp[1])].astype(int), index=E.index)
+    return X, E, yl, el
+
+
+# ---------------------------------------------------------------- max-normalisation
+def test_max_normalize_divides_by_column_max_and_guards():
+    df = pd.DataFrame({"a": [1.0, 2.0, 4.0], "b": [0.5, 0.25, 1.0]}, index=["x", "y", "z"])
+    out = max_normalize(df)
+    np.testing.assert_array_equal(out["a"], [0.25, 0.5, 1.0])
+    np.testing.assert_array_equal(out["b"], [0.5, 0.25, 1.0])
+    with pytest.raises(InputError, match="'neg'"):
+        max_normalize(df.assign(neg=[-1.0, -2.0, -0.5]))
+    with pytest.raises(InputError, match="NaN"):
+        max_normalize(df.assign(a=[1.0, np.nan, 2.0]))
+    with pytest.raises(InputError, match="inf"):
+        max_normalize(df.assign(a=[1.0, np.inf, 2.0]))
+    logged = pd.DataFrame({"g": [-1.0, -2.0, -3.0]}, index=["x", "y", "z"])  # log2 of values < 1
+    with pytest.raises(InputError, match="unlog_base"):
+        max_normalize(logged)
+    np.testing.assert_allclose(max_normalize(logged, unlog_base=2)["g"], [1.0, 0.5, 0.25])
+
+
+def test_max_normalize_keeps_pearson_and_ratios():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.lognormal(size=(30, 3)), columns=list("abc"))
+    out = max_normalize(df)
+    np.testing.assert_allclose(out.corr().to_numpy(), df.corr().to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(out["a"][:10].mean() / out["a"][10:].mean(), df["a"][:10].mean() / df["a"][10:].mean())
+
+
+# ---------------------------------------------------------------- differential
+def test_differential_equals_scipy_and_statsmodels():
+    rng = np.random.default_rng(1)
+    n = 50
+    df = pd.DataFrame(rng.lognormal(size=(n, 40)), index=[f"s{i}" for i in range(n)],
+                      columns=[f"f{j}" for j in range(40)])
+    y = pd.Series((rng.random(n) < 0.4).astype(int), index=df.index)
+    df.loc[y == 1, "f0"] *= 3
+    df["tied"] = np.round(rng.random(n) * 3)  # heavy ties exercise the tie correction
+    res = differential(df, y)
+    pos, neg = df[y == 1], df[y == 0]
+    for col in df.columns:
+        ref = stats.mannwhitneyu(pos[col], neg[col], alternative="two-sided", method="asymptotic")
+        assert res.loc[col, "p_value"] == pytest.approx(ref.pvalue, rel=1e-12, abs=1e-300)
+        assert res.loc[col, "u_statistic"] == ref.statistic
+        assert res.loc[col, "fold_change"] == pytest.approx(pos[col].mean() / neg[col].mean(), rel=1e-12)
+    q_ref = multipletests(res["p_value"].to_numpy(), method="fdr_bh")[1]
+    np.testing.assert_allclose(res["q_value"].to_numpy(), q_ref, rtol=1e-12)
+    assert res.loc["f0", "direction"] == "up" and res.loc["f0", "rank"] == 1
+    assert res.loc["f0", "log2_fold_change"] == pytest.approx(np.log2(res.loc["f0", "fold_change"]))
+    assert set(res.index[res["selected"]]) == set(res.index[res["p_value"] < 0.05])
+    by_q = differential(df, y, select_by="q", threshold=0.05)
+    assert set(by_q.index[by_q["selected"]]) == set(res.index[res["q_value"] < 0.05])
+
+
+def test_differential_finds_planted_features():
+    c = rg.make_cohort(seed=2)
+    res = differential(c.features, c.feature_labels)
+    assert set(c.differential_features) <= set(res.index[res["selected"]])
+    assert (res.loc[c.differential_features, "direction"] == "up").all()
+
+
+@pytest.mark.shared
+def test_differential_on_scanb_ranks_her2_amplicon_on_top(scanb):
+    expr, samples = scanb
+    lab = samples.dropna(subset=["her2_status"]).set_index("title")["her2_status"].astype(int)
+    res = differential(expr.loc[lab.index], lab, log_base=2)
+    top10 = res.sort_values("p_value").index[:10]
+    for gene in ("ERBB2", "GRB7", "STARD3", "PGAP3"):
+        assert gene in top10, (gene, list(top10))
+    assert res.loc["ERBB2", "mean_positive"] == pytest.approx(8.8, abs=0.1)
+    assert res.loc["ERBB2", "mean_negative"] == pytest.approx(5.7, abs=0.1)
+    assert res.loc["ESR1", "direction"] == "down"
+
+
+# ---------------------------------------------------------------- association: exactness
+def test_critical_r_matches_pearsonr_pvalue():
+    for n in (5, 10, 30, 100):
+        c = critical_r(n, 0.05)
+        t = c * np.sqrt((n - 2) / (1 - c * c))
+        assert 2 * stats.t.sf(t, n - 2) == pytest.approx(0.05, rel=1e-10)
+    assert null_hit_probability(30) == pytest.approx(0.05, rel=1e-9)  # r_crit(30) > 0.3
+    assert null_hit_probability(200) < 0.05  # here |r| > 0.3 is the binding rule
+
+
+def test_pearson_matrix_equals_scipy_and_constant_column_is_zero():
+    rng = np.random.default_rng(5)
+    x = rng.lognormal(size=(12, 4))
+    y = rng.standard_normal((12, 7))
+    y[:, 3] = 2.5  # constant in this draw
+    r = pearson_matrix(x, y)
+    assert not np.isnan(r).any()
+    for i in range(4):
+        for j in range(7):
+            if j == 3:
+                assert r[i, j] == 0.0
+            else:
+                assert r[i, j] == pytest.approx(stats.pearsonr(x[:, i], y[:, j]).statistic, abs=1e-12)
+
+
+def test_engine_hits_equal_pearsonr_rule_on_its_own_draws():
+    X, E, yl, el = _noise(seed=7, n_feat=3, n_genes=40)
+    E.iloc[:5, 0] = 1.0  # gene g0 constant for some samples: constant in some draws
+    E.loc[el[el == 1].index, "g1"] = 4.0  # g1 constant in the positive class
+    res = associate(X, E, yl, expression_labels=el, n_perturbations=8, sample_size=10, min_hits=1,
+                    n_null=0, seed=11, show_progress=False)
+    draws = res.draws
+    for cls in ("positive", "negative"):
+        ref = np.zeros((3, 40), dtype=int)
+        for p in range(8):
+            d = draws[(draws.her2_class == cls) & (draws.perturbation == p)].sort_values("position")
+            xs = X.loc[d.feature_sample].to_numpy()
+            es = E.loc[d.expression_sample].to_numpy()
+            r_engine = pearson_matrix(xs, es)
+            for f in range(3):
+                for g in range(40):
+                    if np.ptp(es[:, g]) == 0:
+                        assert r_engine[f, g] == 0.0
+                        continue
+                    ref_r = stats.pearsonr(xs[:, f], es[:, g])
+                    assert r_engine[f, g] == pytest.approx(ref_r.statistic, abs=1e-12)
+                    ref[f, g] += (ref_r.pvalue < 0.05) and (abs(ref_r.statistic) > 0.3)
+        np.testing.assert_array_equal(res.hits[cls].to_numpy(), ref)
+    assert res.hits["positive"]["g1"].sum() == 0
+
+
+def test_threshold_rule_equals_pearsonr_on_random_data():
+    rng = np.random.default_rng(8)
+    for n in (6, 15, 40, 80):
+        x = rng.standard_normal((n, 1))
+        y = rng.standard_normal((n, 3000)) + 0.4 * x
+        r = pearson_matrix(x, y)[0]
+        ours = np.abs(r) > max(0.3, critical_r(n, 0.05))
+        ref = np.array([(lambda t: t.pvalue < 0.05 and abs(t.statistic) > 0.3)(stats.pearsonr(x[:, 0], y[:, j]))
+                        for j in range(y.shape[1])])
+        np.testing.assert_array_equal(ours, ref)
+
+
+# ---------------------------------------------------------------- association: behaviour
+def test_paired_mode_recovers_planted_links():
+    c = rg.make_cohort(design="paired", n_positive=80, n_negative=80, seed=4)
+    res = associate(c.features, c.expression, c.feature_labels, mode="paired", sample_size=60,
+                    n_null=0, seed=0, show_progress=False)
+    planted = c.positive_specific_links
+    got = set(zip(res.positive_specific.feature, res.positive_specific.gene))
+    want = set(zip(planted.feature, planted.gene))
+    assert len(got & want) / len(want) >= 0.9
+    shared = c.links[c.links.her2_class == "both"]
+    assert not set(zip(shared.feature, shared.gene)) & got  # links in both classes are not positive-specific
+    pos_assoc = res.associated[res.associated.her2_class == "positive"]
+    assert want <= set(zip(pos_assoc.feature, pos_assoc.gene))
+
+
+def test_paired_mode_on_noise_is_no_more_than_its_permutation_null():
+    # overlapping draws (60 of 80) make perturbations correlated: the binomial null (independent
+    # perturbations) underestimates chance selection ~15-fold; the permutation null does not
+    rng = np.random.default_rng(9)
+    X = pd.DataFrame(rng.standard_normal((160, 5)), index=[f"p{i}" for i in range(160)],
+                     columns=[f"f{j}" for j in range(5)])
+    yl = pd.Series(np.r_[np.ones(80), np.zeros(80)].astype(int), index=X.index)
+    E = pd.DataFrame(np.random.default_rng(1).standard_normal((160, 1000)), index=X.index,
+                     columns=[f"g{j}" for j in range(1000)])
+    res = associate(X, E, yl, mode="paired", sample_size=60, n_null=20, seed=0, show_progress=False)
+    ns = res.null_summary
+    assert (ns.observed / 1000 < 0.08).all()  # few: under 8 % of genes per feature
+    assert (ns.empirical_p > 0.05).all() and (ns.empirical_fdr > 0.9).all()
+    assert (ns.permutation_mean > 10 * ns.expected_binomial).all()
+
+
+def test_default_rule_on_small_samples_selects_many_by_chance():
+    # the paper's rule at n = 32 selects ~14 % of genes per feature from pure noise:
+    # the binomial null and the permutation null agree, and the observation sits inside both
+    X, E, yl, el = _noise(seed=3, n_feat=6, n_genes=1000)
+    res = associate(X, E, yl, expression_labels=el, n_null=20, seed=0, show_progress=False)
+    ns = res.null_summary
+    assert res.parameters["sample_size"] == 32
+    assert ((ns.observed >= ns.binomial_low99) & (ns.observed <= ns.binomial_high99)).all()
+    assert ns.expected_binomial.iloc[0] == pytest.approx(1000 * 0.17237 * (1 - 0.17237), rel=1e-3)
+    assert ns.permutation_mean.mean() == pytest.approx(ns.expected_binomial.iloc[0], rel=0.05)
+    assert (ns.empirical_fdr > 0.8).all()
+
+
+def test_seed_gives_identical_results_for_any_jobs_chunks_and_dask():
+    c = rg.make_cohort(seed=5, n_genes=600)
+    kw = dict(expression_labels=c.expression_labels, n_null=3, seed=13, show_progress=False)
+    a = associate(c.features, c.expression, c.feature_labels, n_jobs=1, **kw)
+    b = associate(c.features, c.expression, c.feature_labels, n_jobs=2, chunk_size=97, **kw)
+    d = associate(c.features, c.expression, c.feature_labels, backend="dask", chunk_size=250, **kw)
+    for other in (b, d):
+        for cls in ("positive", "negative"):
+            pd.testing.assert_frame_equal(a.hits[cls], other.hits[cls])
+        pd.testing.assert_frame_equal(a.null_counts, other.null_counts)
+        pd.testing.assert_frame_equal(a.positive_specific, other.positive_specific)
+    e = associate(c.features, c.expression, c.feature_labels, **{**kw, "seed": 14})
+    assert not a.hits["positive"].equals(e.hits["positive"])
+
+
+def test_validation_setting_and_outputs():
+    c = rg.make_cohort(seed=6, n_genes=300)
+    res = associate(c.features, c.expression, c.feature_labels, expression_labels=c.expression_labels,
+                    n_perturbations=25, min_hits=2, n_null=0, show_progress=False)
+    assert res.hits["positive"].to_numpy().max() <= 25
+    assert (res.positive_specific.hits_positive >= 2).all() and (res.positive_specific.hits_negative < 2).all()
+    assert set(res.tables()) >= {"hits_positive", "positive_specific", "top_genes", "null_summary", "draws"}
+    sets = res.gene_sets()
+    assert set(sets) == set(c.features.columns)
+    assert sum(map(len, sets.values())) == len(res.positive_specific)
+    assert list(res.top_genes["n_features"]) == sorted(res.top_genes["n_features"], reverse=True)
+
+
+# ---------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "mutate, error, match",
+    [
+        (lambda X, E, yl, el: (X, E, yl.replace({1: 2}), el), LabelError, "1 \\(HER2-positive\\) or 0"),
+        (lambda X, E, yl, el: (X, E, yl.rename({"p0": "zz"}), el), AlignmentError, "'p0'"),
+        (lambda X, E, yl, el: (pd.concat([X, X.iloc[:1]]), E, yl, el), InputError, "duplicated sample ids 'p0'"),
+        (lambda X, E, yl, el: (X, E.mask(E.index.to_series().eq("s3").to_numpy()[:, None] & np.ones((1, E.shape[1]), bool)), yl, el), InputError, "s3"),
+    ],
+)
+def test_bad_input_names_the_culprit(mutate, error, match):
+    X, E, yl, el = _noise(n_genes=20)
+    X, E, yl, el = mutate(X, E, yl, el)
+    with pytest.raises(error, match=match):
+        associate(X, E, yl, expression_labels=el, n_null=0, show_progress=False)
+
+
+def test_sample_size_larger_than_class_and_bad_parameters():
+    X, E, yl, el = _noise(n_genes=20)
+    with pytest.raises(InputError, match="exceeds the 40 HER2-positive samples in features"):
+        associate(X, E, yl, expression_labels=el, sample_size=45, show_progress=False)
+    with pytest.raises(ParameterError, match="'min_hits' parameter of associate"):
+        associate(X, E, yl, expression_labels=el, min_hits=0, show_progress=False)
+    with pytest.raises(ParameterError, match="expression_labels"):
+        associate(X, E, yl, show_progress=False)
+    with pytest.raises(AlignmentError, match="same samples imaged and sequenced"):
+        associate(X, E, yl, mode="paired", show_progress=False)
