@@ -1,0 +1,173 @@
+"""Case sheets (batch manifests): one row per image with its mask, patient and label.
+
+Columns (ours, or pyradiomics' batch names in brackets):
+
+``case_id`` [``ID``]
+    Unique image id. Defaults to ``<patient_id>_<n>`` when absent.
+``patient_id``
+    Patient the image belongs to (several images per patient are averaged). Defaults to
+    ``case_id`` (one image per patient).
+``image`` [``Image``], ``mask`` [``Mask``]
+    Paths, relative to the sheet's folder unless absolute.
+``label`` [``Label``] (optional)
+    HER2 status, 1 positive / 0 negative; must agree across a patient's images. (pyradiomics'
+    ``Label`` column is the *mask* label in its batch script; we accept it as ``mask_label``
+    when the sheet also has our ``label``, or when its values are not 0/1.)
+``mask_label`` (optional)
+    Value of the lesion in the mask (see :func:`radiogenomics.imaging.readers.read_mask`).
+``reader`` (optional)
+    Who drew the mask; images of the same ``case_key`` by several readers feed the ICC.
+``scanner`` (optional)
+    Scanner or site, the batch variable of ComBat harmonisation.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._logging import get_logger
+from .._validation import DataFileError, InputError, LabelError, format_names
+
+__all__ = ["read_cases", "normalize_cases", "CASE_COLUMNS"]
+
+log = get_logger(__name__)
+
+CASE_COLUMNS = ("case_id", "patient_id", "image", "mask", "label", "mask_label", "reader", "scanner")
+_RENAMES = {"ID": "case_id", "Image": "image", "Mask": "mask", "Patient": "patient_id", "Reader": "reader",
+            "Scanner": "scanner"}
+
+
+def normalize_cases(sheet: pd.DataFrame, *, base_dir: str | os.PathLike | None = None,
+                    name: str = "case sheet") -> pd.DataFrame:
+    """Validate a case sheet and bring it to the canonical columns.
+
+    Parameters
+    ----------
+    sheet
+        Raw sheet (our column names or pyradiomics' ``ID, Image, Mask, Label``).
+    base_dir
+        Folder relative paths are resolved against (the sheet's folder); ``None`` keeps them.
+    name
+        Name used in messages (the file).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per image, indexed by ``case_id`` (str), columns ``patient_id`` (str),
+        ``image``, ``mask`` (str, absolute paths when ``base_dir`` is given), ``label`` (Int8,
+        may be missing), ``mask_label`` (Int64, may be missing), ``reader`` and ``scanner``
+        (str, may be missing), plus any extra columns of the input unchanged.
+    """
+    df = sheet.copy()
+    df.columns = [str(c).strip() for c in df.columns]
+    # pyradiomics' 'Label' is a mask label in its batch script
+    if "Label" in df.columns:
+        values = pd.to_numeric(df["Label"], errors="coerce")
+        if "label" in df.columns or not values.dropna().isin([0, 1]).all():
+            df = df.rename(columns={"Label": "mask_label"})
+        else:
+            df = df.rename(columns={"Label": "label"})
+    df = df.rename(columns={k: v for k, v in _RENAMES.items() if k in df.columns and v not in df.columns})
+    missing = [c for c in ("image", "mask") if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"{name}: missing column(s) {format_names(missing)}; a case sheet needs 'image' and 'mask' "
+            "(or pyradiomics' 'Image' and 'Mask'), with optional case_id, patient_id, label, mask_label, "
+            f"reader, scanner. Columns found: {format_names(df.columns, limit=10)}."
+        )
+    if df.empty:
+        raise InputError(f"{name}: the case sheet has no rows.")
+    for col in ("image", "mask"):
+        blank = df[col].isna() | (df[col].astype(str).str.strip() == "")
+        if blank.any():
+            raise InputError(f"{name}: empty '{col}' path in row(s) {format_names(df.index[blank] + 2)}.")
+    if "case_id" not in df.columns:
+        if "patient_id" in df.columns:
+            df["case_id"] = df["patient_id"].astype(str) + "_" + (df.groupby("patient_id").cumcount() + 1).astype(str)
+        else:
+            df["case_id"] = [f"case{i + 1:04d}" for i in range(len(df))]
+    df["case_id"] = df["case_id"].astype(str).str.strip()
+    if "patient_id" not in df.columns:
+        df["patient_id"] = df["case_id"]
+    df["patient_id"] = df["patient_id"].astype(str).str.strip()
+    dup = df["case_id"][df["case_id"].duplicated()].unique()
+    if len(dup):
+        raise InputError(f"{name}: duplicated case_id(s) {format_names(dup)}; each row must be one image.")
+
+    if base_dir is not None:
+        base = Path(base_dir)
+        for col in ("image", "mask"):
+            df[col] = [str(p) if Path(p).is_absolute() else str((base / str(p).strip()).resolve())
+                       for p in df[col].astype(str).str.strip()]
+    else:
+        for col in ("image", "mask"):
+            df[col] = df[col].astype(str).str.strip()
+
+    if "label" in df.columns:
+        raw = df["label"]
+        values = pd.to_numeric(raw, errors="coerce")
+        bad = raw.notna() & ~values.isin([0, 1])
+        if bad.any():
+            shown = format_names([f"{c}={v!r}" for c, v in zip(df.loc[bad, "case_id"], raw[bad])])
+            raise LabelError(f"{name}: 'label' must be 1 (HER2-positive) or 0 (negative); case(s) {shown} are not.")
+        df["label"] = values.astype("Int8")
+        per_patient = df.dropna(subset=["label"]).groupby("patient_id")["label"].nunique()
+        conflict = per_patient.index[per_patient > 1]
+        if len(conflict):
+            raise LabelError(f"{name}: patient(s) {format_names(conflict)} have images with different labels.")
+    else:
+        df["label"] = pd.array([pd.NA] * len(df), dtype="Int8")
+
+    if "mask_label" in df.columns:
+        raw = df["mask_label"]
+        values = pd.to_numeric(raw, errors="coerce")
+        bad = raw.notna() & (values.isna() | (values != np.round(values)))
+        if bad.any():
+            raise InputError(
+                f"{name}: 'mask_label' must be an integer; case(s) {format_names(df.loc[bad, 'case_id'])} are not."
+            )
+        df["mask_label"] = values.astype("Int64")
+    else:
+        df["mask_label"] = pd.array([pd.NA] * len(df), dtype="Int64")
+    for col in ("reader", "scanner"):
+        if col in df.columns:
+            df[col] = df[col].astype("string")
+        else:
+            df[col] = pd.array([pd.NA] * len(df), dtype="string")
+    df = df.set_index("case_id")
+    df.index.name = "case_id"
+    order = [c for c in CASE_COLUMNS if c != "case_id"]
+    return df[order + [c for c in df.columns if c not in order]]
+
+
+def read_cases(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a case sheet (CSV, TSV or Parquet) and resolve its paths relative to its folder.
+
+    Parameters
+    ----------
+    path
+        The case sheet.
+
+    Returns
+    -------
+    pandas.DataFrame
+        See :func:`normalize_cases`.
+    """
+    path = Path(path)
+    if not path.exists():
+        from .._validation import MissingDataFileError
+
+        raise MissingDataFileError(f"{path}: case sheet not found.")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            raw = pd.read_parquet(path)
+        else:
+            sep = "\t" if path.suffix.lower() in (".tsv", ".txt") else ","
+            raw = pd.read_csv(path, sep=sep, dtype={"case_id": str, "patient_id": str, "ID": str})
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise DataFileError(f"{path}: cannot be read as a case sheet ({exc}).") from exc
+    return normalize_cases(raw, base_dir=path.resolve().parent, name=str(path))
