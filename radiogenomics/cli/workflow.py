@@ -1,5 +1,183 @@
-"""CLI commands of the workflow stage (filled in by its issue)."""
+"""CLI commands ``radiogenomics run`` (the Snakemake workflow) and ``radiogenomics report``."""
 
 from __future__ import annotations
 
-from ._app import app, cli_errors  # noqa: F401
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from .._validation import InputError, MissingDataFileError
+from ._app import app, cli_errors
+
+PROFILES = ("local", "slurm")
+
+
+def workflow_root() -> Path:
+    """Folder holding ``workflow/Snakefile`` and ``profiles/`` (the repository's ``workflows/``).
+
+    ``RADIOGENOMICS_WORKFLOW`` overrides it (for installs outside a clone).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    env = os.environ.get("RADIOGENOMICS_WORKFLOW")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path(__file__).resolve().parents[2] / "workflows")
+    for cand in candidates:
+        if (cand / "workflow" / "Snakefile").exists():
+            return cand
+    raise MissingDataFileError(
+        f"cannot find workflow/Snakefile in {', '.join(map(str, candidates))}; "
+        "run from a clone of the repository or set RADIOGENOMICS_WORKFLOW to its workflows/ folder."
+    )
+
+
+def snakemake_command(
+    config: Path,
+    *,
+    cores: int = 1,
+    profile: str | None = None,
+    directory: Path | None = None,
+    dry_run: bool = False,
+    extra: list[str] | None = None,
+) -> tuple[list[str], Path]:
+    """The Snakemake command line that runs the workflow on ``config``, and its working folder.
+
+    Parameters
+    ----------
+    config
+        Config file (YAML); relative paths inside it are relative to ``directory``.
+    cores
+        Cores for local jobs.
+    profile
+        ``local``, ``slurm`` (the shipped profiles) or a profile folder.
+    directory
+        Working folder (default: the config file's folder).
+    dry_run
+        Only print what would run.
+    extra
+        More Snakemake arguments.
+
+    Returns
+    -------
+    tuple of (list of str, pathlib.Path)
+        The argument vector and the working folder.
+    """
+    root = workflow_root()
+    config = Path(config).resolve()
+    if not config.exists():
+        raise MissingDataFileError(f"{config}: config file not found.")
+    workdir = (Path(directory) if directory is not None else config.parent).resolve()
+    cmd = [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(root / "workflow" / "Snakefile"),
+        "--configfile", str(config),
+        "--directory", str(workdir),
+        "--cores", str(cores),
+        "--rerun-incomplete",        # a job interrupted mid-way is redone, never trusted
+        "--show-failed-logs",
+        "--printshellcmds",
+    ]
+    if profile:
+        prof = root / "profiles" / profile if profile in PROFILES else Path(profile).resolve()
+        if not (prof / "config.yaml").exists():
+            raise InputError(
+                f"The 'profile' parameter of run must be one of {', '.join(PROFILES)} or a folder with "
+                f"config.yaml. Got {profile!r} instead."
+            )
+        cmd += ["--profile", str(prof)]
+    if dry_run:
+        cmd.append("--dry-run")
+    cmd += list(extra or [])
+    return cmd, workdir
+
+
+def run_workflow(
+    config: Path,
+    *,
+    cores: int = 1,
+    profile: str | None = None,
+    directory: Path | None = None,
+    dry_run: bool = False,
+    extra: list[str] | None = None,
+    quiet: bool = False,
+) -> int:
+    """Run the Snakemake workflow in a subprocess; return its exit status.
+
+    Parameters
+    ----------
+    config, cores, profile, directory, dry_run, extra
+        See :func:`snakemake_command`.
+    quiet
+        Capture Snakemake's output and show it only on failure.
+
+    Returns
+    -------
+    int
+        Snakemake's exit status.
+    """
+    cmd, workdir = snakemake_command(config, cores=cores, profile=profile, directory=directory,
+                                     dry_run=dry_run, extra=extra)
+    env = dict(os.environ)
+    # rules call the `radiogenomics` script of this installation even when its bin/ is not on PATH
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.setdefault("MPLBACKEND", "Agg")
+    if quiet:
+        proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stdout[-20000:] + proc.stderr[-20000:])
+        return proc.returncode
+    return subprocess.run(cmd, cwd=workdir, env=env, check=False).returncode
+
+
+@app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@cli_errors
+def run(
+    ctx: typer.Context,
+    config: Path = typer.Option(..., "--config", help="Workflow config (YAML); see workflows/config/config.yaml."),
+    cores: int = typer.Option(1, "--cores", min=1, help="Cores for local jobs."),
+    profile: str = typer.Option(None, "--profile", help="Snakemake profile: local, slurm or a folder."),
+    directory: Path = typer.Option(None, "--directory", help="Working folder (default: the config's folder)."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Only show what would run."),
+) -> None:
+    """Run the whole workflow (Snakemake); rerunning continues where an interrupted run stopped.
+
+    Arguments after the options are passed to Snakemake unchanged.
+    """
+    code = run_workflow(config, cores=cores, profile=profile, directory=directory, dry_run=dry_run,
+                        extra=list(ctx.args))
+    if code != 0:
+        typer.echo(f"error: the workflow failed (snakemake exit status {code}); see the logs above.", err=True)
+        raise typer.Exit(code=code)
+
+
+@app.command("report")
+@cli_errors
+def report(
+    results: Path = typer.Option(..., "--results", help="The workflow's results folder."),
+    out: Path = typer.Option(..., "--out", help="HTML file to write."),
+    figures: Path = typer.Option(None, "--figures", help="Also save the report's figures as PNG here."),
+    synthetic: bool = typer.Option(
+        None, "--synthetic/--not-synthetic",
+        help="Show the SYNTHETIC DATA banner (default: when the provenance says so).",
+    ),
+    title: str = typer.Option("HER2 radiogenomics report", "--title", help="Report title."),
+) -> None:
+    """Render the results folder as one self-contained HTML report."""
+    from .._provenance import build_provenance, write_provenance  # noqa: PLC0415
+    from ..report import render  # noqa: PLC0415
+    from ..report.render import _any_synthetic  # noqa: PLC0415
+
+    if not results.exists():
+        raise MissingDataFileError(f"{results}: results folder not found.")
+    is_synthetic = _any_synthetic(results) if synthetic is None else synthetic
+    write_provenance(out.parent, build_provenance(
+        "report", parameters={"results": str(results), "title": title}, synthetic=is_synthetic,
+        extra={"html": str(out)},
+    ))
+    path = render(results, out, synthetic=is_synthetic, title=title, figures_dir=figures)
+    typer.echo(str(path))
