@@ -248,11 +248,15 @@ def from_cytoscape(data: Mapping[str, Any]) -> nx.Graph:
     Returns
     -------
     networkx.Graph
-        The graph, without the ``id``/``name``/``value`` keys Cytoscape adds to each node.
+        The graph, without the keys Cytoscape adds (``id``/``name``/``value`` on nodes,
+        ``source``/``target`` on edges).
     """
     g = nx.cytoscape_graph(dict(data))
     for _, d in g.nodes(data=True):
         for k in ("id", "name", "value"):
+            d.pop(k, None)
+    for _, _, d in g.edges(data=True):
+        for k in ("source", "target"):
             d.pop(k, None)
     return g
 
