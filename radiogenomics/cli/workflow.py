@@ -56,7 +56,8 @@ def snakemake_command(
     profile
         ``local``, ``slurm`` (the shipped profiles) or a profile folder.
     directory
-        Working folder (default: the config file's folder).
+        Working folder (default: the config file's folder, or its parent when that folder is
+        named ``config``, as in the workflow catalog's ``config/config.yaml``).
     dry_run
         Only print what would run.
     extra
@@ -71,7 +72,9 @@ def snakemake_command(
     config = Path(config).resolve()
     if not config.exists():
         raise MissingDataFileError(f"{config}: config file not found.")
-    workdir = (Path(directory) if directory is not None else config.parent).resolve()
+    if directory is None:  # catalog layout: <dir>/config/config.yaml runs in <dir>
+        directory = config.parent.parent if config.parent.name == "config" else config.parent
+    workdir = Path(directory).resolve()
     cmd = [
         sys.executable, "-m", "snakemake",
         "--snakefile", str(root / "workflow" / "Snakefile"),
@@ -141,7 +144,7 @@ def run(
     config: Path = typer.Option(..., "--config", help="Workflow config (YAML); see workflows/config/config.yaml."),
     cores: int = typer.Option(1, "--cores", min=1, help="Cores for local jobs."),
     profile: str = typer.Option(None, "--profile", help="Snakemake profile: local, slurm or a folder."),
-    directory: Path = typer.Option(None, "--directory", help="Working folder (default: the config's folder)."),
+    directory: Path = typer.Option(None, "--directory", help="Working folder (default: the config's folder; its parent for config/config.yaml)."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Only show what would run."),
 ) -> None:
     """Run the whole workflow (Snakemake); rerunning continues where an interrupted run stopped.

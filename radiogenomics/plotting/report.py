@@ -47,7 +47,7 @@ def cohort_figure(counts: pd.DataFrame) -> Figure:
     -------
     matplotlib.figure.Figure
     """
-    fig = Figure(figsize=(6.0, 0.6 + 0.5 * max(len(counts), 1)), dpi=100)
+    fig = Figure(figsize=(6.0, 1.1 + 0.5 * max(len(counts), 1)), dpi=100)
     ax = fig.add_subplot()
     y = np.arange(len(counts))
     pos = counts["positive"].to_numpy(dtype=float)
@@ -57,7 +57,7 @@ def cohort_figure(counts: pd.DataFrame) -> Figure:
     ax.set_yticks(y, [str(c) for c in counts.index])
     ax.invert_yaxis()
     ax.set_xlabel("samples")
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 

@@ -106,6 +106,8 @@ def _png_file(path: Path, caption: str | None = None) -> _Figure:
 
 def _html_table(df: pd.DataFrame, *, max_rows: int = 25, index: bool = True) -> str:
     shown = df.head(max_rows)
+    if isinstance(df.index, pd.RangeIndex):
+        index = False
     html = shown.to_html(classes="data", border=0, index=index, float_format=lambda v: f"{v:.4g}",
                          na_rep="", escape=True)
     if len(df) > max_rows:
@@ -269,8 +271,8 @@ def _enrichment(results: Path, figs: Path | None) -> _Section:
         f"{len(sig)} significant (q < 0.05) term–feature pairs over {sig['feature'].nunique() if len(sig) else 0} "
         "features (hypergeometric over-representation, BH per feature)."
     )
-    ranked = (sig if len(sig) else enr).groupby("feature")[qcol].min().sort_values() if len(enr) else pd.Series(dtype=float)
-    for k, feature in enumerate(ranked.index[:6]):
+    ranked = enr.groupby("feature")[qcol].min().sort_values() if len(enr) else pd.Series(dtype=float)
+    for k, feature in enumerate(ranked.index[:4]):
         sec.figures.append(_png(enrichment_dotplot(enr, feature=feature), f"enrichment_dotplot_{k + 1}",
                                 f"Most enriched terms of {feature}.", figs))
     if not len(enr):
@@ -304,9 +306,12 @@ def _similarity(results: Path, figs: Path | None) -> _Section:
 
     sec = _Section("similarity", "Simpson similarity of features' functions")
     sim = _read(results, "module/similarity_matrix", "module/similarity")
-    mat = _square(sim)
-    if mat.shape[0] == 0:
-        sec.notes.append("No feature had enriched terms, so no similarity could be computed.")
+    mat = _square(sim).fillna(0.0)
+    keep = [f for f in mat.index if (mat.loc[f].drop(f, errors="ignore") > 0).any() or mat.loc[f].get(f, 0) > 0]
+    mat = mat.loc[keep, keep]
+    if mat.shape[0] < 2:
+        sec.notes.append(f"{mat.shape[0]} feature(s) have significant terms (q < 0.05): "
+                         "no pair of features to compare, so no auxiliary feature can be found.")
         return sec
     sec.notes.append("Simpson index |Fi ∩ Fj| / min(|Fi|, |Fj|) of two features' significant term sets; "
                      "a non-differential feature above the threshold to a differential one is auxiliary.")

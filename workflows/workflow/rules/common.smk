@@ -81,9 +81,8 @@ def _alt(names):
 
 
 def expression_dir():
-    """Folder with the expression table and labels the association reads."""
-    if len(SERIES) == 1:
-        return R(f"expression/series/{next(iter(SERIES))}")
+    """Folder with the expression table and labels the association reads (always merged, so
+    that every series is brought to one scale the same way, also when there is only one)."""
     return R("expression/merged")
 
 

@@ -32,6 +32,8 @@ rule import_series:
         log_path("expression_import_{series}"),
     params:
         out=lambda wc: R(f"expression/series/{wc.series}"),
+        scale=lambda wc: SERIES[wc.series].get("scale", "linear"),
+        log_offset=lambda wc: SERIES[wc.series].get("log_offset", 0.0),
         synthetic=SYNTHETIC,
     wildcard_constraints:
         series=_alt(LOCAL_SERIES),
