@@ -532,7 +532,6 @@ def _dispatch(tasks: Sequence[dict[str, Any]], *, n_jobs: int, scheduler: Any):
 def _dispatch_dask(tasks: Sequence[dict[str, Any]], scheduler: Any):
     try:
         from distributed import Client
-        from distributed import as_completed as dask_completed
     except ImportError as exc:  # pragma: no cover - distributed is a core dependency
         from .._validation import OptionalDependencyError
 
@@ -544,7 +543,8 @@ def _dispatch_dask(tasks: Sequence[dict[str, Any]], scheduler: Any):
         raise ParameterError(f"cannot connect to the Dask scheduler at {scheduler!r} ({exc}).") from exc
     try:
         futures = client.map(_run_task, list(tasks), pure=False)
-        for fut in progress(dask_completed(futures), desc="extract (dask)", total=len(futures)):
+        # results are collected in submission order (distributed.as_completed needs a default client)
+        for fut in progress(futures, desc="extract (dask)", total=len(futures)):
             yield fut.result()
     finally:
         if own:
