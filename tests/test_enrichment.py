@@ -116,6 +116,25 @@ def test_bh_per_feature_matches_statsmodels(cohort):
         np.testing.assert_allclose(q[g == k], multipletests(p[g == k], method="fdr_bh")[1], rtol=1e-12)
 
 
+def test_fast_hypergeometric_tail_matches_scipy():
+    from radiogenomics.enrichment import hypergeom_sf
+
+    rng = np.random.default_rng(7)
+    m = 4000
+    big_m = rng.integers(20, 20000, m)
+    n = (rng.uniform(size=m) * big_m * 0.5).astype(int) + 1
+    big_n = (rng.uniform(size=m) * big_m * 0.3).astype(int) + 1
+    hi = np.minimum(n, big_n)
+    k = (rng.uniform(size=m) * (hi + 1)).astype(int)  # anywhere in the support, p from ~0 to 1
+    k[:1500] = np.minimum(hi[:1500], rng.integers(0, 6, 1500))  # small overlaps, as in ORA
+    ours = hypergeom_sf(k, big_m, n, big_n)
+    ref = stats.hypergeom.sf(k - 1, big_m, n, big_n)
+    ok = ref > 1e-290
+    assert ok.sum() > 3000 and ours.min() >= 0 and ours.max() <= 1
+    np.testing.assert_allclose(ours[ok], ref[ok], rtol=1e-9, atol=0)
+    assert np.all(ours[~ok] < 1e-280)
+
+
 # ---------------------------------------------------------------- parity with gseapy.enrich
 
 

@@ -16,7 +16,7 @@ from .libraries import (
     read_gmt,
     write_gmt,
 )
-from .ora import ENRICHMENT_COLUMNS, EnrichmentResult, as_gene_sets, bh_by_group, enrich
+from .ora import ENRICHMENT_COLUMNS, EnrichmentResult, as_gene_sets, bh_by_group, enrich, hypergeom_sf
 from .similarity import (
     jaccard_index,
     pairwise_similarity,
@@ -40,6 +40,7 @@ __all__ = [
     "enrich",
     "as_gene_sets",
     "bh_by_group",
+    "hypergeom_sf",
     "term_id",
     "significant_terms",
     "simpson_index",

