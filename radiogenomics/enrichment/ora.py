@@ -220,7 +220,7 @@ def bh_by_group(p_values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return q
 
 
-def hypergeom_sf(k: np.ndarray, big_m: int | np.ndarray, n: np.ndarray, big_n: np.ndarray) -> np.ndarray:
+def hypergeom_sf(k: np.ndarray, n: np.ndarray, big_n: np.ndarray, *, population: int | np.ndarray) -> np.ndarray:
     """Hypergeometric upper tail ``P(X >= k)``, vectorised.
 
     The same values as ``scipy.stats.hypergeom.sf(k - 1, M, n, N)`` (relative difference
@@ -235,19 +235,19 @@ def hypergeom_sf(k: np.ndarray, big_m: int | np.ndarray, n: np.ndarray, big_n: n
     ----------
     k
         Overlaps (successes drawn), integers >= 0.
-    big_m
-        Population (universe) size.
     n
         Successes in the population (term sizes).
     big_n
         Draws (query sizes).
+    population
+        Population (universe) size ``M``.
 
     Returns
     -------
     numpy.ndarray
         ``P(X >= k)`` in [0, 1].
     """
-    k, big_m, n, big_n = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (k, big_m, n, big_n)))
+    k, big_m, n, big_n = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (k, population, n, big_n)))
     shape = k.shape
     k, big_m, n, big_n = (np.ravel(a) for a in (k, big_m, n, big_n))
     out = np.zeros(k.size, dtype=float)
@@ -459,7 +459,7 @@ def _enrich_library(
     rows, cols, k = rows[order], cols[order], k[order]
     n = set_size[cols]
     big_n = query_size[rows]
-    p = hypergeom_sf(k, big_m, n, big_n)
+    p = hypergeom_sf(k, n, big_n, population=big_m)
     odds = ((k + 0.5) * (big_m - n - big_n + k + 0.5)) / ((n - k + 0.5) * (big_n - k + 0.5))
     q = bh_by_group(p, rows)
     genes = _overlap_genes(qmat, gmat, uni, rows, cols) if with_genes and rows.size else np.full(rows.size, "", dtype=object)
@@ -479,8 +479,8 @@ def _enrich_library(
         },
         columns=ENRICHMENT_COLUMNS,
     )
-    # sort by feature (input order), then p-value, then term
-    table = table.iloc[np.lexsort((table["term"].to_numpy(), p, rows))].reset_index(drop=True)
+    # sort by feature (input order), then p-value, then the term's position in the library
+    table = table.iloc[np.lexsort((cols, p, rows))].reset_index(drop=True)
     tested = np.bincount(rows, minlength=n_f)
     signif = np.bincount(rows[q < alpha], minlength=n_f)
     summary = pd.DataFrame(
