@@ -496,3 +496,16 @@ def test_ibsi_digital_phantom(shared_data):
     for f in ("original_shape_MinorAxisLength", "original_shape_LeastAxisLength"):
         row = table.loc[f]
         assert abs(row["ours"] * np.sqrt(74 / 73) - row["reference"]) <= row["tolerance"]
+
+
+def test_plots_return_figures():
+    from matplotlib.figure import Figure
+
+    from radiogenomics.plotting.imaging import plot_case, plot_icc
+
+    img, msk = simulate_ultrasound(1, size=64, seed=0)
+    assert isinstance(plot_case(img, msk, title="x"), Figure)
+    table = pd.DataFrame({"icc_agreement": [0.95, 0.5], "icc_agreement_low": [0.9, 0.2],
+                          "icc_agreement_high": [0.98, 0.7]}, index=["a", "b"])
+    fig = plot_icc(table)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["b", "a"]
