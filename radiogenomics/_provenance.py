@@ -13,7 +13,7 @@ from typing import Any
 
 from ._io import file_sha256, read_json, write_json
 
-__all__ = ["package_versions", "build_provenance", "write_provenance"]
+__all__ = ["package_versions", "build_provenance", "write_provenance", "inputs_are_synthetic"]
 
 TRACKED_PACKAGES = (
     "radiogenomics", "numpy", "pandas", "scipy", "statsmodels", "scikit-learn", "networkx",
@@ -42,6 +42,33 @@ def package_versions(packages: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, 
         except metadata.PackageNotFoundError:
             out[name] = None
     return out
+
+
+def inputs_are_synthetic(*paths: str | os.PathLike | None) -> bool:
+    """Whether inputs come from the synthetic demo cohort.
+
+    True when the environment variable ``RADIOGENOMICS_SYNTHETIC`` is ``1`` or a file named
+    ``SYNTHETIC*`` lies in an input's folder or the folder above it (the demo writes one).
+
+    Parameters
+    ----------
+    paths
+        Input files or folders (``None`` entries are ignored).
+
+    Returns
+    -------
+    bool
+    """
+    if os.environ.get("RADIOGENOMICS_SYNTHETIC") == "1":
+        return True
+    for p in paths:
+        if p is None:
+            continue
+        p = Path(p)
+        for folder in (p if p.is_dir() else p.parent, (p if p.is_dir() else p.parent).parent):
+            if any(folder.glob("SYNTHETIC*")):
+                return True
+    return False
 
 
 def build_provenance(

@@ -252,8 +252,11 @@ def check_table(
     if data.shape[1] == 0:
         raise InputError(f"{name}: has no columns.")
     if numeric:
-        bad = [c for c, t in data.dtypes.items() if not pd.api.types.is_numeric_dtype(t)
-               or pd.api.types.is_bool_dtype(t)]
+        def _bad_dtype(t: Any) -> bool:
+            return not pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t)
+
+        bad_types = {t for t in set(data.dtypes) if _bad_dtype(t)}
+        bad = [c for c, t in data.dtypes.items() if t in bad_types] if bad_types else []
         if bad:
             raise InputError(
                 f"{name}: non-numeric column(s) {format_names(bad)}; expected numbers only "
