@@ -1,0 +1,230 @@
+"""Expression path: multi-series merge (intersection, max-normalisation, ComBat, separation check),
+the `geo` CLI and the expression figures."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.error
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from sklearn.decomposition import PCA
+from sklearn.metrics import silhouette_score
+from typer.testing import CliRunner
+
+from radiogenomics import expression as ex
+from radiogenomics._io import read_labels, read_table
+from radiogenomics._validation import InputError
+
+from test_expression import CASES, MANIFESTS, _values, write_series_matrix
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _two_series(seed: int = 0, n_genes: int = 60):
+    """Series A (log2, offset 0.1) and B (linear, x4 scale, shifted genes), sharing 50 genes."""
+    rng = np.random.default_rng(seed)
+    genes = [f"G{i}" for i in range(n_genes)]
+    base = rng.normal(6, 1, n_genes)
+
+    def block(n: int, prefix: str, shift: np.ndarray) -> tuple[pd.DataFrame, pd.Series]:
+        lab = pd.Series(np.r_[np.ones(n // 2), np.zeros(n - n // 2)].astype(int),
+                        index=[f"{prefix}{i}" for i in range(n)])
+        x = base + shift + rng.normal(0, 0.5, (n, n_genes))
+        x[:, 0] += 2.0 * lab.to_numpy()  # G0 is a HER2 gene in both series
+        return pd.DataFrame(x, index=lab.index, columns=genes), lab
+
+    a, la = block(30, "A", np.zeros(n_genes))
+    b_log, lb = block(24, "B", rng.normal(0, 1.0, n_genes))  # a per-gene series effect
+    b = 4.0 * np.power(2.0, b_log)
+    a = a.drop(columns=genes[50:55])
+    b = b.drop(columns=genes[55:])
+    return {"A": a, "B": b}, {"A": la, "B": lb}
+
+
+def test_merge_intersection_and_max_normalisation() -> None:
+    exprs, labs = _two_series()
+    res = ex.merge_series(exprs, labs, scales={"A": "log2", "B": "linear"}, log_offsets={"A": 0.1})
+    assert res.expression.shape == (54, 50)
+    assert res.genes.set_index("series")["lost"].to_dict() == {"A": 5, "B": 5}
+    lost = res.dropped.set_index("item")
+    assert len(lost) == 10 and lost.at["G52", "detail"] == "missing from A" and lost.at["G57", "detail"] == "missing from B"
+    # independent max-normalisation
+    a_lin = np.power(2.0, exprs["A"]) - 0.1
+    ref_a = a_lin / a_lin.max()
+    ref_b = exprs["B"] / exprs["B"].max()
+    np.testing.assert_allclose(res.expression.loc[exprs["A"].index].to_numpy(), ref_a[res.expression.columns].to_numpy())
+    np.testing.assert_allclose(res.expression.loc[exprs["B"].index].to_numpy(), ref_b[res.expression.columns].to_numpy())
+    assert res.labels["series"].value_counts().to_dict() == {"A": 30, "B": 24}
+    assert res.labels["her2"].sum() == 15 + 12
+    # after max-normalisation the x4 linear scale no longer separates series as it did
+    check = res.batch_check.set_index("stage")
+    assert check.at["max_normalized", "silhouette"] < check.at["concatenated", "silhouette"]
+
+
+def test_batch_separation_against_reference() -> None:
+    rng = np.random.default_rng(3)
+    data = pd.DataFrame(rng.normal(size=(40, 8)), index=[f"s{i}" for i in range(40)])
+    data.iloc[:20, :3] += 2.0
+    batch = pd.Series(["a"] * 20 + ["b"] * 20, index=data.index)
+    got = ex.batch_separation(data, batch, n_components=3)
+    z = (data - data.mean()) / data.std(ddof=0)
+    r2 = []
+    for col in z:  # one-way ANOVA R^2 per gene
+        y = z[col]
+        ss_b = sum(len(g) * (g.mean() - y.mean()) ** 2 for _, g in y.groupby(batch))
+        r2.append(ss_b / ((y - y.mean()) ** 2).sum())
+    assert got["variance_fraction"] == pytest.approx(np.mean(r2), rel=1e-10)
+    scores = PCA(n_components=3, svd_solver="full").fit_transform(z.to_numpy())
+    assert got["silhouette"] == pytest.approx(silhouette_score(scores, batch.to_numpy()), rel=1e-10)
+
+
+def test_combat_reduces_series_separation() -> None:
+    exprs, labs = _two_series(seed=1)
+    exprs = {"A": exprs["A"], "B": np.log2(exprs["B"] / 4.0)}  # both log2, B with per-gene shifts
+    res = ex.merge_series(exprs, labs, scales={"A": "log2", "B": "log2"}, combat=True)
+    check = res.batch_check.set_index("stage")
+    assert check.at["combat", "silhouette"] < check.at["max_normalized", "silhouette"]
+    assert check.at["combat", "variance_fraction"] < 0.5 * check.at["max_normalized", "variance_fraction"]
+    assert res.summary["separation_reduced"] is True
+    # HER2 signal protected as a covariate: G0 still higher in positives in both series
+    g0 = res.expression["G0"]
+    for s in ("A", "B"):
+        idx = res.labels.index[res.labels["series"] == s]
+        lab = res.labels.loc[idx, "her2"]
+        assert g0[idx][lab == 1].mean() > g0[idx][lab == 0].mean()
+    # the wiring equals a direct inmoose call on the same matrix with the same covariate
+    from inmoose.pycombat import pycombat_norm
+
+    direct = ex.merge_series(exprs, labs, scales={"A": "log2", "B": "log2"})
+    ref = pycombat_norm(direct.expression.T, direct.labels["series"].tolist(),
+                        covar_mod=direct.labels["her2"].tolist()).T
+    np.testing.assert_allclose(res.expression.to_numpy(), np.asarray(ref, dtype=float), rtol=1e-10)
+
+
+def test_merge_bad_input() -> None:
+    exprs, labs = _two_series()
+    dup = exprs["B"].rename(index={"B0": "A0"})
+    with pytest.raises(InputError, match="'A0' appear in both A and B"):
+        ex.merge_series({"A": exprs["A"], "B": dup}, {"A": labs["A"], "B": labs["B"].rename(index={"B0": "A0"})},
+                        scales={"A": "log2", "B": "linear"})
+    with pytest.raises(InputError, match="must name the same series"):
+        ex.merge_series(exprs, {"A": labs["A"]}, scales={"A": "log2", "B": "linear"})
+    low = exprs["A"].copy()
+    low["G1"] = -5.0  # log2(FPKM + 0.1) at -5 means FPKM < 0: max <= 0 after un-logging
+    res = ex.merge_series({"A": low, "B": exprs["B"]}, labs, scales={"A": "log2", "B": "linear"},
+                          log_offsets={"A": 0.1})
+    assert "G1" not in res.expression.columns
+    row = res.dropped.set_index("item").loc["G1"]
+    assert row["reason"].startswith("maximum <= 0") and row["series"] == "A"
+    with pytest.raises(InputError, match="share no usable gene"):
+        ex.merge_series(exprs, labs, scales={"A": "log2", "B": "linear"}, log_offsets={"A": 1e6})
+
+
+# --------------------------------------------------------------------------- CLI
+@pytest.fixture()
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def _app():
+    from radiogenomics.cli import app
+
+    return app
+
+
+def test_cli_fetch_series_matrix_and_merge(tmp_path: Path, runner: CliRunner, shared_data: Path) -> None:
+    folder = tmp_path / "manifests"
+    folder.mkdir()
+    shutil.copy(MANIFESTS / "schema.json", folder / "schema.json")
+    doc = yaml.safe_load((MANIFESTS / "GSE129559.yaml").read_text())
+    doc["accession"] = "GSE900001"
+    (folder / "GSE900001.yaml").write_text(yaml.safe_dump(doc))
+    shutil.copy(MANIFESTS / "GSE96058.yaml", folder / "GSE96058.yaml")
+    vals = _values(list(CASES))
+    matrix = write_series_matrix(tmp_path / "GSE900001_series_matrix.txt", CASES, vals)
+    gpl = shared_data / "gpl570" / "GPL570_probe_to_symbol.csv.gz"
+    out1 = tmp_path / "s1"
+    r = runner.invoke(_app(), ["geo", "fetch", "GSE900001", "--series-matrix", str(matrix), "--platform-table",
+                               str(gpl), "--manifest-dir", str(folder), "--out", str(out1)])
+    assert r.exit_code == 0, r.output
+    expr = read_table(out1 / "expression.parquet")
+    labels = read_labels(out1 / "labels.csv", column="her2")
+    assert list(expr.columns) == ["ERBB2", "HSPA6", "PAX8", "RFC2"] and expr.shape[0] == 8
+    assert labels.index.equals(expr.index) and labels.sum() == 4
+    decisions = pd.read_csv(out1 / "label_decisions.csv", index_col=0)
+    assert len(decisions) == 12 and (decisions["status"] == "excluded").sum() == 4
+    counts = pd.read_csv(out1 / "counts.csv")
+    assert counts["match"].tolist()[:2] == [False, False] and counts["match"].isna().iloc[2]  # 4/4 observed vs the 21/94 the copied manifest expects
+    assert "labelled counts differ" in r.output
+    prov = json.loads((out1 / "provenance.json").read_text())
+    assert "geo_fetch" in prov["stages"] and prov["stages"]["geo_fetch"]["inputs"]["series_matrix"]["sha256"]
+
+    scanb = shared_data / "scanb_gse96058"
+    out2 = tmp_path / "s2"
+    r = runner.invoke(_app(), ["geo", "fetch", "GSE96058", "--samples", str(scanb / "samples.csv"), "--expression",
+                               str(scanb / "expression_log2fpkm.csv.gz"), "--manifest-dir", str(folder),
+                               "--out", str(out2)])
+    assert r.exit_code == 0, r.output
+    assert read_labels(out2 / "labels.parquet", column="her2").value_counts().to_dict() == {0: 343, 1: 42}
+
+    out3 = tmp_path / "merged"
+    r = runner.invoke(_app(), ["geo", "merge", str(out1), str(out2), "--combat", "--out", str(out3)])
+    assert r.exit_code == 0, r.output
+    merged = read_table(out3 / "expression.parquet")
+    shared = sorted(set(expr.columns) & set(read_table(out2 / "expression.parquet").columns))
+    assert "ERBB2" in shared and list(merged.columns) == shared and merged.shape[0] == 393
+    genes = pd.read_csv(out3 / "series_genes.csv").set_index("series")
+    assert genes.at["GSE96058", "lost"] == 10000 - len(shared) and genes.at["GSE900001", "lost"] == 4 - len(shared)
+    check = pd.read_csv(out3 / "batch_check.csv")
+    assert check["stage"].tolist() == ["concatenated", "max_normalized", "combat"]
+    assert read_labels(out3 / "labels.csv", column="her2").shape == (393,)
+
+
+def test_cli_errors_exit_2(tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    import radiogenomics.expression.geo as geo
+
+    def offline(acc: str, kind: str, dest: Path) -> None:
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(geo, "_download", offline)
+    cache = tmp_path / "cache"
+    r = runner.invoke(_app(), ["geo", "fetch", "GSE45827", "--cache", str(cache), "--retries", "1",
+                               "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2
+    assert str(cache / "GSE45827_family.soft.gz") in r.output
+    assert not (tmp_path / "o").exists()
+    # scale contradicting the manifest
+    folder = tmp_path / "manifests"
+    folder.mkdir()
+    doc = yaml.safe_load((MANIFESTS / "GSE129559.yaml").read_text())
+    doc["accession"] = "GSE900001"
+    (folder / "GSE900001.yaml").write_text(yaml.safe_dump(doc))
+    matrix = write_series_matrix(tmp_path / "m.txt", CASES, (2.0 ** _values(list(CASES))).round(2))
+    r = runner.invoke(_app(), ["geo", "fetch", "GSE900001", "--series-matrix", str(matrix), "--manifest-dir",
+                               str(folder), "--out", str(tmp_path / "o2")])
+    assert r.exit_code == 2 and "declares scale: log2" in r.output
+    r = runner.invoke(_app(), ["geo", "fetch", "GSE1", "GSE2", "--soft", str(matrix), "--out", str(tmp_path / "o3")])
+    assert r.exit_code == 2 and "exactly one accession" in r.output
+
+
+# --------------------------------------------------------------------------- figures
+def test_figures() -> None:
+    from radiogenomics.plotting.expression import plot_label_counts, plot_series_pca
+
+    man = ex.load_manifest("GSE96058")
+    dec = ex.label_samples(pd.DataFrame({"her2 status": ["1", "0", "0", ""]}, index=list("abcd")), man)
+    fig = plot_label_counts(ex.check_counts(dec, man))
+    assert len(fig.axes) == 1 and len(fig.axes[0].patches) == 6
+    exprs, labs = _two_series()
+    res = ex.merge_series(exprs, labs, scales={"A": "log2", "B": "linear"})
+    fig = plot_series_pca({"before": res.expression, "after": res.expression}, res.labels["series"])
+    assert len(fig.axes) == 2
