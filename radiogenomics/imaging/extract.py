@@ -26,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,9 @@ from .._io import atomic_write, file_sha256
 from .._logging import get_logger, progress
 from .._validation import InputError, ParameterError, check_int, format_names
 from .aggregate import aggregate_patients, patient_table
+
+if TYPE_CHECKING:
+    import SimpleITK as sitk
 
 __all__ = [
     "PRESET_DIR",
@@ -235,8 +238,8 @@ def extract_case(
 
 
 def extract_images(
-    image,
-    mask,
+    image: sitk.Image,
+    mask: sitk.Image,
     *,
     params: Mapping[str, Any] | str = "ultrasound2d",
 ) -> tuple[dict[str, float], dict[str, Any]]:
