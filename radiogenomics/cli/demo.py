@@ -120,8 +120,18 @@ def build_demo_data(
 
         make_ultrasound_cohort(data / "images_training", n_patients=s["n_patients"],
                                images_per_patient=s["images_per_patient"], size=s["image_size"], seed=seed)
-        make_ultrasound_cohort(data / "images_validation", n_patients=s["n_validation"],
-                               images_per_patient=s["images_per_patient"], size=s["image_size"], seed=seed + 1)
+        sheet = make_ultrasound_cohort(data / "images_validation", n_patients=s["n_validation"],
+                                       images_per_patient=s["images_per_patient"], size=s["image_size"],
+                                       seed=seed + 1)
+        # validation patients are other people: give them their own ids (V-prefixed)
+        sheet["case_id"] = "V" + sheet["case_id"].astype(str)
+        sheet["patient_id"] = "V" + sheet["patient_id"].astype(str)
+        with atomic_write(data / "images_validation" / "cases.csv") as fh:
+            sheet.to_csv(fh, index=False)
+        train_sheet = pd.read_csv(data / "images_training" / "cases.csv")
+        patients = pd.concat([
+            train_sheet.groupby("patient_id")["label"].first(), sheet.groupby("patient_id")["label"].first(),
+        ])
         imaging = {
             "cases": f"{rel}/images_training/cases.csv",
             "validation": {"cases": f"{rel}/images_validation/cases.csv"},
@@ -142,10 +152,24 @@ def build_demo_data(
                 feats.to_csv(fh)
             with atomic_write(data / f"labels_{name}.csv") as fh:
                 labs.to_frame().to_csv(fh)
+            if name == "training":
+                patients = labs.copy()
+            else:
+                patients = pd.concat([patients, labs])
         imaging = {
             "features": f"{rel}/features_training.csv", "labels": f"{rel}/labels_training.csv",
             "validation": {"features": f"{rel}/features_validation.csv", "labels": f"{rel}/labels_validation.csv"},
         }
+    # a synthetic clinical table (age, tumour size, grade) for the baseline table and the nomogram
+    crng = np.random.default_rng(seed + 7)
+    her2 = patients.astype(int).to_numpy()
+    clinical = pd.DataFrame({
+        "age": np.round(crng.normal(54, 10, len(her2))).clip(28, 85),
+        "tumour_size_mm": np.round(crng.lognormal(np.log(18) + 0.25 * her2, 0.35), 1),
+        "grade": np.where(crng.random(len(her2)) < 0.35 + 0.3 * her2, "G3", "G1-2"),
+    }, index=pd.Index(patients.index.astype(str), name="sample_id"))
+    with atomic_write(data / "clinical.csv") as fh:
+        clinical.to_csv(fh)
     pd.Series(cohort.differential_features, name="feature").to_csv(data / "planted_differential_features.csv",
                                                                     index=False)
     cohort.links.to_csv(data / "planted_links.csv", index=False)
@@ -153,6 +177,7 @@ def build_demo_data(
         "imaging": imaging,
         "expression": {"series": series_cfg, "combat": False},
         "enrichment": {"gmt": [f"{rel}/gene_sets.gmt"]},
+        "clinical": f"{rel}/clinical.csv",
     }
 
 
@@ -196,7 +221,8 @@ def demo_config(
                         "min_hits": s["min_hits"], "n_null": s["n_null"], "jobs": jobs},
         "enrichment": fragments["enrichment"],
         "module": {"simpson_threshold": 0.6},
-        "models": {"splits": s["splits"], "feature_sets": ["differential", "module"]},
+        "models": {"splits": s["splits"], "bootstrap": s.get("bootstrap", 200), "jobs": jobs,
+                   "clinical": fragments.get("clinical"), "feature_sets": ["differential", "module"]},
         "deep": {"enabled": False, "epochs": 1, "device": "cpu"},
         "report": {"title": "HER2 radiogenomics demo report (SYNTHETIC DATA)"},
     }

@@ -96,10 +96,14 @@ def _png(fig: Any, name: str, caption: str, figures_dir: Path | None) -> _Figure
     return _Figure(caption=caption, data=base64.b64encode(data).decode("ascii"), name=name)
 
 
-def _png_file(path: Path, caption: str | None = None) -> _Figure:
+def _png_file(path: Path, caption: str | None = None, figures_dir: Path | None = None, *, prefix: str = "") -> _Figure:
+    """Embed a PNG a stage wrote (and copy it for Snakemake's report)."""
     data = path.read_bytes()
     if not data.startswith(b"\x89PNG"):
         raise ValueError(f"{path}: not a PNG file")
+    if figures_dir is not None:
+        with atomic_write(figures_dir / f"{prefix}{path.stem}.png", mode="wb") as fh:
+            fh.write(data)
     cap = caption or path.stem.replace("_", " ")
     return _Figure(caption=cap, data=base64.b64encode(data).decode("ascii"), name=path.stem)
 
@@ -324,7 +328,8 @@ def _module(results: Path, figs: Path | None) -> _Section:
     module = _read(results, "module/module")
     for p in _pngs(results / "module"):
         sec.figures.append(_png_file(p, "Feature module network (differential and auxiliary features, "
-                                     "their genes and terms)." if "network" in p.stem else None))
+                                     "their genes and terms)." if "network" in p.stem else None, figs,
+                                     prefix="module_"))
     exports = [n for n in ("network.graphml", "network.cyjs", "network_nodes.csv", "network_edges.csv")
                if (results / "module" / n).exists()]
     if exports:
@@ -335,22 +340,19 @@ def _module(results: Path, figs: Path | None) -> _Section:
 
 
 _MODEL_FIGS = {
-    "models": ("roc",),
-    "validation": ("validation", "external"),
+    "models": ("split_auc", "learning_curve", "lasso"),
+    "validation": ("roc", "precision_recall", "confusion"),
     "calibration": ("calibration",),
-    "dca": ("dca", "decision"),
+    "dca": ("decision", "dca"),
     "nomogram": ("nomogram",),
     "pca": ("pca",),
 }
 
 
 def _model_pngs(results: Path, key: str) -> list[Path]:
-    pngs = _pngs(results / "models")
+    pngs = [p for p in _pngs(results / "models") if p.parent == results / "models"]
     words = _MODEL_FIGS[key]
-    chosen = [p for p in pngs if any(w in p.stem.lower() for w in words)]
-    if key == "models":  # ROC figures of validation belong to validation
-        chosen = [p for p in chosen if not any(w in p.stem.lower() for w in _MODEL_FIGS["validation"])]
-    return chosen
+    return [p for p in pngs if any(w in p.stem.lower() for w in words)]
 
 
 def _models_section(key: str, title: str, tables: tuple[str, ...], what: str) -> Callable[[Path, Path | None], _Section]:
@@ -359,7 +361,7 @@ def _models_section(key: str, title: str, tables: tuple[str, ...], what: str) ->
             raise _NotRun("the models stage left no results (models/)")
         sec = _Section(key, title)
         for p in _model_pngs(results, key):
-            sec.figures.append(_png_file(p))
+            sec.figures.append(_png_file(p, None, figs, prefix="models_"))
         for stem in tables:
             t = _read(results, f"models/{stem}", required=False)
             if t is not None:
@@ -378,9 +380,9 @@ def _gradcam(results: Path, figs: Path | None) -> _Section:
     if not deep.exists():
         raise _NotRun("the deep path was not enabled (config deep.enabled: false)")
     for p in _pngs(deep / "gradcam")[:8]:
-        sec.figures.append(_png_file(p, f"Grad-CAM: {p.stem}"))
+        sec.figures.append(_png_file(p, f"Grad-CAM: {p.stem}", figs, prefix="gradcam_"))
     for p in [p for p in _pngs(deep) if "gradcam" not in p.parts][:4]:
-        sec.figures.append(_png_file(p))
+        sec.figures.append(_png_file(p, None, figs, prefix="deep_"))
     for stem in ("metrics", "summary", "predictions"):
         t = _read(results, f"deep/{stem}", required=False)
         if t is not None:
@@ -434,14 +436,16 @@ _BUILDERS: tuple[tuple[str, str, Callable[[Path, Path | None], _Section]], ...] 
     ("enrichment", "Enrichment (GO / KEGG) per feature", _enrichment),
     ("similarity", "Simpson similarity of features' functions", _similarity),
     ("module", "Feature module and network", _module),
-    ("models", "Classifiers: ROC curves over repeated splits",
-     _models_section("models", "Classifiers: ROC curves over repeated splits", ("summary",), "ROC")),
-    ("validation", "External validation",
-     _models_section("validation", "External validation", ("validation", "delong"), "validation")),
+    ("models", "Classifiers over repeated 70/30 splits",
+     _models_section("models", "Classifiers over repeated 70/30 splits", ("summary", "comparison"), "split")),
+    ("validation", "Validation: ROC curves and metrics",
+     _models_section("validation", "Validation: ROC curves and metrics", ("validation", "validation_comparison"),
+                     "validation")),
     ("calibration", "Calibration",
-     _models_section("calibration", "Calibration", ("calibration",), "calibration")),
-    ("dca", "Decision curve analysis", _models_section("dca", "Decision curve analysis", ("dca",), "decision-curve")),
-    ("nomogram", "Nomogram", _models_section("nomogram", "Nomogram", ("nomogram",), "nomogram")),
+     _models_section("calibration", "Calibration", (), "calibration")),
+    ("dca", "Decision curve analysis", _models_section("dca", "Decision curve analysis", (), "decision-curve")),
+    ("nomogram", "Nomogram", _models_section("nomogram", "Nomogram", ("nomogram_coefficients", "nomogram_points"),
+                                             "nomogram (needs models.clinical)")),
     ("pca", "PCA", _models_section("pca", "PCA", ("pca",), "PCA")),
     ("gradcam", "Deep model: Grad-CAM examples", _gradcam),
     ("provenance", "Provenance", _provenance),

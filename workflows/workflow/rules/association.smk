@@ -24,10 +24,13 @@ rule association:
         min_hits=config.get("association", {}).get("min_hits", 6),
         n_null=config.get("association", {}).get("n_null", 100),
         seed=SEED,
+        normalize=(
+            "--max-normalize" if config.get("association", {}).get("max_normalize", False) else "--no-max-normalize"
+        ),
     threads: config.get("association", {}).get("jobs", 1)
     shell:
         "{RG} associate --features {input.features} --labels {input.labels} "
         "--expression {input.expression} --expression-labels {input.expression_labels} "
         "--mode {params.mode} --perturbations {params.n_perturbations} {params.sample_size} "
-        "--min-hits {params.min_hits} --null {params.n_null} --seed {params.seed} --jobs {threads} "
+        "--min-hits {params.min_hits} --null {params.n_null} --seed {params.seed} --jobs {threads} {params.normalize} "
         "--out {params.out} > {log} 2>&1"

@@ -7,12 +7,7 @@ rule deep_train:
     output:
         predictions=R("deep/predictions.parquet"),
         embeddings=R("deep/embeddings_patient.parquet"),
-        gradcam=report(
-            directory(R("deep/gradcam")),
-            patterns=["{name}.png"],
-            caption="../report/deep.rst",
-            category="Deep learning",
-        ),
+        gradcam=directory(R("deep/gradcam")),
     log:
         log_path("deep"),
     params:

@@ -1,13 +1,28 @@
 # Seven classifiers over repeated 70/30 splits; external validation; calibration, DCA, nomogram.
 
 
+rule feature_sets:
+    input:
+        differential=R("differential/differential.parquet"),
+        module=R("module/module.parquet"),
+    output:
+        differential=R("models/feature_sets/differential.csv"),
+        module=R("models/feature_sets/module.csv"),
+    log:
+        log_path("feature_sets"),
+    script:
+        "../scripts/feature_sets.py"
+
+
 def _models_inputs(wc):
     inp = {
         "features": features_file("training"),
         "labels": labels_file("training"),
-        "differential": R("differential/differential.parquet"),
-        "module": R("module/module.parquet"),
+        "differential": R("models/feature_sets/differential.csv"),
+        "module": R("models/feature_sets/module.csv"),
     }
+    if config.get("models", {}).get("clinical"):
+        inp["clinical"] = config["models"]["clinical"]
     if has_validation():
         inp["validation_features"] = features_file("validation")
         inp["validation_labels"] = labels_file("validation")
@@ -19,6 +34,8 @@ def _models_options(wc, input):
     if has_validation():
         opts += [f"--validation-features {input.validation_features}",
                  f"--validation-labels {input.validation_labels}"]
+    if config.get("models", {}).get("clinical"):
+        opts.append(f"--clinical {input.clinical}")
     for name in config.get("models", {}).get("feature_sets", ["differential", "module"]):
         if name == "differential":
             opts.append(f"--feature-set differential={input.differential}")
@@ -33,12 +50,6 @@ rule models:
     output:
         summary=R("models/summary.parquet"),
         splits=R("models/splits.parquet"),
-        figures=report(
-            directory(R("models/figures")),
-            patterns=["{name}.png"],
-            caption="../report/models.rst",
-            category="Models",
-        ),
     log:
         log_path("models"),
     params:
@@ -46,6 +57,8 @@ rule models:
         splits=config.get("models", {}).get("splits", 1000),
         options=_models_options,
         seed=SEED,
+        bootstrap=config.get("models", {}).get("bootstrap", 2000),
+    threads: config.get("models", {}).get("jobs", 1)
     shell:
         "{RG} models --features {input.features} --labels {input.labels} {params.options} "
-        "--splits {params.splits} --seed {params.seed} --out {params.out} > {log} 2>&1"
+        "--splits {params.splits} --bootstrap {params.bootstrap} --jobs {threads} --seed {params.seed} --out {params.out} > {log} 2>&1"
