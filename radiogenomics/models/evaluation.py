@@ -972,6 +972,12 @@ def learning_curves(
     n_jobs
         Workers of :func:`sklearn.model_selection.learning_curve`.
 
+    Notes
+    -----
+    As in the repeated splits, a calibrated SVM is ranked by its SVC's decision function (the
+    AUC needs no probabilities, and Platt scaling's inner 5-fold CV fails on the smallest
+    training sizes).
+
     Returns
     -------
     pandas.DataFrame
@@ -987,7 +993,7 @@ def learning_curves(
     for name, est in _resolve_classifiers(classifiers, seed).items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            sizes, tr, te = learning_curve(set_random_state(clone(est), seed), X, y, train_sizes=np.asarray(train_sizes),
+            sizes, tr, te = learning_curve(set_random_state(_splits_variant(est), seed), X, y, train_sizes=np.asarray(train_sizes),
                                            cv=folds, scoring="roc_auc", n_jobs=n_jobs, shuffle=True,
                                            random_state=seed)
         for k, s in enumerate(sizes):
