@@ -85,6 +85,12 @@ def test_batch_separation_against_reference() -> None:
     assert got["variance_fraction"] == pytest.approx(np.mean(r2), rel=1e-10)
     scores = PCA(n_components=3, svd_solver="full").fit_transform(z.to_numpy())
     assert got["silhouette"] == pytest.approx(silhouette_score(scores, batch.to_numpy()), rel=1e-10)
+    wide = pd.DataFrame(rng.normal(size=(12, 30)), index=[f"w{i}" for i in range(12)])
+    wide.iloc[:6] += 1.0
+    wb = pd.Series(["a"] * 6 + ["b"] * 6, index=wide.index)
+    zw = ((wide - wide.mean()) / wide.std(ddof=0)).to_numpy()
+    ref = silhouette_score(PCA(n_components=4, svd_solver="full").fit_transform(zw), wb.to_numpy())
+    assert ex.batch_separation(wide, wb, n_components=4)["silhouette"] == pytest.approx(ref, rel=1e-8)
 
 
 def test_combat_reduces_series_separation() -> None:

@@ -92,7 +92,13 @@ def batch_separation(
     if len(np.unique(groups)) < 2 or z.shape[1] == 0:
         return {"silhouette": float("nan"), "variance_fraction": float("nan")}
     k = max(1, min(n_components, z.shape[0] - 1, z.shape[1]))
-    scores = PCA(n_components=k, svd_solver="full").fit_transform(z)
+    if z.shape[0] < z.shape[1]:
+        # exact PCA scores from the samples' Gram matrix (n x n), much cheaper than an SVD of n x genes
+        w, u = np.linalg.eigh(z @ z.T)
+        order = np.argsort(w)[::-1][:k]
+        scores = u[:, order] * np.sqrt(np.clip(w[order], 0, None))
+    else:
+        scores = PCA(n_components=k, svd_solver="full").fit_transform(z)
     sil = float(silhouette_score(scores, groups)) if len(np.unique(groups)) < z.shape[0] else float("nan")
     between = 0.0
     for g in np.unique(groups):

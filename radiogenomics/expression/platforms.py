@@ -205,7 +205,8 @@ def map_probes(
         winner_of = best.set_index("gene")["probe"]
         out = values[best["probe"].to_numpy()]
         out.columns = best["gene"].to_numpy()
-        why = {p: winner_of[g] for p, g in zip(losers["probe"], losers["gene"]) if p in collapsed}
+        collapsed_set = set(collapsed)
+        why = {p: winner_of[g] for p, g in zip(losers["probe"], losers["gene"]) if p in collapsed_set}
     else:
         multi_probe_genes = long["gene"].value_counts()
         merged = set(long.loc[long["gene"].map(multi_probe_genes) > 1, "probe"])
@@ -225,13 +226,14 @@ def map_probes(
         "multi_gene": "maps to several genes (///); multi='drop'",
         "collapsed": "another probe of the same gene has a higher mean (collapse='max_mean')",
     }
-    drop_rows = []
-    for probe, dec in decision.items():
-        if dec in reasons:
-            sym = probes.at[probe, "symbol"]
-            detail = f"symbol={sym!r}" if dec != "collapsed" else f"gene {probes.at[probe, 'symbol']}; kept {why.get(probe)}"
-            drop_rows.append({"item": probe, "kind": "probe", "series": series, "reason": reasons[dec], "detail": detail})
-    dropped = pd.DataFrame(drop_rows, columns=["item", "kind", "series", "reason", "detail"])
+    gone = decision[decision.isin(list(reasons))]
+    sym = probes["symbol"].reindex(gone.index)
+    detail = ["symbol=" + repr(None if pd.isna(v) else v) for v in sym]
+    detail = [f"gene {s}; kept {why.get(p)}" if d == "collapsed" else t
+              for p, d, s, t in zip(gone.index, gone.to_numpy(), sym.to_numpy(), detail)]
+    dropped = pd.DataFrame({"item": gone.index.to_numpy(), "kind": "probe", "series": series,
+                            "reason": gone.map(reasons).to_numpy(), "detail": detail},
+                           columns=["item", "kind", "series", "reason", "detail"])
     counts = {k: int(v) for k, v in decision.value_counts().items()}
     counts["probes"] = int(len(decision))
     counts["genes"] = int(out.shape[1])
