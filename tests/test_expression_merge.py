@@ -234,3 +234,33 @@ def test_figures() -> None:
     res = ex.merge_series(exprs, labs, scales={"A": "log2", "B": "linear"})
     fig = plot_series_pca({"before": res.expression, "after": res.expression}, res.labels["series"])
     assert len(fig.axes) == 2
+
+
+def test_cli_fetch_downloads_several_series(tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch,
+                                            shared_data: Path) -> None:
+    """Download path through the CLI (downloader stubbed: no network), one sub-folder per series."""
+    import radiogenomics.expression.geo as geo
+
+    folder = tmp_path / "manifests"
+    folder.mkdir()
+    doc = yaml.safe_load((MANIFESTS / "GSE129559.yaml").read_text())
+    for acc in ("GSE900001", "GSE900003"):
+        (folder / f"{acc}.yaml").write_text(yaml.safe_dump(dict(doc, accession=acc)))
+    calls = []
+
+    def fake(acc: str, kind: str, dest: Path) -> None:
+        calls.append((acc, kind))
+        write_series_matrix(dest, CASES, _values(list(CASES)), accession=acc)
+
+    monkeypatch.setattr(geo, "_download", fake)
+    args = ["geo", "fetch", "GSE900001", "GSE900003", "--kind", "series_matrix", "--cache", str(tmp_path / "cache"),
+            "--platform-table", str(shared_data / "gpl570" / "GPL570_probe_to_symbol.csv.gz"),
+            "--manifest-dir", str(folder), "--out", str(tmp_path / "out")]
+    r = runner.invoke(_app(), args)
+    assert r.exit_code == 0, r.output
+    assert calls == [("GSE900001", "series_matrix"), ("GSE900003", "series_matrix")]
+    for acc in ("GSE900001", "GSE900003"):
+        assert read_labels(tmp_path / "out" / acc / "labels.parquet", column="her2").sum() == 4
+        assert (tmp_path / "cache" / f"{acc}_series_matrix.txt.gz").exists()
+    r = runner.invoke(_app(), args)  # second run: from the cache, no download
+    assert r.exit_code == 0 and len(calls) == 2

@@ -20,7 +20,7 @@ import pandas as pd
 
 from .._logging import get_logger, timed
 from .._validation import InputError, check_choice, check_int, check_labels, format_names
-from ..core.normalize import max_normalize
+from ..core import max_normalize
 
 __all__ = ["MergeResult", "batch_separation", "merge_series"]
 
