@@ -105,8 +105,11 @@ def main() -> None:
                        "n_convergence_warnings"]].to_string(index=False))
     print(f"ratio plain (default threads, extrapolated) / ours: {est_plain / wall:.2f}x; "
           f"plain (1 BLAS thread) / ours: {est_plain1 / wall:.2f}x")
-    label = "met" if wall < 600 else "missed"
-    print(f"goal models_paper_protocol_wall: {wall:.1f} s (target < 600) {label}")
+    full = wall * 10_000 / args.splits  # the goal is the paper's 10,000 splits
+    if args.splits != 10_000:
+        print(f"note: ran {args.splits} splits; the goal line extrapolates linearly to 10,000 ({full:.0f} s)")
+    label = "met" if full < 600 else "missed"
+    print(f"goal models_paper_protocol_wall: {full:.1f} s (target < 600) {label}")
     ratio = est_plain / wall
     print(f"goal models_speedup_vs_plain_loop: {ratio:.2f} x (target > 1) {'met' if ratio > 1 else 'missed'}")
 
