@@ -1,0 +1,184 @@
+"""The Snakemake workflow: config schema, dry runs with both profiles, a full run of the tiny
+``.test`` config, exports, provenance, and resuming an interrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import networkx as nx
+import pandas as pd
+import pytest
+import yaml
+
+from _workflow_run import TEST_DIR, WORKFLOWS, copy_test_dir, run_cli, workflow_results
+
+SCHEMA = WORKFLOWS / "workflow" / "schemas" / "config.schema.yaml"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return workflow_results(tmp_path_factory)
+
+
+def _validate(config: dict) -> None:
+    from snakemake.utils import validate
+
+    validate(config, schema=str(SCHEMA))
+
+
+@pytest.mark.parametrize("path", [WORKFLOWS / "config" / "config.yaml", TEST_DIR / "config" / "config.yaml"])
+def test_shipped_configs_are_valid(path: Path) -> None:
+    config = yaml.safe_load(path.read_text())
+    _validate(config)
+    # validation fills the schema's defaults
+    assert config["differential"]["threshold"] == 0.05
+
+
+def test_shipped_config_is_commented_line_by_line() -> None:
+    lines = [ln for ln in (WORKFLOWS / "config" / "config.yaml").read_text().splitlines()
+             if ln.strip() and not ln.lstrip().startswith("#")]
+    uncommented = [ln for ln in lines if "#" not in ln and not ln.rstrip().endswith(":")]
+    assert uncommented == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c["association"].update(mode="sideways"), "sideways"),
+        (lambda c: c["models"].update(splits=0), "splits"),
+        (lambda c: c.update(unknown_key=1), "unknown_key"),
+        (lambda c: c["expression"].update(series=[]), "series"),
+    ],
+)
+def test_schema_rejects_bad_configs(change, message: str) -> None:
+    from snakemake.exceptions import WorkflowError
+
+    config = yaml.safe_load((TEST_DIR / "config" / "config.yaml").read_text())
+    change(config)
+    with pytest.raises(WorkflowError, match=message):
+        _validate(config)
+
+
+@pytest.mark.parametrize("profile", ["local", "slurm"])
+def test_dry_run_with_profile(profile: str) -> None:
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--profile", f"profiles/{profile}", "--directory", ".test"],
+        cwd=WORKFLOWS, capture_output=True, text=True, env=env, timeout=120, check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "This was a dry-run" in out
+    for rule in ("differential", "association", "enrichment", "module", "models", "report", "import_series"):
+        assert rule in out, rule
+
+
+def test_run_rejects_missing_config_and_unknown_profile(tmp_path: Path) -> None:
+    proc = run_cli("run", "--config", str(tmp_path / "nope.yaml"))
+    assert proc.returncode == 2
+    assert "nope.yaml" in proc.stderr and "not found" in proc.stderr
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("results: r\n")
+    proc = run_cli("run", "--config", str(cfg), "--profile", "moon")
+    assert proc.returncode == 2
+    assert "profile" in proc.stderr and "moon" in proc.stderr
+
+
+def test_invalid_config_fails_before_any_job(tmp_path: Path) -> None:
+    work = copy_test_dir(tmp_path / "w")
+    cfg = yaml.safe_load((work / "config" / "config.yaml").read_text())
+    cfg["association"]["n_perturbations"] = -3
+    (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = run_cli("run", "--config", str(work / "config" / "config.yaml"), "--directory", str(work))
+    assert proc.returncode != 0
+    assert "n_perturbations" in proc.stdout + proc.stderr
+    assert not (work / "results").exists() or not any((work / "results").rglob("*.parquet"))
+
+
+def test_full_run_writes_every_stage(results: Path) -> None:
+    for stem in ("differential/differential", "association/positive_specific", "association/null_summary",
+                 "association/top_genes", "enrichment/enrichment", "module/module", "module/similarity",
+                 "models/summary", "expression/merged/expression"):
+        parquet, csv = results / f"{stem}.parquet", results / f"{stem}.csv"
+        assert parquet.exists() and csv.exists(), stem
+        a = pd.read_parquet(parquet)
+        assert len(a.columns) > 0, stem
+    # the differential table agrees with the package run in-process on the same inputs
+    from radiogenomics import differential
+    from radiogenomics._io import read_labels, read_table
+
+    base = results.parent
+    feats = read_table(base / "data" / "features_training.csv")
+    labels = read_labels(base / "data" / "labels_training.csv")
+    expected = differential(feats, labels)
+    got = pd.read_parquet(results / "differential" / "differential.parquet")
+    pd.testing.assert_series_equal(got["p_value"].sort_index(), expected["p_value"].sort_index(), check_names=False)
+    # merged expression: both series' samples, shared genes
+    merged = pd.read_parquet(results / "expression" / "merged" / "expression.parquet")
+    a = pd.read_csv(base / "data" / "gse_synth_a_expression.csv", index_col=0)
+    b = pd.read_csv(base / "data" / "gse_synth_b_expression.csv", index_col=0)
+    assert set(map(str, merged.index)) >= set(map(str, a.index)) | set(map(str, b.index))
+
+
+def test_network_exports(results: Path) -> None:
+    graph = nx.read_graphml(results / "module" / "network.graphml")
+    cyjs = json.loads((results / "module" / "network.cyjs").read_text())
+    assert graph.number_of_nodes() == len(cyjs["elements"]["nodes"])
+    assert graph.number_of_edges() == len(cyjs["elements"]["edges"])
+
+
+def test_logs_and_provenance(results: Path) -> None:
+    logs = {p.stem for p in (results / "logs").glob("*.log")}
+    assert {"differential", "association", "enrichment", "module", "models", "report"} <= logs
+    prov = json.loads((results / "report" / "provenance.json").read_text())
+    assert prov["synthetic"] is True
+    assert prov["stages"]["report"]["synthetic"] is True
+    diff_prov = json.loads((results / "differential" / "provenance.json").read_text())
+    rec = next(iter(diff_prov["stages"].values()))
+    assert all(v["sha256"] and len(v["sha256"]) == 64 for v in rec["inputs"].values())
+
+
+def test_snakemake_report_figures_registered(results: Path) -> None:
+    figs = sorted((results / "report" / "figures").glob("*.png"))
+    assert {"differential_volcano", "association_null"} <= {p.stem for p in figs}
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in figs)
+
+
+def test_rerun_does_nothing_and_interrupted_run_resumes(tmp_path: Path, results: Path) -> None:
+    work = copy_test_dir(tmp_path / "w")
+    cfg = str(work / "config" / "config.yaml")
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from radiogenomics.cli import main; main()", "run", "--config", cfg,
+         "--directory", str(work), "--cores", "1"],
+        cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    first = work / "results" / "differential" / "differential.parquet"
+    # wait until Snakemake reports the differential job finished (all its files written)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "Finished jobid" in line and "differential" in line:
+            break
+    assert first.exists(), "".join(seen[-50:])
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C mid-run
+    proc.communicate(timeout=120)
+    assert not (work / "results" / "report" / "report.html").exists()
+    # nothing half-written: every table present can be read
+    for p in (work / "results").rglob("*.parquet"):
+        pd.read_parquet(p)
+    assert not list((work / "results").rglob("*.tmp"))
+    mtime = first.stat().st_mtime_ns
+    again = run_cli("run", "--config", cfg, "--directory", str(work), "--cores", "2", cwd=work)
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
+    assert (work / "results" / "report" / "report.html").exists()
+    assert first.stat().st_mtime_ns == mtime, "a finished job was redone"
+    # a complete run is up to date: a third call runs nothing
+    third = run_cli("run", "--config", cfg, "--directory", str(work), "--cores", "1", cwd=work)
+    assert third.returncode == 0
+    assert "Nothing to be done" in third.stdout + third.stderr
