@@ -24,14 +24,10 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 import radiogenomics as rg
+from _goals import goal
 from radiogenomics.core.association import _standardize
 
 NAIVE = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "naive_perturbation.py"
-
-
-def goal(name: str, measured: float, unit: str, op: str, target: float) -> None:
-    ok = measured >= target if op == ">=" else measured <= target if op == "<=" else measured < target
-    print(f"goal {name}: {measured:.3g} {unit} (target {op} {target:g}) {'met' if ok else 'missed'}")
 
 
 def frames(U: np.ndarray, E: np.ndarray, n_pos_u: int, n_pos_e: int):

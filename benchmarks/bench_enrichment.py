@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from _goals import goal
 from radiogenomics.enrichment import enrich, read_gmt
 
 N_FEATURES = 86
@@ -83,9 +84,9 @@ def main() -> int:
     speedup = ref / ours
     same = worst <= 1e-9
     print("note: 2 shared cores, other jobs running; timings are noisy")
-    print(f"goal enrichment_speedup_vs_gseapy: {speedup:.0f} x (target >= 50) {'met' if speedup >= 50 and same else 'missed'}")
-    print(f"goal enrichment_pvalue_parity: {worst:.1e} relative (target <= 1e-9) {'met' if same else 'missed'}")
-    print(f"goal enrichment_time_86_features_go_bp: {ours:.2f} s (target < 2) {'met' if ours < 2 else 'missed'}")
+    goal("enrichment_speedup_vs_gseapy", speedup, "x", ">=", 50, ok=speedup >= 50 and same)
+    goal("enrichment_pvalue_parity", worst, "relative", "<=", 1e-9, ok=same)
+    goal("enrichment_time_86_features_go_bp", ours, "s", "<", 2)
     return 0
 
 

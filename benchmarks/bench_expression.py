@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from _goals import goal as _goal
 from radiogenomics import expression as ex
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -23,9 +24,8 @@ goals: list[str] = []
 
 
 def goal(name: str, measured: float, unit: str, op: str, target: float) -> None:
-    ok = {"<": measured < target, "<=": measured <= target, ">": measured > target, ">=": measured >= target,
-          "==": measured == target}[op]
-    goals.append(f"goal {name}: {measured:.4g} {unit} (target {op} {target:g}) {'met' if ok else 'missed'}")
+    """Collect a goal line (printed together at the end) in the shared format."""
+    goals.append(_goal(name, measured, unit, op, target, echo=False))
 
 
 def bench_mapping() -> None:

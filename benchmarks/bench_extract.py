@@ -12,6 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _goals import goal
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -72,10 +74,9 @@ def main() -> None:
     speedup = t1 / t2
     frac = 100 * tc / tfill
     overhead = t1 / plain
-    print(f"goal parallel_speedup: {speedup:.2f} x (target >= 1.7) {'met' if speedup >= 1.7 else 'missed'}")
-    print(f"goal cached_rerun: {frac:.2f} % (target < 5) {'met' if frac < 5 else 'missed'}")
-    print(f"goal serial_overhead_vs_pyradiomics: {overhead:.2f} x (target <= 1.2) "
-          f"{'met' if overhead <= 1.2 else 'missed'}")
+    goal("parallel_speedup", speedup, "x", ">=", 1.7)
+    goal("cached_rerun", frac, "%", "<", 5)
+    goal("serial_overhead_vs_pyradiomics", overhead, "x", "<=", 1.2)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, recall_score, roc_auc_score
 from threadpoolctl import threadpool_limits
 
+from _goals import goal
 from radiogenomics._logging import set_verbosity
 from radiogenomics.models import make_classifiers, repeated_splits
 from radiogenomics.models.classifiers import set_random_state
@@ -108,10 +109,8 @@ def main() -> None:
     full = wall * 10_000 / args.splits  # the goal is the paper's 10,000 splits
     if args.splits != 10_000:
         print(f"note: ran {args.splits} splits; the goal line extrapolates linearly to 10,000 ({full:.0f} s)")
-    label = "met" if full < 600 else "missed"
-    print(f"goal models_paper_protocol_wall: {full:.1f} s (target < 600) {label}")
-    ratio = est_plain / wall
-    print(f"goal models_speedup_vs_plain_loop: {ratio:.2f} x (target > 1) {'met' if ratio > 1 else 'missed'}")
+    goal("models_paper_protocol_wall", full, "s", "<", 600)
+    goal("models_speedup_vs_plain_loop", est_plain / wall, "x", ">", 1)
 
 
 if __name__ == "__main__":
