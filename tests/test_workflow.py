@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import networkx as nx
 import pandas as pd
 import pytest
 import yaml
+
+from conftest import needs_deep
 
 from _workflow_run import TEST_DIR, WORKFLOWS, copy_test_dir, run_cli, workflow_results
 
@@ -182,3 +185,87 @@ def test_rerun_does_nothing_and_interrupted_run_resumes(tmp_path: Path, results:
     third = run_cli("run", "--config", cfg, "--directory", str(work), "--cores", "1", cwd=work)
     assert third.returncode == 0
     assert "Nothing to be done" in third.stdout + third.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# deep path (config deep.enabled): a tiny synthetic ultrasound cohort beside the .test tables
+# ---------------------------------------------------------------------------------------------
+def _deep_workdir(tmp_path: Path, *, cases: bool = True) -> Path:
+    """A copy of .test with deep.enabled and (optionally) a 12-patient ultrasound case sheet;
+    the radiomic stages keep reading the precomputed .test feature tables."""
+    from radiogenomics.imaging.synthetic import make_ultrasound_cohort
+
+    work = copy_test_dir(tmp_path / "w")
+    cfg_path = work / "config" / "config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    if cases:
+        make_ultrasound_cohort(work / "data" / "us", n_patients=12, images_per_patient=1, size=64, seed=0)
+        cfg["imaging"]["cases"] = "data/us/cases.csv"
+    cfg["deep"].update(enabled=True, gradcam_layer="layer4")
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    return work
+
+
+def test_dry_run_with_deep_enabled(tmp_path: Path) -> None:
+    work = _deep_workdir(tmp_path)
+    cfg = str(work / "config" / "config.yaml")
+    proc = run_cli("run", "--config", cfg, "--directory", str(work), "-n", "-p", cwd=work)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "rule deep:" in out
+    # the report waits for the deep outputs it shows (predictions, Grad-CAM PNGs)
+    report_input = re.search(r"rule report:\n\s+input: (.*)", out).group(1)
+    assert "results/deep/predictions.parquet" in report_input and "results/deep/gradcam" in report_input
+    shell = _deep_shell_command(out)
+    # the options come from the config's deep: section and exist in the CLI
+    assert "deep train --cases data/us/cases.csv --out results/deep" in shell
+    assert "--size 32" in shell and "--epochs 1" in shell and "--min-epochs 1" in shell and "--seed 0" in shell
+    assert "deep embed" in shell and "deep gradcam" in shell and "--layer layer4" in shell
+    assert shell.count("--device cpu") == 3 and shell.count("--model results/deep/model.pt") == 2
+    # deep.enabled without a case sheet is refused before any job
+    bare = _deep_workdir(tmp_path / "bare", cases=False)
+    proc = run_cli("run", "--config", str(bare / "config" / "config.yaml"), "--directory", str(bare), "-n", cwd=bare)
+    assert proc.returncode != 0
+    assert "deep.enabled needs imaging.cases" in proc.stdout + proc.stderr
+
+
+def _deep_shell_command(dry_run_output: str) -> str:
+    lines = dry_run_output.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("rule deep:"))
+    return next(ln for ln in lines[start:] if "deep train" in ln)
+
+
+@pytest.mark.deep
+@needs_deep
+def test_deep_rule_runs_and_report_shows_it(tmp_path: Path) -> None:
+    work = _deep_workdir(tmp_path)
+    cfg = str(work / "config" / "config.yaml")
+    proc = run_cli("run", "--config", cfg, "--directory", str(work), "--cores", "2",
+                   "results/deep/predictions.parquet", cwd=work)
+    res = work / "results"
+    log = res / "logs" / "deep.log"
+    assert proc.returncode == 0, proc.stderr[-4000:] + (log.read_text()[-4000:] if log.exists() else "")
+    assert "1 of 1 steps (100%) done" in proc.stdout + proc.stderr  # only the deep rule ran
+    deep = res / "deep"
+    predictions = pd.read_parquet(deep / "predictions.parquet")
+    assert len(predictions) == 12 and predictions["probability"].between(0, 1).all()
+    embeddings = pd.read_parquet(deep / "embeddings_patient.parquet")
+    assert embeddings.shape == (12, 512)
+    assert set(embeddings.index) == set(predictions.index)
+    pngs = sorted((deep / "gradcam").glob("*.png"))
+    assert len(pngs) == 12 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    assert "trained resnet18" in log.read_text() and "Grad-CAM for 12 crops" in log.read_text()
+    prov = json.loads((deep / "provenance.json").read_text())
+    assert set(prov["stages"]) == {"deep_train", "deep_embed", "deep_gradcam"}
+    params = prov["stages"]["deep_train"]["parameters"]
+    assert params["size"] == 32 and params["epochs"] == 1 and params["seed"] == 0
+    assert prov["synthetic"] is True
+    # the report (what the report rule runs) shows the Grad-CAM overlays and the deep predictions
+    rep = run_cli("report", "--results", str(res), "--out", str(tmp_path / "r.html"), cwd=work)
+    assert rep.returncode == 0, rep.stderr[-3000:]
+    html = (tmp_path / "r.html").read_text()
+    section = re.search(r'<section id="gradcam" class="(\w+)">(.*?)</section>', html, re.S)
+    assert section.group(1) == "ok"
+    shown = set(re.findall(r"Grad-CAM: (US0\d\d_1)", section.group(2)))
+    assert shown == {p.stem for p in pngs[:8]}  # the first 8 cases' overlays
+    assert "Predictions" in section.group(2) and predictions.index[0] in section.group(2)

@@ -381,7 +381,7 @@ def _gradcam(results: Path, figs: Path | None) -> _Section:
         raise _NotRun("the deep path was not enabled (config deep.enabled: false)")
     for p in _pngs(deep / "gradcam")[:8]:
         sec.figures.append(_png_file(p, f"Grad-CAM: {p.stem}", figs, prefix="gradcam_"))
-    for p in [p for p in _pngs(deep) if "gradcam" not in p.parts][:4]:
+    for p in [p for p in _pngs(deep) if p.relative_to(deep).parts[0] != "gradcam"][:4]:
         sec.figures.append(_png_file(p, None, figs, prefix="deep_"))
     for stem in ("metrics", "summary", "predictions"):
         t = _read(results, f"deep/{stem}", required=False)

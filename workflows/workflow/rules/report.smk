@@ -10,7 +10,7 @@ def _report_inputs(wc):
         R("models/summary.parquet"),
     ]
     if deep_enabled():
-        inp.append(R("deep/predictions.parquet"))
+        inp += [R("deep/predictions.parquet"), R("deep/gradcam")]
     return inp
 
 
