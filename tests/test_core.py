@@ -258,3 +258,37 @@ def test_sample_size_larger_than_class_and_bad_parameters():
         associate(X, E, yl, show_progress=False)
     with pytest.raises(AlignmentError, match="same samples imaged and sequenced"):
         associate(X, E, yl, mode="paired", show_progress=False)
+
+
+def test_dask_backend_reads_a_lazy_parquet_expression_chunk_by_chunk(tmp_path):
+    dd = pytest.importorskip("dask.dataframe")
+    from distributed import Client, LocalCluster
+
+    c = rg.make_cohort(seed=8, n_genes=300)
+    c.expression.to_parquet(tmp_path / "expr.parquet")
+    lazy = dd.read_parquet(tmp_path / "expr.parquet")
+    kw = dict(expression_labels=c.expression_labels, n_null=2, seed=3, show_progress=False)
+    eager = associate(c.features, c.expression, c.feature_labels, **kw)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster):
+        got = associate(c.features, lazy, c.feature_labels, backend="dask", chunk_size=64, **kw)
+    pd.testing.assert_frame_equal(eager.hits["positive"], got.hits["positive"])
+    pd.testing.assert_frame_equal(eager.null_counts, got.null_counts)
+    pd.testing.assert_frame_equal(eager.draws, got.draws)
+    paired = rg.make_cohort(seed=8, n_genes=150, design="paired")
+    shuffled = paired.expression.iloc[::-1]  # row order differs from the features: pairs are kept by id
+    shuffled.to_parquet(tmp_path / "paired.parquet")
+    a = associate(paired.features, paired.expression, paired.feature_labels, mode="paired", n_null=0,
+                  show_progress=False)
+    b = associate(paired.features, dd.read_parquet(tmp_path / "paired.parquet"), paired.feature_labels,
+                  mode="paired", n_null=0, backend="dask", show_progress=False)
+    pd.testing.assert_frame_equal(a.hits["negative"], b.hits["negative"])
+    assert (a.draws.feature_sample == a.draws.expression_sample).all()
+    bad = c.expression.copy()
+    bad.iloc[4, 250] = np.nan
+    bad.to_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(InputError, match=f"{bad.index[4]}, {bad.columns[250]}"):
+        associate(c.features, dd.read_parquet(tmp_path / "bad.parquet"), c.feature_labels, backend="dask",
+                  chunk_size=64, **kw)
+    with pytest.raises(ParameterError, match="backend='dask'"):
+        associate(c.features, lazy, c.feature_labels, **kw)

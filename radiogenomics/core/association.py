@@ -154,6 +154,58 @@ def pearson_matrix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 @dataclass
+class _LazyExpression:
+    """A Dask DataFrame (rows = samples, columns = genes) read chunk by chunk by the workers."""
+
+    frame: Any
+    lengths: tuple[int, ...]
+    samples: pd.Index
+    genes: pd.Index
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.samples), len(self.genes))
+
+    def block(self, start: int, stop: int) -> Any:
+        """Genes ``start:stop`` of every sample as a one-block dask array (column projection
+        reaches the reader, so a Parquet source only reads these columns)."""
+        cols = list(self.frame.columns[start:stop])
+        return self.frame[cols].to_dask_array(lengths=self.lengths).rechunk((-1, -1))
+
+
+def _is_dask_dataframe(obj: Any) -> bool:
+    return type(obj).__module__.startswith("dask") and hasattr(obj, "map_partitions")
+
+
+def _lazy_expression(frame: Any) -> _LazyExpression:
+    samples = pd.Index(frame.index.compute()).map(str)
+    genes = pd.Index(frame.columns).map(str)
+    for what, idx in (("sample ids", samples), ("column names", genes)):
+        dup = idx[idx.duplicated()].unique()
+        if len(dup):
+            raise InputError(f"expression: duplicated {what} {format_names(dup)}.")
+    bad = [c for c, t in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t)]
+    if bad:
+        raise InputError(f"expression: non-numeric column(s) {format_names(bad)}; expected numbers only.")
+    lengths = tuple(int(n) for n in frame.map_partitions(len).compute())
+    return _LazyExpression(frame, lengths, samples, genes)
+
+
+def _check_block(block: np.ndarray, samples: pd.Index, genes: pd.Index) -> np.ndarray:
+    """Finite-value check of a lazily read chunk (the eager path checks the whole table up front)."""
+    block = np.asarray(block, dtype=np.float64)
+    bad = ~np.isfinite(block)
+    if bad.any():
+        rows, cols = np.nonzero(bad)
+        cells = ", ".join(f"({samples[r]}, {genes[c]})" for r, c in zip(rows[:5], cols[:5]))
+        raise InputError(
+            f"expression: {int(bad.sum())} NaN/inf value(s) in genes {genes[0]}..{genes[-1]}, first at "
+            f"sample, gene {cells}; impute or remove them explicitly first."
+        )
+    return block
+
+
+@dataclass
 class _ClassPlan:
     """Draws of one HER2 class in one round (observed or null)."""
 
@@ -278,7 +330,7 @@ def _feature_z(features: np.ndarray, plan: dict[str, _ClassPlan]) -> dict[str, n
 
 def _run_round(
     features: np.ndarray,
-    expression: np.ndarray,
+    expression: np.ndarray | _LazyExpression,
     plan: dict[str, _ClassPlan],
     *,
     threshold: float,
@@ -300,24 +352,26 @@ def _run_round(
 
     if backend == "dask":
         import dask
-        import dask.array as da
 
-        def kernel(b: np.ndarray) -> np.ndarray:
+        lazy = isinstance(expression, _LazyExpression)
+
+        def task(block: np.ndarray, start: int) -> np.ndarray:
+            if lazy:
+                block = _check_block(block, expression.samples, expression.genes[start:start + chunk_size])
             with _single_threaded_blas():
-                return _chunk_kernel(b, feat_z, plan, threshold, dtype)
+                counts = _chunk_kernel(block, feat_z, plan, threshold, dtype)
+            return reduce(counts) if reduce is not None else counts
 
-        darr = da.from_array(expression, chunks=(expression.shape[0], chunk_size))
-        if reduce is None:
-            out = darr.map_blocks(
-                kernel,
-                dtype=dtype,
-                chunks=(2, features.shape[1], darr.chunks[1]),
-                new_axis=[0],
+        # one task per gene chunk; a lazy source is read by the task itself, an in-memory
+        # array is sliced into the graph
+        parts = [
+            dask.delayed(task)(
+                expression.block(s, s + chunk_size) if lazy else expression[:, s:s + chunk_size], s
             )
-            return np.asarray(out.compute())
-        parts = [dask.delayed(lambda b: reduce(kernel(b)))(blk)
-                 for blk in darr.to_delayed().ravel()]
-        return np.sum(dask.compute(*parts), axis=0)
+            for s in starts
+        ]
+        results = dask.compute(*parts)
+        return np.sum(results, axis=0) if reduce is not None else np.concatenate(results, axis=2)
 
     items = progress(starts, desc="gene chunks", disable=None if show_progress else True)
     # The products are small (features x n x chunk): a multi-threaded BLAS only adds
@@ -334,20 +388,26 @@ def _run_round(
 
 
 def _class_pools(
-    features: pd.DataFrame,
     labels: pd.Series,
-    expression: pd.DataFrame,
     expression_labels: pd.Series,
     *,
-    paired: bool,
+    paired_positions: np.ndarray | None,
     sample_size: int | None,
 ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], int]:
+    """Row positions of each class in the feature and expression tables.
+
+    In paired mode ``paired_positions[i]`` is the expression row of feature row ``i``, and the
+    expression rows of a class are listed in the order of its feature rows.
+    """
     pools = {}
     sizes = {}
     for cls in CLASSES:
         v = _CLASS_VALUE[cls]
         f_rows = np.flatnonzero(labels.to_numpy() == v)
-        e_rows = np.flatnonzero(expression_labels.to_numpy() == v)
+        if paired_positions is not None:
+            e_rows = paired_positions[f_rows]
+        else:
+            e_rows = np.flatnonzero(expression_labels.to_numpy() == v)
         pools[cls] = (f_rows, e_rows)
         sizes[("features", cls)] = f_rows.size
         sizes[("expression", cls)] = e_rows.size
@@ -366,7 +426,7 @@ def _class_pools(
 
 def associate(
     features: pd.DataFrame,
-    expression: pd.DataFrame,
+    expression: pd.DataFrame | Any,
     labels: pd.Series,
     *,
     expression_labels: pd.Series | None = None,
@@ -391,7 +451,10 @@ def associate(
     features
         Imaging feature table, rows = patients.
     expression
-        Expression matrix, rows = samples, columns = genes.
+        Expression matrix, rows = samples, columns = genes. With ``backend="dask"`` it may also
+        be a lazy ``dask.dataframe.DataFrame`` (e.g. ``dd.read_parquet(...)`` with the sample id
+        as index): each gene chunk is then read by the worker that processes it, so the matrix
+        never has to fit in the client's memory.
     labels
         HER2 labels (1/0) of the imaging patients (and of the expression samples in
         ``mode="paired"``).
@@ -447,7 +510,14 @@ def associate(
     chunk_size = check_int(chunk_size, "chunk_size", owner=owner, min_value=1)
 
     features = check_table(features, name="features")
-    expression = check_table(expression, name="expression")
+    lazy = None
+    if _is_dask_dataframe(expression):
+        if backend != "dask":
+            raise ParameterError("a Dask DataFrame expression table needs backend='dask'.")
+        lazy = _lazy_expression(expression)
+        expression = pd.DataFrame(index=lazy.samples)  # ids only; values stay with Dask
+    else:
+        expression = check_table(expression, name="expression")
     labels = check_labels(labels, name="labels")
     features, labels = align_samples(features, labels, data_name="features", labels_name="labels")
     paired = mode == "paired"
@@ -464,8 +534,8 @@ def associate(
                 + (f"{len(missing)} imaged sample(s) lack expression ({format_names(missing)}); " if len(missing) else "")
                 + (f"{len(extra)} expression sample(s) were not imaged ({format_names(extra)})" if len(extra) else "")
             )
-        expression = expression.loc[features.index]
-        expression_labels = labels
+        paired_positions = expression.index.get_indexer(features.index)
+        expression_labels = labels.reindex(expression.index)
     else:
         if expression_labels is None:
             raise ParameterError(
@@ -475,15 +545,21 @@ def associate(
         expression, expression_labels = align_samples(
             expression, expression_labels, data_name="expression", labels_name="expression_labels"
         )
+        paired_positions = None
     pools, sample_size = _class_pools(
-        features, labels, expression, expression_labels, paired=paired, sample_size=sample_size
+        labels, expression_labels, paired_positions=paired_positions, sample_size=sample_size
     )
     r_crit = critical_r(sample_size, alpha)
     threshold = max(r_threshold, r_crit)
     dtype = np.dtype(np.uint8 if n_perturbations <= 255 else np.uint16)
     f_values = features.to_numpy(dtype=np.float64)
-    e_values = np.ascontiguousarray(expression.to_numpy(dtype=np.float64))
-    feat_names, gene_names = features.columns, expression.columns
+    if lazy is not None:
+        e_values: np.ndarray | _LazyExpression = lazy
+        gene_names = lazy.genes
+    else:
+        e_values = np.ascontiguousarray(expression.to_numpy(dtype=np.float64))
+        gene_names = expression.columns
+    feat_names = features.columns
     n_feat, n_genes = len(feat_names), len(gene_names)
 
     seq = np.random.SeedSequence(seed)
