@@ -68,3 +68,21 @@ def test_bad_labels_exit_2_with_one_line_and_write_nothing(tmp_path):
                             "--sample-size", "500", "--out", str(out)])
     assert r.exit_code == 2 and "sample_size=500 exceeds" in r.output
     assert not out.exists()
+
+
+def test_associate_with_a_dask_scheduler_reads_parquet_lazily(tmp_path):
+    from distributed import LocalCluster
+
+    c, d = _write_cohort(tmp_path)
+    c.expression.to_parquet(d / "expression.parquet")
+    out = tmp_path / "out"
+    args = ["associate", "--features", str(d / "features.csv"), "--labels", str(d / "labels.csv"),
+            "--expression-labels", str(d / "expression_labels.csv"), "--null", "2", "--seed", "4"]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        r = runner.invoke(app, [*args, "--expression", str(d / "expression.parquet"), "--scheduler",
+                                cluster.scheduler_address, "--out", str(out / "dask")])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, [*args, "--expression", str(d / "expression.csv"), "--out", str(out / "local")])
+    assert r.exit_code == 0, r.output
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "dask" / "positive_specific.parquet"),
+                                  pd.read_parquet(out / "local" / "positive_specific.parquet"))

@@ -67,13 +67,25 @@ def associate_cmd(
     from .._provenance import build_provenance, inputs_are_synthetic, write_provenance
     from ..core import associate, max_normalize as maxnorm
 
+    log = get_logger(__name__)
     y = read_labels(labels)
     feats = orient_samples(read_table(features), y.index, name=str(features))
     ey = read_labels(expression_labels) if expression_labels is not None else None
-    expr = orient_samples(read_table(expression), (ey if ey is not None else y).index, name=str(expression))
+    lazy = scheduler is not None and expression.suffix in (".parquet", ".pq")
+    if lazy:
+        # beyond one machine: workers read their own gene chunks from the Parquet file
+        import dask.dataframe as dd
+
+        expr = dd.read_parquet(expression)
+        log.info("%s: read lazily by the Dask workers (rows must be samples)", expression)
+    else:
+        expr = orient_samples(read_table(expression), (ey if ey is not None else y).index, name=str(expression))
     if max_normalize:
         feats = maxnorm(feats, name=str(features))
-        expr = maxnorm(expr, unlog_base=unlog_base, name=str(expression))
+        if lazy:
+            log.info("max-normalisation of the lazy expression table skipped: Pearson r is invariant to it")
+        else:
+            expr = maxnorm(expr, unlog_base=unlog_base, name=str(expression))
     client = None
     if scheduler:
         from distributed import Client
@@ -100,4 +112,4 @@ def associate_cmd(
                "permutation_mean_pairs": float(res.null_summary["permutation_mean"].sum()) if null else None},
         synthetic=inputs_are_synthetic(features, expression, labels),
     ))
-    get_logger(__name__).info("association: %d positive-specific pairs; wrote %s", len(res.positive_specific), out)
+    log.info("association: %d positive-specific pairs; wrote %s", len(res.positive_specific), out)
