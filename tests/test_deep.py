@@ -343,7 +343,11 @@ def test_gradcam_on_the_ultrasound_model(trained, crops, tmp_path):
     table = result.table
     np.testing.assert_allclose(table["heat_in_mask"], heat_in_mask(result.cams, crops.masks))
     # HER2-positive evidence sits on the lesion far more than its area share (~0.3);
-    # measured about 0.47, with the hottest pixel inside the mask in most crops
+    # measured about 0.47, with the hottest pixel inside the mask in most crops. The issue's
+    # "> 0.6" is not reached robustly: a 4x4 layer4 grid upsampled to 64 px caps the fraction at
+    # ~0.64 even for a map equal to the pooled mask itself; layer3, 96/128 px crops, a stride-1
+    # stem, background "zero", margin 0 or equally lobulated lesions gave 0.30-0.74 depending on
+    # the training seed (e.g. layer3 at 128 px: 0.74, 0.62, 0.47, 0.35 for seeds 0-3)
     pos = table[(table["label"] == 1) & (table["probability"] > 0.5)]
     assert pos["heat_in_mask"].mean() > 1.3 * pos["mask_fraction"].mean()
     assert pos["peak_in_mask"].mean() > 0.6
