@@ -17,7 +17,7 @@ from _goals import goal
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--patients", type=int, default=40)
+    parser.add_argument("--patients", type=int, default=100)  # 200 images: a small real cohort
     parser.add_argument("--size", type=int, default=128)
     args = parser.parse_args()
 
@@ -58,9 +58,12 @@ def main() -> None:
         t0 = time.perf_counter()
         extract_features(cases, n_jobs=1, cache_dir=tmp / "cache")
         tfill = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        extract_features(cases, n_jobs=2)
-        t2 = time.perf_counter() - t0
+        t2_times = []
+        for _ in range(2):  # best of 2 like the serial runs; each includes starting the pool
+            t0 = time.perf_counter()
+            extract_features(cases, n_jobs=2)
+            t2_times.append(time.perf_counter() - t0)
+        t2 = min(t2_times)
         t0 = time.perf_counter()
         again = extract_features(cases, n_jobs=1, cache_dir=tmp / "cache")
         tc = time.perf_counter() - t0
