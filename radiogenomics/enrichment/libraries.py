@@ -199,7 +199,7 @@ def read_gmt(path: str | os.PathLike, *, name: str | None = None) -> GeneSetLibr
         raise DataFileError(f"{path}: not a UTF-8 text GMT file ({exc}).") from exc
     if not sets:
         raise DataFileError(f"{path}: no gene sets found.")
-    name = name or path.name.removesuffix(".gz").removesuffix(".gmt")
+    name = name or path.name.removesuffix(".gz").removesuffix(".txt").removesuffix(".gmt")
     return GeneSetLibrary(
         name=name,
         sets=sets,
