@@ -47,8 +47,10 @@ def package_versions(packages: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, 
 def inputs_are_synthetic(*paths: str | os.PathLike | None) -> bool:
     """Whether inputs come from the synthetic demo cohort.
 
-    True when the environment variable ``RADIOGENOMICS_SYNTHETIC`` is ``1`` or a file named
-    ``SYNTHETIC*`` lies in an input's folder or the folder above it (the demo writes one).
+    True when the environment variable ``RADIOGENOMICS_SYNTHETIC`` is ``1``, when a file named
+    ``SYNTHETIC*`` lies in an input's folder or the folder above it (the demo writes one), or
+    when an input's folder holds a ``provenance.json`` marked synthetic (so the flag follows
+    results from stage to stage).
 
     Parameters
     ----------
@@ -65,9 +67,16 @@ def inputs_are_synthetic(*paths: str | os.PathLike | None) -> bool:
         if p is None:
             continue
         p = Path(p)
-        for folder in (p if p.is_dir() else p.parent, (p if p.is_dir() else p.parent).parent):
-            if any(folder.glob("SYNTHETIC*")):
-                return True
+        folder = p if p.is_dir() else p.parent
+        if any(folder.glob("SYNTHETIC*")) or any(folder.parent.glob("SYNTHETIC*")):
+            return True
+        prov = folder / "provenance.json"
+        if prov.exists():
+            try:
+                if read_json(prov).get("synthetic"):
+                    return True
+            except Exception:  # an unreadable record says nothing either way
+                pass
     return False
 
 
@@ -95,7 +104,8 @@ def build_provenance(
     extra
         Anything else worth recording (library versions, counts).
     synthetic
-        The inputs are the synthetic demo cohort.
+        The inputs are the synthetic demo cohort. Also set when :func:`inputs_are_synthetic`
+        finds it from ``inputs``, so stages need not check themselves.
 
     Returns
     -------
@@ -116,7 +126,7 @@ def build_provenance(
         "parameters": dict(parameters or {}),
         "seeds": dict(seeds or {}),
         "inputs": hashed,
-        "synthetic": bool(synthetic),
+        "synthetic": bool(synthetic) or inputs_are_synthetic(*(inputs or {}).values()),
         "extra": dict(extra or {}),
     }
 

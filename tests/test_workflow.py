@@ -269,3 +269,13 @@ def test_deep_rule_runs_and_report_shows_it(tmp_path: Path) -> None:
     shown = set(re.findall(r"Grad-CAM: (US0\d\d_1)", section.group(2)))
     assert shown == {p.stem for p in pngs[:8]}  # the first 8 cases' overlays
     assert "Predictions" in section.group(2) and predictions.index[0] in section.group(2)
+
+
+def test_every_stage_says_its_results_are_synthetic(results: Path) -> None:
+    # the flag follows the data from stage to stage (build_provenance detects synthetic inputs)
+    records = {p.parent.relative_to(results).as_posix(): json.loads(p.read_text())
+               for p in results.rglob("provenance.json")}
+    assert {"differential", "association", "enrichment", "module", "models", "expression/merged"} <= set(records)
+    unmarked = {where: [s for s, r in doc["stages"].items() if not r["synthetic"]]
+                for where, doc in records.items()}
+    assert not any(unmarked.values()), unmarked

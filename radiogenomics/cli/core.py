@@ -23,7 +23,7 @@ def differential_cmd(
     """Two-sided Mann–Whitney U test of every feature, HER2+ vs HER2−, with fold change and BH q."""
     from .._io import orient_samples, read_labels, read_table, write_table
     from .._logging import get_logger
-    from .._provenance import build_provenance, inputs_are_synthetic, write_provenance
+    from .._provenance import build_provenance, write_provenance
     from ..core import differential
 
     y = read_labels(labels)
@@ -34,7 +34,6 @@ def differential_cmd(
     write_provenance(out, build_provenance(
         "differential", parameters=params, inputs={"features": features, "labels": labels},
         extra={"n_selected": int(res["selected"].sum()), "n_features": int(res.shape[0])},
-        synthetic=inputs_are_synthetic(features, labels),
     ))
     get_logger(__name__).info("differential: %d of %d selected; wrote %s", int(res["selected"].sum()), res.shape[0], out)
 
@@ -64,7 +63,7 @@ def associate_cmd(
     """Perturbation-based Pearson association of features with genes, with binomial and permutation nulls."""
     from .._io import orient_samples, read_labels, read_table, write_tables
     from .._logging import get_logger
-    from .._provenance import build_provenance, inputs_are_synthetic, write_provenance
+    from .._provenance import build_provenance, write_provenance
     from ..core import associate, max_normalize as maxnorm
 
     log = get_logger(__name__)
@@ -110,6 +109,5 @@ def associate_cmd(
         extra={"positive_specific_pairs": int(len(res.positive_specific)),
                "expected_pairs_binomial": float(res.null_summary["expected_binomial"].sum()),
                "permutation_mean_pairs": float(res.null_summary["permutation_mean"].sum()) if null else None},
-        synthetic=inputs_are_synthetic(features, expression, labels),
     ))
     log.info("association: %d positive-specific pairs; wrote %s", len(res.positive_specific), out)

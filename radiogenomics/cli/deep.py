@@ -42,9 +42,8 @@ def _finish(out: Path, stage: str, *, parameters: dict, cases: Path, model: Path
     inputs = {"cases": cases}
     if model is not None:
         inputs["model"] = model
-    synthetic = (Path(cases).parent / "SYNTHETIC.txt").exists()
     record = build_provenance(stage, parameters=parameters, seeds={} if seed is None else {"seed": seed},
-                              inputs=inputs, extra=extra, synthetic=synthetic)
+                              inputs=inputs, extra=extra)
     write_provenance(out, record)
 
 

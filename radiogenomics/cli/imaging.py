@@ -40,8 +40,8 @@ def extract(
     cache_dir = None if no_cache else (cache or out / "cache")
     result = extract_features(sheet, preset=preset, n_jobs=jobs, scheduler=scheduler, cache_dir=cache_dir,
                               strict=strict)
-    synthetic = bool("synthetic" in sheet.columns and sheet["synthetic"].astype(str).str.lower().eq("true").any()) \
-        or (cases.resolve().parent / "SYNTHETIC.txt").exists()
+    # a SYNTHETIC.txt beside the sheet is detected by build_provenance; the sheet may also say so
+    synthetic = bool("synthetic" in sheet.columns and sheet["synthetic"].astype(str).str.lower().eq("true").any())
     patients = result.patients()
     write_table(result.features, out, "features_image")
     write_table(result.patient_features(how=aggregate), out, "features_patient")
