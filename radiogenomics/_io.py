@@ -24,6 +24,7 @@ from ._logging import get_logger
 from ._validation import DataFileError, InputError, MissingDataFileError, check_labels, format_names
 
 __all__ = [
+    "umask_mode",
     "atomic_write",
     "write_table",
     "write_tables",
@@ -38,6 +39,40 @@ __all__ = [
 log = get_logger(__name__)
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz", ".parquet", ".pq")
+
+
+def _current_umask() -> int:
+    """The process umask, read without changing it (Linux: /proc; elsewhere: set and restore)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def umask_mode(mode: int = 0o666) -> int:
+    """``mode`` as the user's umask leaves it (0o644 for files under umask 022).
+
+    ``tempfile`` creates files with mode 0600 and folders with 0700 whatever the umask; every
+    output of the package is given this mode instead, so colleagues and web servers can read
+    results as they can read the user's other files.
+
+    Parameters
+    ----------
+    mode
+        Requested permission bits (0o666 for files, 0o777 for folders).
+
+    Returns
+    -------
+    int
+        ``mode & ~umask``.
+    """
+    return mode & ~_current_umask()
 
 
 @contextmanager
@@ -63,6 +98,7 @@ def atomic_write(path: str | os.PathLike, *, mode: str = "w", encoding: str | No
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, umask_mode(0o666))
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as fh:
             yield fh
             fh.flush()
@@ -91,6 +127,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
+    os.fchmod(fd, umask_mode(0o666))
     os.close(fd)
     try:
         yield Path(tmp)
