@@ -31,8 +31,11 @@ the Snakemake workflow, the report and :func:`read_results` all take them from t
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 import shutil
+import sys
+import types
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -55,9 +58,11 @@ __all__ = [
     "StageResult",
     "Results",
     "dropped_table",
+    "features_and_labels",
     "is_synthetic",
     "read_results",
     "stage_folder",
+    "callable_stage",
 ]
 
 log = get_logger(__name__)
@@ -97,7 +102,7 @@ class StageLayout:
 
 _LAYOUTS = (
     StageLayout("extraction", "imaging/{cohort}",
-                ("features_patient", "labels", "features_image", "diagnostics", "patients", "dropped"),
+                ("features_patient", "labels", "features_image", "diagnostics", "patients", "cases", "dropped"),
                 primary="features_patient"),
     StageLayout("series", "expression/series/{series}",
                 ("expression", "labels", "label_decisions", "counts", "probes", "dropped"), primary="expression"),
@@ -219,6 +224,42 @@ def is_synthetic(*objects: Any) -> bool:
     return False
 
 
+def features_and_labels(
+    data: Any, labels: pd.Series | None = None, *, name: str = "features"
+) -> tuple[pd.DataFrame, pd.Series]:
+    """A feature table and its labels, given either both or an upstream result that holds both.
+
+    Parameters
+    ----------
+    data
+        A table (rows = samples) or a result with ``features`` and ``labels`` (an
+        :class:`~radiogenomics.imaging.ExtractionResult`).
+    labels
+        0/1 labels; with a result, they replace the result's own.
+    name
+        What the table is, for messages.
+
+    Returns
+    -------
+    tuple of (pandas.DataFrame, pandas.Series)
+    """
+    if isinstance(data, pd.DataFrame):
+        if labels is None:
+            raise ParameterError(f"{name}: a feature table needs its labels (pass labels=...).")
+        return data, labels
+    feats = getattr(data, "features", None)
+    own = getattr(data, "labels", None)
+    if isinstance(feats, pd.DataFrame):
+        chosen = labels if labels is not None else own
+        if chosen is None:
+            raise ParameterError(f"{name}: {type(data).__name__} holds no labels; pass labels=....")
+        return feats, chosen
+    raise InputError(
+        f"{name} must be a DataFrame (rows = samples) or a result with features and labels "
+        f"(e.g. rg.extract's); got {type(data).__name__}."
+    )
+
+
 def _is_default_index(index: pd.Index) -> bool:
     return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None
 
@@ -290,6 +331,10 @@ class StageResult:
     """
 
     stage: ClassVar[str] = ""
+    #: table stem → attribute, where the attribute is not named as the file
+    TABLE_ATTRS: ClassVar[Mapping[str, str]] = {}
+    #: tables held as a Series (written as a one-column table, read back as a Series)
+    SERIES_TABLES: ClassVar[tuple[str, ...]] = ()
     parameters: Mapping[str, Any]
     dropped: pd.DataFrame
     synthetic: bool
@@ -305,7 +350,9 @@ class StageResult:
         """
         out: dict[str, pd.DataFrame] = {}
         for name in LAYOUT[self.stage].tables:
-            value = getattr(self, name, None)
+            value = getattr(self, self.TABLE_ATTRS.get(name, name), None)
+            if isinstance(value, pd.Series):
+                value = value.to_frame(value.name if value.name is not None else name)
             if isinstance(value, pd.DataFrame):
                 out[name] = value
         return out
@@ -426,7 +473,13 @@ class StageResult:
     def _from_tables(cls: type[R], tables: dict[str, pd.DataFrame], *, record: Mapping[str, Any], folder: Path) -> R:
         """Build the result from its tables (subclasses with other members override this)."""
         names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        kwargs: dict[str, Any] = {k: v for k, v in tables.items() if k in names}
+        kwargs: dict[str, Any] = {}
+        for stem, table in tables.items():
+            attr = cls.TABLE_ATTRS.get(stem, stem)
+            if stem in cls.SERIES_TABLES and table.shape[1] == 1:
+                table = table.iloc[:, 0]
+            if attr in names:
+                kwargs[attr] = table
         kwargs["parameters"] = dict(record.get("parameters") or {})
         kwargs["synthetic"] = bool(record.get("synthetic", False))
         kwargs.setdefault("dropped", dropped_table())
@@ -465,13 +518,40 @@ def _save_figures(figures: Mapping[str, Figure], folder: Path) -> list[str]:
     return written
 
 
+class _StageModule(types.ModuleType):
+    """A stage package that is also its stage function: ``rg.differential(features, labels)``."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.__stage__(*args, **kwargs)
+
+
+def callable_stage(module_name: str, func: Any) -> None:
+    """Make the package ``module_name`` callable as ``func`` (same signature and docstring).
+
+    ``radiogenomics.differential`` and ``radiogenomics.module`` are folders of the data flow and
+    the names of their stage functions; this keeps both meanings without import-order surprises
+    (``rg.differential.DifferentialResult`` and ``rg.differential(features, labels)`` both work).
+
+    Parameters
+    ----------
+    module_name
+        ``__name__`` of the package.
+    func
+        Its stage function.
+    """
+    mod = sys.modules[module_name]
+    mod.__class__ = _StageModule
+    mod.__stage__ = func  # type: ignore[attr-defined]
+    mod.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
+
+
 # ---------------------------------------------------------------------------------- results
 def _result_class(stage: str) -> type[StageResult]:
     """The result class of a stage (imported on demand: optional extras stay optional)."""
     import importlib
 
     module, name = {
-        "extraction": ("radiogenomics.imaging.extract", "ExtractionResult"),
+        "extraction": ("radiogenomics.imaging.result", "ExtractionResult"),
         "series": ("radiogenomics.expression.series", "SeriesResult"),
         "expression": ("radiogenomics.expression.merge", "ExpressionResult"),
         "differential": ("radiogenomics.differential", "DifferentialResult"),

@@ -29,6 +29,8 @@ __all__ = [
     "check_int",
     "check_float",
     "check_choice",
+    "check_n_jobs",
+    "BACKENDS",
     "check_table",
     "check_labels",
     "align_samples",
@@ -201,6 +203,37 @@ def check_choice(value: Any, name: str, *, owner: str, choices: Sequence[Any]) -
             f"The {name!r} parameter of {owner} must be one of {allowed}. Got {value!r} instead."
         )
     return value
+
+
+#: The parallel backends of the two heavy loops (image extraction, perturbation association).
+BACKENDS = ("threads", "processes", "dask")
+
+
+def check_n_jobs(value: Any, *, owner: str) -> int:
+    """Check ``n_jobs`` (a positive int, or -1 for all cores) and resolve it to a worker count.
+
+    Parameters
+    ----------
+    value
+        The parameter's value.
+    owner
+        The function it belongs to, used in the message.
+
+    Returns
+    -------
+    int
+        Number of workers (>= 1); -1 becomes the number of usable cores.
+    """
+    ok = isinstance(value, Integral) and not isinstance(value, bool) and (value >= 1 or value == -1)
+    if not ok:
+        raise ParameterError(
+            f"The 'n_jobs' parameter of {owner} must be a positive int or -1 (all cores). Got {value!r} instead."
+        )
+    if value == -1:
+        import joblib
+
+        return int(joblib.effective_n_jobs(-1))
+    return int(value)
 
 
 def check_table(

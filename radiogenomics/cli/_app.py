@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
+from click.core import ParameterSource
 
 from .._logging import set_verbosity
 from .._validation import RadiogenomicsError
@@ -55,3 +57,116 @@ def cli_errors(func: F) -> F:
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+#: The ``--config`` option every stage command takes.
+CONFIG_HELP = ("Workflow config (YAML; see workflows/config/config.yaml): its section for this stage fills "
+               "every option not given on the command line.")
+
+
+def default(section: str, name: str) -> Any:
+    """The default of option ``name``: the stage function's own default (one source).
+
+    Parameters
+    ----------
+    section
+        Config section of the stage (``"association"``...), see :data:`radiogenomics._config.SECTIONS`.
+    name
+        Parameter name of the stage function.
+
+    Returns
+    -------
+    Any
+    """
+    from .._config import api_default, stage_function
+
+    return api_default(stage_function(section), name)
+
+
+def stage_options(ctx: typer.Context, section: str, values: Mapping[str, Any], config: Path | None) -> dict[str, Any]:
+    """The stage function's keyword arguments: command-line options, else the config's section.
+
+    Parameters
+    ----------
+    ctx
+        The command's context (tells which options were given on the command line).
+    section
+        Config section of the stage.
+    values
+        Option name → value as parsed (names are the stage function's parameter names).
+    config
+        ``--config`` file, or ``None``.
+
+    Returns
+    -------
+    dict
+        Parameter name → value.
+    """
+    out = dict(values)
+    if config is None:
+        return out
+    from .._config import load_config, stage_parameters
+
+    from_config = stage_parameters(load_config(config), section)
+    for name in out:
+        if name in from_config and ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
+            out[name] = from_config[name]
+    return out
+
+
+def read_input(path: Path, stage: str, *, what: str) -> Any:
+    """An upstream stage's result folder, read as its result (``None`` when ``path`` is a file).
+
+    Parameters
+    ----------
+    path
+        A result folder written by a stage, or a plain file.
+    stage
+        The stage expected in a folder.
+    what
+        The option's name, for messages.
+
+    Returns
+    -------
+    StageResult or None
+        The result when ``path`` is a folder; ``None`` for a file (the caller reads the table).
+    """
+    from .._results import read_stage
+    from .._validation import DataFileError, MissingDataFileError
+
+    if not path.exists():
+        raise MissingDataFileError(f"{what} {path}: not found.")
+    if not path.is_dir():
+        return None
+    result = read_stage(stage, path)
+    if result is None:
+        raise DataFileError(f"{what} {path}: a folder, but not a {stage} result (written by radiogenomics).")
+    return result
+
+
+def features_input(features: Path, labels: Path | None, *, transpose: bool = False) -> Any:
+    """The imaging features an analysis stage reads: an imaging result folder, or a table + labels.
+
+    Parameters
+    ----------
+    features
+        An ``extract`` result folder, or a feature table (CSV/TSV/Parquet, rows = patients).
+    labels
+        Labels file (sample id, her2); replaces the folder's own labels when given.
+    transpose
+        The table stores samples as columns.
+
+    Returns
+    -------
+    ExtractionResult
+    """
+    from ..imaging.result import load_features
+
+    result = read_input(features, "extraction", what="--features")
+    if result is None:
+        return load_features(features, labels, transpose=transpose)
+    if labels is not None:
+        from .._io import read_labels
+
+        return load_features(result.features, read_labels(labels), name=str(features))
+    return result

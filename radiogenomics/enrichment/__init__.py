@@ -1,8 +1,11 @@
-"""Enrichment stage: gene-set libraries, over-representation analysis, functional similarity.
+"""Enrichment stage: gene-set libraries and over-representation analysis of each feature's genes.
 
-- :mod:`.libraries`: GMT files and Enrichr libraries (fetched once through gseapy, cached).
+- :func:`enrich` (also ``rg.enrich``): the stage, returning an :class:`EnrichmentResult`;
+- :mod:`.libraries`: GMT files and Enrichr libraries (fetched once through gseapy, cached);
 - :mod:`.ora`: hypergeometric over-representation of many gene sets at once (sparse).
-- :mod:`.similarity`: Simpson/Jaccard indices of significant term sets; replication.
+
+The functional similarity of features built on these results is the module stage's
+(:mod:`radiogenomics.module`).
 """
 
 from __future__ import annotations
@@ -17,15 +20,6 @@ from .libraries import (
     write_gmt,
 )
 from .ora import ENRICHMENT_COLUMNS, EnrichmentResult, as_gene_sets, bh_by_group, enrich, hypergeom_sf
-from .similarity import (
-    jaccard_index,
-    pairwise_similarity,
-    replication,
-    significant_terms,
-    similarity_matrix,
-    simpson_index,
-    term_id,
-)
 
 __all__ = [
     "GeneSetLibrary",
@@ -41,11 +35,4 @@ __all__ = [
     "as_gene_sets",
     "bh_by_group",
     "hypergeom_sf",
-    "term_id",
-    "significant_terms",
-    "simpson_index",
-    "jaccard_index",
-    "similarity_matrix",
-    "pairwise_similarity",
-    "replication",
 ]

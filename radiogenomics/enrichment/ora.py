@@ -38,13 +38,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
 from .._logging import get_logger, timed
+from .._results import StageResult, dropped_table, is_synthetic
 from .._validation import InputError, ParameterError, check_choice, check_float, check_int, format_names
 from .libraries import GeneSetLibrary, library_from_dict, load_libraries
 
@@ -59,8 +60,8 @@ ENRICHMENT_COLUMNS = [
 UNIVERSES = ("measured_annotated", "annotated", "background")
 
 
-@dataclass
-class EnrichmentResult:
+@dataclass(frozen=True)
+class EnrichmentResult(StageResult):
     """Result of :func:`enrich`.
 
     Attributes
@@ -71,38 +72,51 @@ class EnrichmentResult:
         ``set_size`` (term size within the universe), ``query_size`` (feature's genes within the
         universe), ``background_size`` (universe size), ``p_value`` (hypergeometric upper tail),
         ``q_value`` (BH within feature and library), ``odds_ratio`` (Haldane–Anscombe) and
-        ``genes`` (shared genes, ``;``-separated, sorted).
+        ``genes`` (shared genes, ``;``-separated, sorted). Written as ``enrichment``.
     summary
         One row per feature and library: ``feature``, ``library``, ``genes_given``,
         ``genes_in_universe``, ``genes_outside_universe``, ``background_size``,
         ``terms_in_size_range``, ``terms_tested``, ``terms_significant`` (q < ``alpha``).
-    dropped
-        Features that could not be tested in a library: ``feature``, ``library``, ``reason``.
-    libraries
-        Provenance record of each library (:meth:`GeneSetLibrary.info`).
     parameters
-        The parameters used.
+        The parameters used, and ``libraries``: the provenance record of each library
+        (:meth:`GeneSetLibrary.info`).
+    dropped
+        Features that could not be tested in a library: ``kind`` (``"feature"``), ``item``
+        (the feature), ``reason``, ``library``.
+    synthetic
+        The inputs were synthetic.
     """
+
+    stage: ClassVar[str] = "enrichment"
+    TABLE_ATTRS: ClassVar[Mapping[str, str]] = {"enrichment": "table"}
 
     table: pd.DataFrame
     summary: pd.DataFrame
-    dropped: pd.DataFrame
-    libraries: list[dict[str, Any]] = field(default_factory=list)
-    parameters: dict[str, Any] = field(default_factory=dict)
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    dropped: pd.DataFrame = field(default_factory=lambda: dropped_table(extra=("library",)))
+    synthetic: bool = False
 
-    def tables(self) -> dict[str, pd.DataFrame]:
-        """The result tables by file stem.
+    @property
+    def libraries(self) -> list[dict[str, Any]]:
+        """Provenance record of each library used (name, source, path, sha256, version...)."""
+        return list(self.parameters.get("libraries") or [])
+
+    @property
+    def alpha(self) -> float:
+        """The FDR level of the call."""
+        return float(self.parameters.get("alpha", 0.05))
+
+    def overview(self) -> dict[str, Any]:
+        """Counts of the result.
 
         Returns
         -------
         dict
-            ``enrichment``, ``enrichment_summary`` and ``enrichment_dropped``.
+            ``tested_pairs``, ``significant_pairs``, ``features_with_terms``, ``dropped``.
         """
-        return {
-            "enrichment": self.table,
-            "enrichment_summary": self.summary,
-            "enrichment_dropped": self.dropped,
-        }
+        sig = self.significant()
+        return {"tested_pairs": int(len(self.table)), "significant_pairs": int(len(sig)),
+                "features_with_terms": int(sig["feature"].nunique()), "dropped": int(len(self.dropped))}
 
     def significant(self, *, alpha: float | None = None) -> pd.DataFrame:
         """Rows with ``q_value < alpha`` (the ``alpha`` of the call by default).
@@ -296,7 +310,7 @@ def _tail_sum(
 
 
 def enrich(
-    gene_sets: Mapping[str, Iterable[str]] | pd.DataFrame,
+    gene_sets: Mapping[str, Iterable[str]] | pd.DataFrame | Any,
     libraries: Any,
     *,
     background: Iterable[str] | None = None,
@@ -312,14 +326,16 @@ def enrich(
     Parameters
     ----------
     gene_sets
-        Feature → genes (e.g. ``AssociationResult.gene_sets()``), or the long ``positive_specific``
-        table with columns ``feature`` and ``gene``.
+        The association result (:func:`radiogenomics.associate`: each feature's
+        HER2-positive-specific genes, and its tested genes as the default ``background``);
+        or feature → genes; or the long ``positive_specific`` table (``feature``, ``gene``).
     libraries
         A :class:`~radiogenomics.enrichment.GeneSetLibrary`, a GMT path or Enrichr name, a list of
         these, a mapping term → genes (one library named ``"custom"``) or a mapping library name →
         (term → genes).
     background
-        The measured genes (e.g. the expression table's columns).
+        The measured genes (e.g. the expression table's columns); default with an association
+        result: the genes it tested.
     universe
         ``"measured_annotated"`` (default with ``background``), ``"annotated"`` (default without)
         or ``"background"``; see the module docstring.
@@ -341,6 +357,11 @@ def enrich(
         ``genes``), ``summary``, ``dropped``, ``libraries`` and ``parameters``.
     """
     owner = "enrich"
+    synthetic = is_synthetic(gene_sets)
+    if hasattr(gene_sets, "gene_sets") and callable(gene_sets.gene_sets):  # an AssociationResult
+        if background is None:
+            background = list(gene_sets.genes)
+        gene_sets = gene_sets.gene_sets()
     min_size = check_int(min_size, "min_size", owner=owner, min_value=1)
     max_size = check_int(max_size, "max_size", owner=owner, min_value=min_size)
     min_overlap = check_int(min_overlap, "min_overlap", owner=owner, min_value=1)
@@ -385,20 +406,22 @@ def enrich(
             dropped.extend(drop)
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ENRICHMENT_COLUMNS)
     summary = pd.concat(summaries, ignore_index=True)
-    dropped_df = pd.DataFrame(dropped, columns=["feature", "library", "reason"])
+    dropped_df = dropped_table(
+        ({"kind": "feature", "item": f, "reason": reason, "library": lib} for f, lib, reason in dropped),
+        extra=("library",),
+    )
     if len(dropped_df):
         log.warning(
             "%d feature–library pair(s) not tested (see the dropped table), e.g. %s: %s",
-            len(dropped_df), dropped_df["feature"].iloc[0], dropped_df["reason"].iloc[0],
+            len(dropped_df), dropped_df["item"].iloc[0], dropped_df["reason"].iloc[0],
         )
     params = {
         "universe": universe, "min_size": min_size, "max_size": max_size, "min_overlap": min_overlap,
         "alpha": alpha, "test": "hypergeometric upper tail", "fdr": "Benjamini-Hochberg per feature and library",
         "background_genes": None if bg_genes is None else int(len(bg_genes)),
+        "libraries": [lib.info() for lib in libs],
     }
-    return EnrichmentResult(
-        table=table, summary=summary, dropped=dropped_df, libraries=[lib.info() for lib in libs], parameters=params
-    )
+    return EnrichmentResult(table=table, summary=summary, dropped=dropped_df, parameters=params, synthetic=synthetic)
 
 
 def _enrich_library(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -67,3 +69,19 @@ def plot_icc(icc_table: pd.DataFrame, *, kind: str = "agreement", threshold: flo
     ax.set_xlim(min(-0.1, float(data[f"{col}_low"].min()) if len(data) else 0), 1.02)
     fig.tight_layout()
     return fig
+
+
+def extraction(result: Any) -> dict[str, Figure]:
+    """The figures of a extraction result (to be filled by the stage's own plotting).
+
+    Parameters
+    ----------
+    result
+        The stage's result.
+
+    Returns
+    -------
+    dict
+        Name → figure.
+    """
+    return {}

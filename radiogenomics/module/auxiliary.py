@@ -17,7 +17,7 @@ import pandas as pd
 
 from .._logging import get_logger
 from .._validation import InputError, check_choice, check_float, format_names
-from ..enrichment.similarity import pairwise_similarity, significant_terms
+from .similarity import pairwise_similarity, significant_terms
 
 __all__ = ["FeatureModule", "auxiliary_features", "build_module", "check_differential"]
 

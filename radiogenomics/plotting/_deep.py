@@ -5,6 +5,8 @@ Every function returns a matplotlib Figure; none shows or saves it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -186,3 +188,19 @@ def heat_in_mask_summary(table: pd.DataFrame) -> Figure:
     ax.set_ylabel("Grad-CAM heat in lesion")
     ax.legend(frameon=False, fontsize=8)
     return fig
+
+
+def deep(result: Any) -> dict[str, Figure]:
+    """The figures of a deep result (to be filled by the stage's own plotting).
+
+    Parameters
+    ----------
+    result
+        The stage's result.
+
+    Returns
+    -------
+    dict
+        Name → figure.
+    """
+    return {}

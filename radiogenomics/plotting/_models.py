@@ -373,3 +373,19 @@ def plot_split_auc(splits: pd.DataFrame, *, title: str = "AUC over repeated spli
     ax.set(ylabel="Test AUC", title=title)
     ax.legend(fontsize=8)
     return fig
+
+
+def models(result: Any) -> dict[str, Figure]:
+    """The figures of a models result (to be filled by the stage's own plotting).
+
+    Parameters
+    ----------
+    result
+        The stage's result.
+
+    Returns
+    -------
+    dict
+        Name → figure.
+    """
+    return {}

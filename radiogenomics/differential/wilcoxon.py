@@ -1,4 +1,4 @@
-"""Differential features between HER2-positive and HER2-negative samples.
+"""The rank-sum table behind the differential stage: every column tested at once.
 
 Two-sided Wilcoxon rank-sum (Mann–Whitney U) test for every column at once (scipy's
 vectorised ``mannwhitneyu``), fold change ``mean(+) / mean(−)``, Benjamini–Hochberg q.
@@ -23,12 +23,12 @@ from .._validation import (
     format_names,
 )
 
-__all__ = ["differential"]
+__all__ = ["rank_sum_table"]
 
 log = get_logger(__name__)
 
 
-def differential(
+def rank_sum_table(
     data: pd.DataFrame,
     labels: pd.Series,
     *,

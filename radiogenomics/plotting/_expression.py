@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import Mapping
 
 import numpy as np
@@ -94,3 +96,19 @@ def plot_series_pca(
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def expression(result: Any) -> dict[str, Figure]:
+    """The figures of a expression result (to be filled by the stage's own plotting).
+
+    Parameters
+    ----------
+    result
+        The stage's result.
+
+    Returns
+    -------
+    dict
+        Name → figure.
+    """
+    return {}

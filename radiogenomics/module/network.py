@@ -27,8 +27,8 @@ import pandas as pd
 from .._logging import get_logger
 from .._validation import InputError, check_int
 from ..enrichment.ora import as_gene_sets
-from ..enrichment.similarity import term_id
-from .module import FeatureModule
+from .similarity import term_id
+from .auxiliary import FeatureModule
 
 __all__ = [
     "build_network",

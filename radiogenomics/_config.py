@@ -1,0 +1,200 @@
+"""The workflow config: loading, validation, and which keys are which stage function's arguments.
+
+Each stage's section of ``config.yaml`` holds keyword arguments of the stage's function under
+their own names (``association.n_perturbations`` is ``rg.associate(n_perturbations=...)``); the
+remaining keys are inputs (files) or workflow switches. The schema's defaults are the functions'
+defaults (a test compares them), the CLI's defaults are taken from the functions, and every
+stage command reads its section with ``--config``: one source of every default.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import inspect
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ._validation import DataFileError, InputError, MissingDataFileError
+
+__all__ = ["SCHEMA_PATH", "SECTIONS", "INPUT_KEYS", "load_config", "validate_config", "stage_parameters",
+           "stage_function", "api_default"]
+
+#: The config schema (package data; the Snakemake workflow validates against the same file).
+SCHEMA_PATH = Path(__file__).with_name("schemas") / "config.schema.yaml"
+
+#: Config section → (module, function) whose keyword arguments the section holds.
+SECTIONS: dict[str, tuple[str, str]] = {
+    "imaging": ("radiogenomics.imaging", "extract"),
+    "differential": ("radiogenomics.differential", "differential"),
+    "association": ("radiogenomics.association", "associate"),
+    "enrichment": ("radiogenomics.enrichment", "enrich"),
+    "module": ("radiogenomics.module", "module"),
+    "models": ("radiogenomics.models", "evaluate"),
+    "deep": ("radiogenomics.deep", "run"),
+    "report": ("radiogenomics.report", "render"),
+}
+
+#: Keys of a section that are inputs or workflow switches, not function arguments.
+INPUT_KEYS: dict[str, frozenset[str]] = {
+    "imaging": frozenset({"cases", "features", "labels", "validation"}),
+    "enrichment": frozenset({"gmt", "background"}),
+    "models": frozenset({"clinical", "feature_sets"}),
+    "deep": frozenset({"enabled"}),
+}
+
+
+def stage_function(section: str) -> Callable[..., Any]:
+    """The stage function whose keyword arguments a config section holds.
+
+    Parameters
+    ----------
+    section
+        A key of :data:`SECTIONS`.
+
+    Returns
+    -------
+    callable
+    """
+    module, name = SECTIONS[section]
+    obj = getattr(importlib.import_module(module), name)
+    return obj.__stage__ if hasattr(obj, "__stage__") else obj
+
+
+def api_default(func: Callable[..., Any], name: str) -> Any:
+    """The default of parameter ``name`` of ``func`` (the one place a default is written).
+
+    Parameters
+    ----------
+    func
+        A stage function (or a callable stage package).
+    name
+        Parameter name.
+
+    Returns
+    -------
+    Any
+    """
+    func = getattr(func, "__stage__", func)
+    param = inspect.signature(func).parameters[name]
+    if param.default is inspect.Parameter.empty:
+        raise KeyError(f"{func.__qualname__}: parameter {name!r} has no default")
+    return param.default
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    if not path.exists():
+        raise MissingDataFileError(f"{path}: config file not found.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise DataFileError(f"{path}: not valid YAML ({exc}).") from exc
+    except UnicodeDecodeError as exc:
+        raise DataFileError(f"{path}: not a UTF-8 text file ({exc}).") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise DataFileError(f"{path}: a config must be a mapping of sections; got {type(data).__name__}.")
+    if "__use_yte__" in data:
+        raise DataFileError(
+            f"{path}: '__use_yte__' asks Snakemake to evaluate the config as a YTE template (Python "
+            "expressions); radiogenomics configs are plain YAML, so it is refused."
+        )
+    return data
+
+
+def validate_config(config: Mapping[str, Any], *, name: str = "config") -> dict[str, Any]:
+    """Validate a config against the schema and fill the schema's defaults.
+
+    Parameters
+    ----------
+    config
+        The parsed config.
+    name
+        What it is (the file), for messages.
+
+    Returns
+    -------
+    dict
+        A validated copy with defaults filled in.
+    """
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+    data = copy.deepcopy(dict(config))
+    validator_cls = jsonschema.validators.validator_for(schema)
+    errors = sorted(validator_cls(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise InputError(f"{name}: invalid value at {where}: {err.message}.")
+    _fill_defaults(data, schema, schema)
+    return data
+
+
+def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = schema.get("$ref")
+    if ref and ref.startswith("#/"):
+        node: Any = root
+        for part in ref[2:].split("/"):
+            node = node[part]
+        return node
+    return schema
+
+
+def _fill_defaults(data: dict[str, Any], schema: Mapping[str, Any], root: Mapping[str, Any]) -> None:
+    for key, sub in (schema.get("properties") or {}).items():
+        sub = _resolve(sub, root)
+        if key not in data and "default" in sub:
+            data[key] = copy.deepcopy(sub["default"])
+        if isinstance(data.get(key), dict) and sub.get("type") == "object":
+            _fill_defaults(data[key], sub, root)
+
+
+def load_config(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a workflow config (plain YAML, safe loader), validate it and fill its defaults.
+
+    Parameters
+    ----------
+    path
+        ``config.yaml``.
+
+    Returns
+    -------
+    dict
+    """
+    path = Path(path)
+    return validate_config(_read_yaml(path), name=str(path))
+
+
+def stage_parameters(config: Mapping[str, Any], section: str) -> dict[str, Any]:
+    """The keyword arguments a config gives a stage function (its section, plus the master seed).
+
+    Parameters
+    ----------
+    config
+        A validated config (:func:`load_config`).
+    section
+        A key of :data:`SECTIONS`.
+
+    Returns
+    -------
+    dict
+        Argument name → value, only for keys the section sets (or the schema's defaults filled).
+    """
+    func = stage_function(section)
+    params = inspect.signature(func).parameters
+    values = dict(config.get(section) or {})
+    skip = INPUT_KEYS.get(section, frozenset())
+    out = {k: v for k, v in values.items() if k not in skip}
+    unknown = [k for k in out if k not in params]
+    if unknown:
+        raise InputError(f"config section {section!r}: key(s) {unknown} are not arguments of {func.__qualname__}.")
+    if "seed" in params and "seed" in config:
+        out["seed"] = config["seed"]
+    return out

@@ -1,0 +1,34 @@
+"""CLI command of the differential stage: ``radiogenomics differential``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ._app import CONFIG_HELP, app, cli_errors, default, features_input, stage_options
+
+S = "differential"
+
+
+@app.command("differential")
+@cli_errors
+def differential_cmd(
+    ctx: typer.Context,
+    features: Path = typer.Option(..., "--features", help="Imaging features: an `extract` result folder or a table (rows = samples)."),
+    out: Path = typer.Option(..., "--out", help="Output folder."),
+    labels: Path = typer.Option(None, "--labels", help="Labels file: sample id, her2 (1/0); needed with a table."),
+    config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+    select_by: str = typer.Option(default(S, "select_by"), "--select-by", help="'p' (the paper) or 'q' (BH)."),
+    threshold: float = typer.Option(default(S, "threshold"), "--threshold", help="Selection threshold."),
+    method: str = typer.Option(default(S, "method"), "--method", help="asymptotic, exact or auto (scipy mannwhitneyu)."),
+    log_base: float = typer.Option(default(S, "log_base"), "--log-base", help="Data are log-scale with this base (fold changes un-logged)."),
+    transpose: bool = typer.Option(False, "--transpose", help="The table stores samples as columns."),
+) -> None:
+    """Two-sided Mann–Whitney U test of every feature, HER2+ vs HER2−, with fold change and BH q."""
+    from ..differential import differential
+
+    opts = stage_options(ctx, S, dict(select_by=select_by, threshold=threshold, method=method, log_base=log_base), config)
+    data = features_input(features, labels, transpose=transpose)
+    res = differential(data, name=str(features), **opts)
+    res.write(out, inputs={k: v for k, v in {"features": features, "labels": labels}.items() if v is not None})
