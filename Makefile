@@ -25,6 +25,7 @@ demo: $(VENV)/.installed-base
 	$(BIN)/radiogenomics demo --out $(OUT)
 
 test: $(VENV)/.installed-test
+	$(BIN)/ruff check radiogenomics tests benchmarks workflows
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-test

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _goals import goal
 from threadpoolctl import threadpool_limits
 
 import radiogenomics as rg
-from _goals import goal
 from radiogenomics.core.association import _standardize
 
 NAIVE = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "naive_perturbation.py"

@@ -1,6 +1,6 @@
 """Benchmark of the deep path: images per second for training and inference at 128 x 128.
 
-Run: ``python benchmarks/bench_deep.py`` (needs the [deep] extra). On the CPU it uses 2 threads
+Run: ``python benchmarks/bench_deep.py [--patients 40] [--size 128] [--epochs 3]`` (needs the [deep] extra). On the CPU it uses 2 threads
 (``torch.set_num_threads(2)``); when a CUDA GPU is visible the same measurements are repeated on
 it. The reference is a plain torch loop (same MONAI ResNet18, random tensors already in memory,
 no augmentation, no batch-norm recalibration, no validation), the ceiling our loop can reach;
@@ -17,14 +17,13 @@ GPU targets (when lent): training >= 500 images/s, inference >= 2,000 images/s.
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
-
-def _plain_loop(torch, model, x, y, steps: int, *, train: bool, device) -> float:  # noqa: ANN001
+def _plain_loop(torch, model, x, y, steps: int, *, train: bool, device) -> float:
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     x, y = x.to(device), y.to(device)
@@ -54,20 +53,27 @@ def _plain_loop(torch, model, x, y, steps: int, *, train: bool, device) -> float
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=40, help="synthetic patients (2 images each)")
+    parser.add_argument("--size", type=int, default=128, help="crop side in pixels")
+    parser.add_argument("--epochs", type=int, default=3, help="training epochs on the CPU (10 on a GPU)")
+    args = parser.parse_args()
     import torch
 
     from radiogenomics._logging import set_verbosity
-    from radiogenomics.deep.data import load_crops, read_case_sheet, split_patients
-    from radiogenomics.deep.train import build_model, predict, train_classifier
+    from radiogenomics.deep.crops import load_crops, split_patients
+    from radiogenomics.deep.model import build_model
+    from radiogenomics.deep.predict import predict
+    from radiogenomics.deep.train import train_classifier
     from radiogenomics.imaging.synthetic import make_ultrasound_cohort
 
     set_verbosity("WARNING")
     torch.set_num_threads(2)
-    size, batch = 128, 16
+    size, batch = args.size, 16
     goals = []
     with tempfile.TemporaryDirectory() as tmp:
-        make_ultrasound_cohort(tmp, n_patients=40, images_per_patient=2, size=160, seed=0)
-        crops = load_crops(read_case_sheet(Path(tmp) / "cases.csv"), size=size, margin=0.1)
+        make_ultrasound_cohort(tmp, n_patients=args.patients, images_per_patient=2, size=max(160, size), seed=0)
+        crops = load_crops(Path(tmp) / "cases.csv", size=size, margin=0.1)
         crops.cases["split"] = split_patients(crops.cases, seed=0)
         n_train = int((crops.cases["split"] == "train").sum())
 
@@ -89,7 +95,7 @@ def main() -> None:
             print(f"[{tag}] plain torch loop, ResNet18 {size}px: train {ref_train:.1f} img/s, "
                   f"inference {ref_infer:.1f} img/s")
 
-            epochs = 3 if tag == "cpu" else 10
+            epochs = args.epochs if tag == "cpu" else 10
             start = time.perf_counter()
             res = train_classifier(crops, arch="resnet18", epochs=epochs, min_epochs=epochs, patience=epochs,
                                    batch_size=batch, seed=0, device=tag)

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _goals import goal
+
 from radiogenomics.enrichment import enrich, read_gmt
 
 N_FEATURES = 86

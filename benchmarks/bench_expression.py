@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from _goals import goal as _goal
+
 from radiogenomics import expression as ex
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -55,12 +55,12 @@ def bench_mapping() -> None:
     goal("mapping_time_gpl570_200_samples", t_ours, "s", "<", 10.0)
 
 
-def bench_scanb() -> pd.DataFrame:
+def bench_scanb() -> ex.SeriesResult:
     folder = SHARED / "scanb_gse96058"
     man = ex.load_manifest("GSE96058")
     t = time.perf_counter()
-    series = ex.read_local_series(folder / "samples.csv", folder / "expression_log2fpkm.csv.gz",
-                                  accession="GSE96058", **man.local)
+    series = ex.read_series("GSE96058", man, samples=folder / "samples.csv",
+                            expression=folder / "expression_log2fpkm.csv.gz")
     prep = ex.prepare_series(series, man)
     t_ours = time.perf_counter() - t
     t = time.perf_counter()
@@ -78,17 +78,17 @@ def bench_scanb() -> pd.DataFrame:
     return prep
 
 
-def bench_combat(prep) -> None:  # noqa: ANN001
+def bench_combat(prep: ex.SeriesResult) -> None:
     rng = np.random.default_rng(1)
     expr = prep.expression
     expr = expr.loc[:, (expr.std() > 0.5) & (expr.mean() > 2)].iloc[:, :2000]
     idx = rng.permutation(expr.index)
     a, b = idx[: len(idx) // 2], idx[len(idx) // 2:]
     shift = rng.normal(0, 1.0, expr.shape[1])
-    exprs = {"A": expr.loc[a], "B": np.power(2.0, expr.loc[b] + shift)}  # B: linear scale + gene shifts
-    labels = {"A": prep.labels.loc[a], "B": prep.labels.loc[b]}
+    series = [ex.import_series(expr.loc[a], prep.labels.loc[a], name="A", scale="log2", log_offset=0.1),
+              ex.import_series(np.power(2.0, expr.loc[b] + shift), prep.labels.loc[b], name="B")]  # B: linear + gene shifts
     t = time.perf_counter()
-    res = ex.merge_series(exprs, labels, scales={"A": "log2", "B": "linear"}, log_offsets={"A": 0.1}, combat=True)
+    res = ex.merge_series(series, combat=True)
     print(f"merge + ComBat of {expr.shape[1]} genes x {len(idx)} samples: {time.perf_counter() - t:.2f} s")
     print(res.batch_check.to_string(index=False))
     check = res.batch_check.set_index("stage")

@@ -19,16 +19,16 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from _goals import goal
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, recall_score, roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from _goals import goal
 from radiogenomics._logging import set_verbosity
 from radiogenomics.models import make_classifiers, repeated_splits
 from radiogenomics.models.classifiers import set_random_state
-from radiogenomics.models.evaluation import _splits_variant, split_seeds, stratified_split
+from radiogenomics.models.splits import _splits_variant, split_seeds, stratified_split
 
 
 def cohort(n: int = 320, seed: int = 7) -> tuple[pd.DataFrame, pd.Series]:

@@ -28,15 +28,29 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from ._validation import (  # the public error classes: rg.InputError, rg.LabelError...
+    AlignmentError as AlignmentError,
+)
 from ._validation import (
-    AlignmentError,
-    DataFileError,
-    InputError,
-    LabelError,
-    MissingDataFileError,
-    OptionalDependencyError,
-    ParameterError,
-    RadiogenomicsError,
+    DataFileError as DataFileError,
+)
+from ._validation import (
+    InputError as InputError,
+)
+from ._validation import (
+    LabelError as LabelError,
+)
+from ._validation import (
+    MissingDataFileError as MissingDataFileError,
+)
+from ._validation import (
+    OptionalDependencyError as OptionalDependencyError,
+)
+from ._validation import (
+    ParameterError as ParameterError,
+)
+from ._validation import (
+    RadiogenomicsError as RadiogenomicsError,
 )
 
 __version__ = "0.1.0"

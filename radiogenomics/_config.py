@@ -28,6 +28,7 @@ SCHEMA_PATH = Path(__file__).with_name("schemas") / "config.schema.yaml"
 #: Config section → (module, function) whose keyword arguments the section holds.
 SECTIONS: dict[str, tuple[str, str]] = {
     "imaging": ("radiogenomics.imaging", "extract"),
+    "expression": ("radiogenomics.expression", "merge_series"),
     "differential": ("radiogenomics.differential", "differential"),
     "association": ("radiogenomics.association", "associate"),
     "enrichment": ("radiogenomics.enrichment", "enrich"),
@@ -40,6 +41,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
 #: Keys of a section that are inputs or workflow switches, not function arguments.
 INPUT_KEYS: dict[str, frozenset[str]] = {
     "imaging": frozenset({"cases", "features", "labels", "validation"}),
+    "expression": frozenset({"series"}),
     "enrichment": frozenset({"gmt", "background"}),
     "models": frozenset({"clinical", "feature_sets"}),
     "deep": frozenset({"enabled"}),
@@ -152,8 +154,14 @@ def _fill_defaults(data: dict[str, Any], schema: Mapping[str, Any], root: Mappin
         sub = _resolve(sub, root)
         if key not in data and "default" in sub:
             data[key] = copy.deepcopy(sub["default"])
-        if isinstance(data.get(key), dict) and sub.get("type") == "object":
-            _fill_defaults(data[key], sub, root)
+        value = data.get(key)
+        if isinstance(value, dict) and sub.get("type") == "object":
+            _fill_defaults(value, sub, root)
+        elif isinstance(value, list) and isinstance(sub.get("items"), Mapping):
+            items = _resolve(sub["items"], root)
+            for item in value:
+                if isinstance(item, dict):
+                    _fill_defaults(item, items, root)
 
 
 def load_config(path: str | os.PathLike) -> dict[str, Any]:

@@ -75,7 +75,7 @@ def inputs_are_synthetic(*paths: str | os.PathLike | None) -> bool:
             try:
                 if read_json(prov).get("synthetic"):
                     return True
-            except Exception:  # an unreadable record says nothing either way
+            except Exception:  # noqa: BLE001 - an unreadable record says nothing either way
                 pass
     return False
 
@@ -119,7 +119,7 @@ def build_provenance(
         hashed[name] = {"path": str(p), "sha256": file_sha256(p) if p.exists() else None}
     return {
         "stage": stage,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "packages": package_versions(),
@@ -154,7 +154,7 @@ def write_provenance(out_dir: str | os.PathLike, record: Mapping[str, Any]) -> P
         try:
             doc = read_json(path)
             doc.setdefault("stages", {})
-        except Exception:  # a corrupt file is replaced, never half-updated
+        except Exception:  # noqa: BLE001 - a corrupt file is replaced, never half-updated
             doc = {"stages": {}}
     doc["stages"][record["stage"]] = dict(record)
     doc["synthetic"] = any(s.get("synthetic", False) for s in doc["stages"].values())

@@ -125,7 +125,7 @@ _LAYOUTS = (
     StageLayout("deep", "deep",
                 ("predictions", "predictions_image", "metrics", "history", "splits", "embeddings_patient",
                  "embeddings_image", "labels", "gradcam", "dropped"),
-                primary="predictions", files=("model.pt",)),
+                primary="predictions", files=("model.pt", "gradcam.npz", "gradcam/")),
 )
 
 #: Stage name → :class:`StageLayout`: the one table of folder and file names.
@@ -383,6 +383,12 @@ class StageResult:
         """Non-table files to write (name → content); none by default."""
         return {}
 
+    def _drawn_files(self) -> dict[str, bytes]:
+        """Drawn files beside the figures (name → PNG content, e.g. per-case overlays), by :mod:`.plotting`."""
+        from . import plotting
+
+        return plotting.files(self)
+
     # ------------------------------------------------------------------ write and read
     def write(
         self,
@@ -403,7 +409,8 @@ class StageResult:
         inputs
             Input name → file, hashed into ``provenance.json``.
         figures
-            Also draw and save the figures as PNG.
+            Also draw and save the figures as PNG (and the drawn files beside them, such as the
+            deep stage's per-case Grad-CAM overlays).
 
         Returns
         -------
@@ -421,7 +428,7 @@ class StageResult:
             for name, table in self.tables().items():
                 write_table(table, tmp, name, index=not _is_default_index(table.index))
                 written += [f"{name}.parquet", f"{name}.csv"]
-            for name, content in self._files().items():
+            for name, content in {**self._files(), **(self._drawn_files() if figures else {})}.items():
                 path = tmp / name
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(content)
@@ -503,7 +510,7 @@ def read_parquet(path: Path) -> pd.DataFrame:
     """
     try:
         return pd.read_parquet(path)
-    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types
+    except Exception as exc:
         raise DataFileError(f"{path}: cannot be read as Parquet ({type(exc).__name__}: {exc}).") from exc
 
 
@@ -613,6 +620,7 @@ class Results:
     module: StageResult | None = None
     models: StageResult | None = None
     deep: StageResult | None = None
+    provenance: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict, repr=False)
 
     STAGES: ClassVar[tuple[str, ...]] = (
         "extraction", "extraction_validation", "expression", "differential", "association", "enrichment",
@@ -666,16 +674,27 @@ def read_results(root: str | os.PathLike) -> Results:
 
         raise MissingDataFileError(f"{root}: results folder not found.")
     kwargs: dict[str, Any] = {"root": root}
-    kwargs["extraction"] = read_stage("extraction", stage_folder("extraction", root, cohort="training"))
-    kwargs["extraction_validation"] = read_stage("extraction", stage_folder("extraction", root, cohort="validation"))
+    provenance: dict[str, Mapping[str, Any]] = {}
+
+    def read(stage: str, folder: Path) -> StageResult | None:
+        res = read_stage(stage, folder)
+        if res is not None and (folder / PROVENANCE).exists():
+            record = (read_json(folder / PROVENANCE).get("stages") or {}).get(stage)
+            if record:
+                provenance[folder.relative_to(root).as_posix()] = record
+        return res
+
+    kwargs["extraction"] = read("extraction", stage_folder("extraction", root, cohort="training"))
+    kwargs["extraction_validation"] = read("extraction", stage_folder("extraction", root, cohort="validation"))
     series_root = stage_folder("series", root, series="x").parent
     series = {}
     if series_root.is_dir():
         for sub in sorted(p for p in series_root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            res = read_stage("series", sub)
+            res = read("series", sub)
             if res is not None:
                 series[sub.name] = res
     kwargs["series"] = series
     for stage in ("expression", "differential", "association", "enrichment", "module", "models", "deep"):
-        kwargs[stage] = read_stage(stage, stage_folder(stage, root))
+        kwargs[stage] = read(stage, stage_folder(stage, root))
+    kwargs["provenance"] = provenance
     return Results(**kwargs)

@@ -307,6 +307,13 @@ def check_table(
                 f"{name}: {int(bad_mask.sum())} {what}/missing value(s), first at sample, column "
                 f"{', '.join(cells)}; impute or remove them explicitly first."
             )
+        if all(t == np.float64 for t in data.dtypes):
+            # one memory layout whatever the table's origin (a Parquet file and an in-memory frame can
+            # be C- or F-ordered): BLAS and numpy sum in the layout's order, so results would differ
+            # in the last digits between the CLI and the API
+            attrs = dict(data.attrs)
+            data = pd.DataFrame(np.ascontiguousarray(values), index=data.index, columns=data.columns)
+            data.attrs.update(attrs)
     return data
 
 

@@ -46,3 +46,22 @@ def workflow_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
         logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((results / "logs").glob("*.log")))
         raise AssertionError(f"workflow failed ({proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}\n{logs}")
     return results
+
+
+#: Settings of the small demo the tests run (the real demo's are radiogenomics.datasets.DEMO_SETTINGS).
+TINY_DEMO = {"n_patients": 30, "n_validation": 16, "images_per_patient": 1, "image_size": 64,
+             "n_expression_positive": 16, "n_expression_negative": 16, "n_genes": 150,
+             "n_perturbations": 10, "min_hits": 2, "n_null": 3, "splits": 5}
+
+
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Folder of one complete small demo run with images (``run_demo``), run once per session."""
+    from radiogenomics.cli.demo import run_demo
+
+    base = tmp_path_factory.getbasetemp() / "demo_run"
+    if (base / "results" / "report" / "report.html").exists():
+        return base
+    if base.exists():
+        shutil.rmtree(base)
+    run_demo(base, cores=2, images=True, settings=TINY_DEMO, quiet=True)
+    return base

@@ -1,7 +1,9 @@
-"""Deep path: crops, patient-wise splits, ResNet training, Grad-CAM, deep features, CLI.
+"""Deep path: the shared reader, crops, patient-wise splits, ResNet training, Grad-CAM, deep
+features, the stage (rg.deep.run -> DeepResult) and its CLI.
 
 Everything runs on the CPU on the synthetic ultrasound cohort (40 patients x 2 images, 64 px
 crops, ResNet18); one model is trained once per module and shared by the tests that need one.
+The stage and the CLI run on a tiny cohort (10 patients, 1 epoch, 32 px crops).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import HAS_DEEP, needs_deep
 
 pytestmark = [
@@ -33,6 +34,8 @@ def test_package_imports_without_torch_and_names_the_extra():
     code = (
         "import sys; sys.modules['torch'] = None; sys.modules['monai'] = None\n"
         "import radiogenomics.deep as d\n"
+        "from radiogenomics._config import stage_function\n"
+        "assert stage_function('deep') is d.run and d.DeepResult.stage == 'deep'\n"
         "from radiogenomics._validation import OptionalDependencyError\n"
         "try:\n    d.build_model()\nexcept OptionalDependencyError as e:\n    print('OK', e)\n"
     )
@@ -42,7 +45,7 @@ def test_package_imports_without_torch_and_names_the_extra():
 
 
 def test_crop_is_exact_box_when_margin_zero():
-    from radiogenomics.deep.data import crop_around_mask
+    from radiogenomics.deep.crops import crop_around_mask
 
     rng = np.random.default_rng(0)
     image = rng.random((40, 50))
@@ -59,7 +62,7 @@ def test_crop_is_exact_box_when_margin_zero():
 
 def test_crop_rejects_empty_mask_and_background_zero():
     from radiogenomics._validation import InputError, ParameterError
-    from radiogenomics.deep.data import crop_around_mask
+    from radiogenomics.deep.crops import crop_around_mask
 
     with pytest.raises(InputError, match="empty"):
         crop_around_mask(np.ones((10, 10)), np.zeros((10, 10)), size=8)
@@ -81,33 +84,68 @@ def test_heat_in_mask_hand_worked():
     assert np.isnan(got[1])
 
 
-def _sheet(tmp_path: Path, rows: list[dict]) -> Path:
-    path = tmp_path / "cases.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
-    return path
+def test_imaging_and_deep_read_the_same_pixels_masks_and_labels(tmp_path):
+    """One reader: an RGB image (BT.601 luma), a multi-label mask read by ``mask_label``, and
+    pyradiomics' ``Label`` column mean the same in the imaging stage and the deep path."""
+    sitk = pytest.importorskip("SimpleITK")
+    from radiogenomics.deep.crops import load_crops, read_arrays
+    from radiogenomics.imaging import extract, read_case, read_cases
+    from radiogenomics.imaging.readers import LUMA_WEIGHTS
 
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    sitk.WriteImage(sitk.GetImageFromArray(rgb, isVector=True), str(tmp_path / "rgb.png"))
+    mask = np.zeros((40, 48), np.uint8)
+    mask[8:20, 10:26] = 2  # the lesion of case a
+    mask[24:36, 30:46] = 1  # another structure: the lesion of case b
+    sitk.WriteImage(sitk.GetImageFromArray(mask), str(tmp_path / "mask.png"))
+    sheet = pd.DataFrame({"case_id": ["a", "b", "c"], "patient_id": ["P1", "P2", "P3"], "image": "rgb.png",
+                          "mask": "mask.png", "label": [1, 0, 1], "mask_label": [2, 1, None]})
+    sheet.to_csv(tmp_path / "cases.csv", index=False)
 
-def test_read_case_sheet_resolves_paths_and_checks_labels(tmp_path):
-    from radiogenomics._validation import DataFileError, LabelError
-    from radiogenomics.deep.data import read_case_sheet
+    image, lesion = read_case(tmp_path / "rgb.png", tmp_path / "mask.png", mask_label=2)
+    gray = sitk.GetArrayFromImage(image)[0]
+    deep_gray, deep_mask = read_arrays(tmp_path / "rgb.png", tmp_path / "mask.png", mask_label=2)
+    np.testing.assert_array_equal(deep_gray, gray.astype(np.float64))
+    np.testing.assert_allclose(deep_gray, rgb.astype(float) @ np.array(LUMA_WEIGHTS), rtol=1e-6)
+    assert not np.allclose(deep_gray, rgb.mean(axis=-1), atol=0.5)  # luma, not the plain mean
+    np.testing.assert_array_equal(deep_mask, sitk.GetArrayFromImage(lesion)[0])
+    assert deep_mask.sum() == 12 * 16 and deep_mask[8:20, 10:26].all()
 
-    rows = [{"case_id": "a", "patient_id": "p1", "image": "img/a.png", "mask": "m/a.png", "label": 1},
-            {"case_id": "b", "patient_id": "p2", "image": "img/b.png", "mask": "m/b.png", "label": None}]
-    sheet = read_case_sheet(_sheet(tmp_path, rows))
-    assert sheet.loc["a", "image"] == str(tmp_path.resolve() / "img/a.png")
-    assert sheet.loc["a", "label"] == 1 and pd.isna(sheet.loc["b", "label"])
-    with pytest.raises(LabelError, match="'b'"):
-        read_case_sheet(_sheet(tmp_path, rows), require_labels=True)
-    rows[0]["label"] = 2
-    with pytest.raises(LabelError, match="a=.2"):
-        read_case_sheet(_sheet(tmp_path, rows))
-    with pytest.raises(DataFileError, match="mask"):
-        read_case_sheet(_sheet(tmp_path, [{"case_id": "a", "image": "x.png"}]))
+    # margin 0: a 16-px square around each 12 x 16 box lands on whole pixels, so the crops are
+    # exactly the imaging reader's gray values / 255 and its binarised mask
+    crops = load_crops(tmp_path / "cases.csv", size=16, margin=0.0)
+    assert list(crops.cases.index) == ["a", "b"]
+    np.testing.assert_allclose(crops.images[0, 0], gray[6:22, 10:26] / 255.0, rtol=1e-6)
+    np.testing.assert_allclose(crops.images[1, 0], gray[22:38, 30:46] / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(crops.masks[0, 0], (mask == 2)[6:22, 10:26])
+    np.testing.assert_array_equal(crops.masks[1, 0], (mask == 1)[22:38, 30:46])
+    # the case without mask_label has a non-binary mask: dropped by both, for the same reason
+    imaging = extract(tmp_path / "cases.csv")
+    for dropped in (crops.dropped, imaging.dropped[imaging.dropped["kind"] == "case"]):
+        assert dropped["item"].tolist() == ["c"] and dropped["failure"].tolist() == ["non-binary mask"]
+    assert list(crops.dropped.columns) == list(imaging.dropped.columns)
+
+    # pyradiomics' batch columns: 'Label' beside our 'label' is the mask label, in both paths
+    batch = pd.DataFrame({"ID": ["a", "b"], "Patient": ["P1", "P2"], "Image": "rgb.png", "Mask": "mask.png",
+                          "Label": [2, 1], "label": [1, 0]})
+    batch.to_csv(tmp_path / "batch.csv", index=False)
+    crops2 = load_crops(tmp_path / "batch.csv", size=16, margin=0.0)
+    np.testing.assert_array_equal(crops2.images, crops.images)
+    imaging2 = extract(tmp_path / "batch.csv")
+    assert imaging2.cases["mask_label"].tolist() == crops2.cases["mask_label"].tolist() == [2, 1]
+    from radiogenomics.imaging import patient_labels
+
+    pd.testing.assert_series_equal(patient_labels(crops2.cases), imaging2.labels)
+    # ... and a lone 0/1 'Label' is the HER2 label, in both paths
+    batch.drop(columns=["label"]).assign(Label=[1, 0], mask_label=[2, 1]).to_csv(tmp_path / "b2.csv", index=False)
+    assert read_cases(tmp_path / "b2.csv")["label"].tolist() == [1, 0]
+    assert load_crops(tmp_path / "b2.csv", size=16, margin=0.0).cases["label"].tolist() == [1, 0]
 
 
 def test_split_patients_keeps_patients_whole_and_stratifies():
     from radiogenomics._validation import LabelError
-    from radiogenomics.deep.data import split_patients
+    from radiogenomics.deep.crops import split_patients
 
     patients = [f"P{i:02d}" for i in range(30)]
     cases = pd.DataFrame(
@@ -144,9 +182,9 @@ def cohort(tmp_path_factory) -> Path:
 def crops(cohort):
     if not HAS_DEEP:
         pytest.skip("the [deep] extra (torch, monai) is not installed")
-    from radiogenomics.deep.data import load_crops, read_case_sheet, split_patients
+    from radiogenomics.deep.crops import load_crops, split_patients
 
-    c = load_crops(read_case_sheet(cohort), size=SIZE, margin=MARGIN)
+    c = load_crops(cohort, size=SIZE, margin=MARGIN)
     c.cases["split"] = split_patients(c.cases, validation=0.2, test=0.2, seed=0)
     return c
 
@@ -167,7 +205,7 @@ def trained(crops):
 def test_crops_of_the_cohort(crops):
     assert crops.images.shape == (80, 1, SIZE, SIZE) and crops.images.dtype == np.float32
     assert 0.0 <= crops.images.min() and crops.images.max() <= 1.0
-    assert crops.failures.empty
+    assert crops.dropped.empty
     # lesion fills a sizeable, not total, share of each crop
     share = crops.masks.reshape(80, -1).mean(axis=1)
     assert 0.15 < share.min() and share.max() < 0.8
@@ -181,7 +219,7 @@ def test_crops_of_the_cohort(crops):
 def test_augmentation_is_seeded_and_keeps_shape(crops):
     import torch
 
-    from radiogenomics.deep.data import make_augmentation
+    from radiogenomics.deep.train import make_augmentation
 
     x = torch.from_numpy(crops.images[0])
     a = [np.asarray(make_augmentation(seed=5)(x)) for _ in range(2)]
@@ -196,7 +234,7 @@ def test_augmentation_is_seeded_and_keeps_shape(crops):
 def test_training_reaches_validation_auc(trained, crops):
     from sklearn.metrics import roc_auc_score
 
-    from radiogenomics.deep.train import aggregate_patients, predict, prediction_metrics
+    from radiogenomics.deep.predict import patient_predictions, predict, prediction_metrics
 
     assert trained.best_validation_auc > 0.8
     h = trained.history
@@ -207,7 +245,7 @@ def test_training_reaches_validation_auc(trained, crops):
     val = pred[pred["split"] == "validation"]
     assert roc_auc_score(val["label"].astype(int), val["probability"]) == pytest.approx(trained.best_validation_auc)
     # patient aggregation is the mean image probability
-    patients = aggregate_patients(pred)
+    patients = patient_predictions(pred)
     assert len(patients) == 40
     manual = pred.groupby("patient_id")["probability"].mean()
     np.testing.assert_allclose(patients["probability"], manual.loc[patients.index])
@@ -220,14 +258,18 @@ def test_training_reaches_validation_auc(trained, crops):
 @pytest.mark.deep
 @needs_deep
 def test_checkpoint_round_trip(trained, crops, tmp_path):
-    from radiogenomics.deep.train import load_checkpoint, predict, save_checkpoint
+    from radiogenomics.deep.model import checkpoint_bytes, load_checkpoint, save_checkpoint
+    from radiogenomics.deep.predict import predict
 
     path = save_checkpoint(tmp_path / "m.pt", trained.model, config=trained.config)
     model, cfg = load_checkpoint(path, device="cpu")
-    assert cfg["size"] == SIZE and cfg["arch"] == "resnet18"
-    np.testing.assert_allclose(predict(model, crops)["probability"], predict(trained.model, crops)["probability"],
-                               rtol=1e-5, atol=1e-6)
+    assert cfg["size"] == SIZE and cfg["arch"] == "resnet18" and cfg["margin"] == MARGIN
+    reference = predict(trained.model, crops)["probability"]
+    np.testing.assert_allclose(predict(model, crops)["probability"], reference, rtol=1e-5, atol=1e-6)
     assert not list(tmp_path.glob(".*tmp"))
+    # the bytes a DeepResult holds are the same checkpoint
+    from_bytes, _ = load_checkpoint(checkpoint_bytes(trained.model, config=trained.config), device="cpu")
+    np.testing.assert_allclose(predict(from_bytes, crops)["probability"], reference, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.deep
@@ -235,8 +277,7 @@ def test_checkpoint_round_trip(trained, crops, tmp_path):
 def test_same_seed_same_weights(crops):
     import torch
 
-    from radiogenomics.deep.data import load_crops
-
+    from radiogenomics.deep.crops import load_crops
     from radiogenomics.deep.train import train_classifier
 
     small = load_crops(crops.cases, size=32, margin=MARGIN)
@@ -255,7 +296,7 @@ def test_pretrained_weights_only_from_local_file(trained, tmp_path):
     import torch
 
     from radiogenomics._validation import MissingDataFileError
-    from radiogenomics.deep.train import build_model
+    from radiogenomics.deep.model import build_model
 
     state = {f"module.{k}": v for k, v in trained.model.state_dict().items()}
     del state["module.fc.weight"], state["module.fc.bias"]
@@ -280,7 +321,7 @@ def _planted_lesion_crops(n: int = 64, size: int = 64, seed: int = 0):
     add 6-9 bright dots inside the disc; negatives add none. Shape and background carry no
     class information, so the evidence a network can use is inside the mask.
     """
-    from radiogenomics.deep.data import CropSet
+    from radiogenomics.deep.crops import CropSet
 
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:size, 0:size]
@@ -292,15 +333,15 @@ def _planted_lesion_crops(n: int = 64, size: int = 64, seed: int = 0):
         img = np.clip(rng.normal(0.55, 0.08, (size, size)), 0, 1)
         img[disc] = np.clip(rng.normal(0.25, 0.05, disc.sum()), 0, 1)
 
-        def dots(region, k):
+        def dots(target, region, k):
             idx = np.flatnonzero(region.ravel())
             for p in rng.choice(idx, size=k, replace=False):
                 r, c = divmod(int(p), size)
-                img[max(r - 1, 0):r + 1, max(c - 1, 0):c + 1] = 0.95
+                target[max(r - 1, 0):r + 1, max(c - 1, 0):c + 1] = 0.95
 
-        dots(~disc & (np.hypot(yy - cy, xx - cx) > 0.33 * size), int(rng.integers(4, 7)))
+        dots(img, ~disc & (np.hypot(yy - cy, xx - cx) > 0.33 * size), int(rng.integers(4, 7)))
         if label:
-            dots(np.hypot(yy - cy, xx - cx) <= 0.24 * size, int(rng.integers(6, 10)))
+            dots(img, np.hypot(yy - cy, xx - cx) <= 0.24 * size, int(rng.integers(6, 10)))
         images.append(img)
         masks.append(disc)
         labels.append(label)
@@ -335,7 +376,8 @@ def test_gradcam_heat_concentrates_on_lesion_when_evidence_is_inside():
 @pytest.mark.deep
 @needs_deep
 def test_gradcam_on_the_ultrasound_model(trained, crops, tmp_path):
-    from radiogenomics.deep.gradcam import grad_cam, heat_in_mask, write_overlays
+    from radiogenomics.deep.gradcam import grad_cam, heat_in_mask
+    from radiogenomics.plotting._deep import gradcam_overlay
 
     result = grad_cam(trained.model, crops, target_layer="layer4")
     assert result.cams.shape == (80, SIZE, SIZE)
@@ -352,16 +394,16 @@ def test_gradcam_on_the_ultrasound_model(trained, crops, tmp_path):
     assert pos["heat_in_mask"].mean() > 1.3 * pos["mask_fraction"].mean()
     assert pos["peak_in_mask"].mean() > 0.6
     # the probability in the table is the model's
-    from radiogenomics.deep.train import predict
+    from radiogenomics.deep.predict import predict
 
     np.testing.assert_allclose(table["probability"], predict(trained.model, crops)["probability"], atol=1e-6)
     # MONAI's hooks are removed: a second run gives the same maps
     again = grad_cam(trained.model, crops.subset(crops.cases.index[:4]), target_layer="layer4")
     np.testing.assert_allclose(again.cams, result.cams[:4], atol=1e-5)
     assert not trained.model.layer4._forward_hooks and not trained.model.layer4._backward_hooks
-    paths = write_overlays(crops.subset(crops.cases.index[:3]), result, tmp_path / "gradcam")
-    for p in paths["path"]:
-        assert Path(p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    fig = gradcam_overlay(crops.images[0, 0], result.cams[0], mask=crops.masks[0, 0], title="x")
+    fig.savefig(tmp_path / "o.png", format="png")
+    assert (tmp_path / "o.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.deep
@@ -369,9 +411,9 @@ def test_gradcam_on_the_ultrasound_model(trained, crops, tmp_path):
 def test_embeddings_per_patient_and_into_models(trained, crops):
     import torch
 
-    from radiogenomics.core import differential
-    from radiogenomics.deep.data import patient_labels
     from radiogenomics.deep.embed import embed
+    from radiogenomics.differential import differential
+    from radiogenomics.imaging import patient_labels
 
     images, patients = embed(trained.model, crops)
     assert images.shape == (80, 512) and patients.shape == (40, 512)
@@ -386,7 +428,7 @@ def test_embeddings_per_patient_and_into_models(trained, crops):
     labels = patient_labels(crops.cases)
     # the feature table enters the differential statistics like radiomic features ...
     diff = differential(patients.loc[:, (patients > 0).any()], labels)
-    assert diff["p_value"].min() < 1e-4
+    assert diff.table["p_value"].min() < 1e-4
     # ... and the models' pipeline
     from radiogenomics.models import repeated_splits
 
@@ -395,32 +437,125 @@ def test_embeddings_per_patient_and_into_models(trained, crops):
     assert result.summary.loc[0, "auc_mean"] > 0.8
 
 
+# ---------------------------------------------------------------------------------------------
+# the stage: rg.deep.run -> DeepResult, and the CLI (tiny cohort: 10 patients, 1 epoch, 32 px)
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_cohort(tmp_path_factory) -> Path:
+    from radiogenomics.imaging.synthetic import make_ultrasound_cohort
+
+    out = tmp_path_factory.mktemp("tiny")
+    make_ultrasound_cohort(out, n_patients=10, images_per_patient=1, size=64, seed=0)
+    return out / "cases.csv"
+
+
+TINY = dict(size=32, epochs=1, min_epochs=1, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_cohort):
+    if not HAS_DEEP:
+        pytest.skip("the [deep] extra (torch, monai) is not installed")
+    import torch
+
+    import radiogenomics as rg
+
+    torch.set_num_threads(2)
+    return rg.deep.run(tiny_cohort, seed=0, **TINY)
+
+
 @pytest.mark.deep
 @needs_deep
-def test_cli_train_predict_embed_gradcam(cohort, tmp_path):
+def test_deep_run_result_round_trip(tiny_run, tiny_cohort, tmp_path):
+    import inspect
+
+    import yaml
+
+    import radiogenomics as rg
+    from radiogenomics._config import SCHEMA_PATH
+    from radiogenomics._results import LAYOUT, features_and_labels
+    from radiogenomics.deep import DeepResult
+
+    res = tiny_run
+    assert res.stage == "deep" and res.synthetic is True
+    assert list(res.tables()) == list(LAYOUT["deep"].tables)
+    assert res.predictions.shape[0] == 10 and res.predictions_image.shape[0] == 10
+    assert set(res.splits["split"]) == {"train", "validation", "test"}
+    assert (res.splits.groupby("patient_id")["split"].nunique() == 1).all()
+    assert res.history.shape[0] == 1 and res.parameters["best_epoch"] == 1 and res.parameters["margin"] == 0.1
+    assert res.embeddings_patient.shape == (10, 512) and res.labels.sum() == 5
+    assert res.gradcam["overlay"].str.match(r"gradcam/US\d{3}_1\.png").all()
+    assert res.gradcam_maps["cams"].shape == (10, 32, 32)
+    # deep features enter the analysis stages like radiomic ones
+    feats, labels = features_and_labels(res)
+    assert feats.shape == (10, 512) and labels.equals(res.labels)
+    figs = res.figures()
+    assert set(figs) == {"training_history", "predictions", "gradcam_heat", "gradcam_examples"}
+    assert all(f.get_label() for f in figs.values())
+
+    out = tmp_path / "deep"
+    names = {p.relative_to(out).as_posix() for p in res.write(out, inputs={"cases": tiny_cohort})}
+    assert {"model.pt", "gradcam.npz", "predictions.parquet", "gradcam.csv", "training_history.png"} <= names
+    assert len(list((out / "gradcam").glob("*.png"))) == 10
+    assert (out / "gradcam" / "US001_1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    back = DeepResult.read(out)
+    for name, table in res.tables().items():
+        pd.testing.assert_frame_equal(back.tables()[name], table, check_dtype=False, check_index_type=False)
+    assert back.checkpoint == res.checkpoint and back.parameters["seed"] == 0 and back.synthetic
+    for key, value in res.gradcam_maps.items():
+        np.testing.assert_array_equal(back.gradcam_maps[key], value)
+    assert {k: f.get_label() for k, f in back.figures().items()} == {k: f.get_label() for k, f in figs.items()}
+    # the stored model gives the stored predictions
+    from radiogenomics.deep import apply_model
+
+    unlabelled = pd.read_csv(tiny_cohort).drop(columns=["label"])
+    unlabelled[["image", "mask"]] = unlabelled[["image", "mask"]].map(lambda p: str(tiny_cohort.parent / p))
+    again = apply_model(back, unlabelled, device="cpu", embeddings=False)
+    np.testing.assert_allclose(again.predictions_image["probability"], res.predictions_image["probability"],
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(again.gradcam["heat_in_mask"], res.gradcam["heat_in_mask"], rtol=1e-4, atol=1e-5)
+    assert again.embeddings_patient is None and again.history is None and again.labels is None
+    assert again.metrics.empty and set(again.figures()) == {"predictions", "gradcam_heat", "gradcam_examples"}
+    # one default per parameter: the config schema's deep section equals rg.deep.run's defaults
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())["properties"]["deep"]["properties"]
+    params = inspect.signature(rg.deep.run).parameters
+    for key, spec in schema.items():
+        if key != "enabled":
+            assert spec.get("default") == params[key].default, key
+
+
+@pytest.mark.deep
+@needs_deep
+def test_cli_deep_run_predict_embed_gradcam(tiny_cohort, tmp_path):
     from typer.testing import CliRunner
 
     from radiogenomics.cli import app
+    from radiogenomics.deep import DeepResult
 
     runner = CliRunner()
     out = tmp_path / "deep"
-    common = ["--cases", str(cohort), "--device", "cpu"]
-    r = runner.invoke(app, ["deep", "train", *common, "--out", str(out), "--size", "32", "--epochs", "2",
-                            "--min-epochs", "1"])
+    config = tmp_path / "config.yaml"
+    config.write_text("imaging: {cases: x.csv}\nexpression: {series: [{name: a}]}\nenrichment: {gmt: [g.gmt]}\n"
+                      "seed: 3\ndeep: {enabled: true, size: 32, epochs: 1, min_epochs: 1, device: cpu}\n")
+    r = runner.invoke(app, ["deep", "run", "--cases", str(tiny_cohort), "--out", str(out), "--config", str(config),
+                            "--gradcam-layer", "layer3"])
     assert r.exit_code == 0, r.output
-    for name in ("model.pt", "history.parquet", "splits.csv", "predictions.parquet", "predictions_image.csv",
-                 "metrics.csv", "training_history.png", "provenance.json", "checkpoints/best.pt"):
-        assert (out / name).exists(), name
-    model = ["--model", str(out / "model.pt")]
-    r = runner.invoke(app, ["deep", "embed", *common, *model, "--out", str(out / "e")])
+    res = DeepResult.read(out)
+    assert res.parameters["size"] == 32 and res.parameters["seed"] == 3 and res.parameters["gradcam_layer"] == "layer3"
+    assert res.parameters["epochs"] == 1 and (out / "model.pt").exists() and len(list((out / "gradcam").glob("*.png"))) == 10
+    common = ["--cases", str(tiny_cohort), "--device", "cpu"]
+    r = runner.invoke(app, ["deep", "predict", *common, "--model", str(out), "--out", str(tmp_path / "p")])
     assert r.exit_code == 0, r.output
-    emb = pd.read_parquet(out / "e" / "embeddings_patient.parquet")
-    assert emb.shape == (40, 512)
-    r = runner.invoke(app, ["deep", "gradcam", *common, *model, "--out", str(out / "g")])
+    pred = DeepResult.read(tmp_path / "p")
+    np.testing.assert_allclose(pred.predictions["probability"], res.predictions["probability"], rtol=1e-5, atol=1e-6)
+    assert pred.embeddings_patient is None and pred.gradcam is None
+    r = runner.invoke(app, ["deep", "embed", *common, "--model", str(out / "model.pt"), "--out", str(tmp_path / "e")])
     assert r.exit_code == 0, r.output
-    assert len(list((out / "g" / "gradcam").glob("*.png"))) == 80
-    r = runner.invoke(app, ["deep", "predict", *common, *model, "--out", str(out / "p")])
+    assert pd.read_parquet(tmp_path / "e" / "embeddings_patient.parquet").shape == (10, 512)
+    r = runner.invoke(app, ["deep", "gradcam", *common, "--model", str(out), "--out", str(tmp_path / "g")])
     assert r.exit_code == 0, r.output
-    assert pd.read_csv(out / "p" / "predictions.csv").shape[0] == 40
-    r = runner.invoke(app, ["deep", "predict", "--cases", str(tmp_path / "none.csv"), *model, "--out", str(out / "x")])
+    assert len(list((tmp_path / "g" / "gradcam").glob("*.png"))) == 10
+    assert runner.invoke(app, ["deep", "train", "--help"]).exit_code == 0
+    r = runner.invoke(app, ["deep", "predict", "--cases", str(tmp_path / "none.csv"), "--model", str(out),
+                            "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "not found" in r.output

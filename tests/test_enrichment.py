@@ -14,14 +14,10 @@ from statsmodels.stats.multitest import multipletests
 
 import radiogenomics as rg
 from radiogenomics._validation import DataFileError, MissingDataFileError, ParameterError
-from radiogenomics.enrichment import (
-    bh_by_group,
-    enrich,
+from radiogenomics.enrichment import EnrichmentResult, bh_by_group, enrich, library_from_dict, load_library, read_gmt
+from radiogenomics.module import (
     jaccard_index,
-    library_from_dict,
-    load_library,
     pairwise_similarity,
-    read_gmt,
     replication,
     significant_terms,
     similarity_matrix,
@@ -92,7 +88,7 @@ def test_universe_modes_and_size_limits():
 def test_dropped_and_summary_are_explicit():
     lib = {"T": [f"G{i}" for i in range(12)]}
     res = enrich({"ok": ["G1", "G2", "X"], "none": ["X", "Y"]}, lib, min_size=1)
-    assert res.dropped["feature"].tolist() == ["none"]
+    assert res.dropped["item"].tolist() == ["none"] and res.dropped["kind"].tolist() == ["feature"]
     summ = res.summary.set_index("feature")
     assert summ.loc["ok", "genes_outside_universe"] == 1 and summ.loc["none", "genes_in_universe"] == 0
 
@@ -107,7 +103,7 @@ def test_long_table_input_equals_mapping(cohort):
 
 def test_bh_per_feature_matches_statsmodels(cohort):
     res = enrich(_cohort_gene_sets(cohort), cohort.gene_sets, background=cohort.expression.columns)
-    for f, t in res.table.groupby("feature"):
+    for _, t in res.table.groupby("feature"):
         np.testing.assert_allclose(t["q_value"], multipletests(t["p_value"], method="fdr_bh")[1], rtol=1e-12)
     rng = np.random.default_rng(0)
     p, g = rng.uniform(size=300) ** 3, rng.integers(0, 7, size=300)
@@ -311,7 +307,7 @@ def _go_id(term: str) -> str:
 def test_scanb_her2_up_genes_enriched_and_stable_across_go_versions(scanb, shared_data):
     expr, samples = scanb
     labels = samples.set_index("title")["her2_status"].dropna().astype(int)
-    diff = rg.differential(expr.loc[labels.index], labels, log_base=2)
+    diff = rg.differential(expr.loc[labels.index], labels, log_base=2).table
     up = diff[diff["direction"] == "up"].sort_values("p_value").head(200)
     assert {"ERBB2", "GRB7"} <= set(up.index[:10])
     libs = [read_gmt(shared_data / "genesets" / f"GO_Biological_Process_{y}.gmt") for y in (2021, 2023)]
@@ -337,3 +333,19 @@ def test_scanb_her2_up_genes_enriched_and_stable_across_go_versions(scanb, share
     assert rho > 0.7  # measured 0.79 on 933 shared terms
     sa, sb = set(a.index[a["p_value"] < 0.01]), set(b.index[b["p_value"] < 0.01])
     assert simpson_index(sa, sb) > 0.4  # measured 10 shared of 29 and 18 terms: 0.56
+
+
+def test_enrich_takes_the_association_result_and_its_genes_as_background(tmp_path):
+    c = rg.make_cohort(seed=1, n_genes=300)
+    assoc = rg.associate(c.features, c.expression, c.feature_labels, expression_labels=c.expression_labels,
+                         n_perturbations=20, min_hits=3, n_null=0, show_progress=False)
+    res = rg.enrich(assoc, c.gene_sets)
+    same = enrich(assoc.gene_sets(), c.gene_sets, background=c.expression.columns)
+    pd.testing.assert_frame_equal(res.table, same.table)
+    assert res.parameters["universe"] == "measured_annotated" and res.parameters["background_genes"] == 300
+    assert res.libraries[0]["n_terms"] == len(c.gene_sets)
+    res.write(tmp_path / "enr")
+    back = EnrichmentResult.read(tmp_path / "enr")
+    pd.testing.assert_frame_equal(back.table, res.table)
+    assert back.alpha == 0.05 and back.libraries == res.libraries
+    assert set(back.figures()) == {f"dotplot_{k}" for k in range(1, 5)}

@@ -96,7 +96,7 @@ def write_soft_family(path: Path, cases: dict, values: pd.DataFrame, *, accessio
     platform = [("P_ERBB2_a", "ERBB2"), ("P_ERBB2_b", "ERBB2"), ("P_GRB7", "GRB7"), ("P_MULTI", "ESR1 /// ESR2"),
                 ("P_NONE", "---"), ("P_RFC2", "RFC2")]
     out = ["^DATABASE = GeoMiame", "!Database_name = Gene Expression Omnibus (GEO)",
-           f"^SERIES = {accession}", f"!Series_title = test family", f"!Series_geo_accession = {accession}",
+           f"^SERIES = {accession}", "!Series_title = test family", f"!Series_geo_accession = {accession}",
            "!Series_platform_id = GPL900001"]
     out += [f"!Series_sample_id = {s}" for s in cases]
     out += ["^PLATFORM = GPL900001", "!Platform_title = test array", "!Platform_geo_accession = GPL900001",
@@ -254,11 +254,17 @@ def test_soft_family_written_by_test(tmp_path: Path, manifest_folder: Path) -> N
     assert list(prep.expression.columns) == ["ERBB2", "GRB7", "RFC2"]
     np.testing.assert_allclose(prep.expression["ERBB2"], vals.loc[prep.expression.index, "P_ERBB2_b"])
     assert prep.labels.to_dict() == {"GSM1": 1, "GSM2": 0, "GSM5": 1, "GSM6": 0}
-    reasons = prep.dropped.set_index("item")["reason"]
+    assert list(prep.dropped.columns[:3]) == ["kind", "item", "reason"]
+    dropped = prep.dropped.set_index("item")
+    reasons = dropped["reason"]
     assert "several genes" in reasons["P_MULTI"] and reasons["P_NONE"] == "no gene symbol"
-    assert "higher mean" in reasons["P_ERBB2_a"] and reasons["GSM9"] == "excluded: missing"
+    assert "higher mean" in reasons["P_ERBB2_a"]
+    assert dropped.loc["GSM9", ["kind", "rule", "series"]].tolist() == ["sample", "missing", "GSE900002"]
+    assert reasons["GSM9"].startswith("HER2 status unknown")
+    assert dropped.loc["P_MULTI", "kind"] == "probe"
     # the counts differ from the (test) manifest's 4/4/4: reported, not silently passed
-    assert not prep.counts["match"].all() and prep.summary["counts_match"] is False
+    assert not prep.counts["match"].all() and prep.overview()["counts_match"] is False
+    assert prep.overview()["probes_collapsed"] == 1 and prep.name == "GSE900002" and prep.scale == "log2"
     with pytest.raises(ParameterError, match="geotype"):
         ex.read_soft(path, geotype="GDS")
 
@@ -312,7 +318,7 @@ def test_scanb_gse96058_through_manifest(shared_data: Path) -> None:
     counts = prep.decisions["status"].value_counts().to_dict()
     assert counts == {"negative": 343, "positive": 42, "excluded": 15}
     assert (prep.decisions.loc[prep.decisions["status"] == "excluded", "rule"] == "missing").all()
-    assert prep.counts["match"].all() and prep.summary["scale_check"]["scale"] == "log2"
+    assert prep.counts["match"].all() and prep.parameters["observed_scale"]["scale"] == "log2"
     # independent check against the raw table
     raw = pd.read_csv(folder / "samples.csv")
     truth = raw.set_index("geo_accession")["her2_status"]
@@ -371,7 +377,7 @@ def test_missing_values_drop_gene(tmp_path: Path, manifest_folder: Path) -> None
     prep = ex.prepare_series(series, ex.load_manifest("GSE900001", directory=manifest_folder), platform_table=gpl570())
     assert "PAX8" not in prep.expression.columns
     row = prep.dropped.set_index("item").loc["PAX8"]
-    assert row["reason"] == "missing values" and "1 of 8" in row["detail"]
+    assert row["kind"] == "gene" and row["reason"] == "missing values" and "1 of 8" in row["detail"]
 
 
 def test_scale_contradicting_manifest(tmp_path: Path, manifest_folder: Path) -> None:
@@ -443,3 +449,100 @@ def test_cache_folder_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     with pytest.raises(ParameterError, match="'accession' parameter"):
         ex.fetch_geo("45827", cache_dir=tmp_path)
     assert ex.geo_url("GSE123", kind="series_matrix").endswith("GSEnnn/GSE123/matrix/GSE123_series_matrix.txt.gz")
+
+
+# --------------------------------------------------------------------------- series results
+def _assert_same_series(a: ex.SeriesResult, b: ex.SeriesResult) -> None:
+    assert type(a) is type(b) and set(a.tables()) == set(b.tables())
+    for name, table in a.tables().items():
+        pd.testing.assert_frame_equal(b.tables()[name], table, check_freq=False)
+    pd.testing.assert_series_equal(b.labels, a.labels)
+    assert b.parameters == a.parameters and b.overview() == a.overview() and b.synthetic == a.synthetic
+
+
+def test_series_result_write_read_round_trip(tmp_path: Path, manifest_folder: Path) -> None:
+    import radiogenomics as rg
+    from radiogenomics._results import LAYOUT, stage_folder
+
+    cases = {k: CASES[k] for k in ("GSM1", "GSM2", "GSM5", "GSM6", "GSM9")}
+    probes = ["P_ERBB2_a", "P_ERBB2_b", "P_GRB7", "P_MULTI", "P_NONE", "P_RFC2"]
+    vals = pd.DataFrame(np.random.default_rng(1).normal(7, 1, (5, 6)).round(3), index=list(cases), columns=probes)
+    series = ex.read_soft(write_soft_family(tmp_path / "GSE900002_family.soft", cases, vals), geotype="GSE")
+    prep = ex.prepare_series(series, ex.load_manifest("GSE900002", directory=manifest_folder))
+    assert prep.stage == "series" and set(prep.tables()) == set(LAYOUT["series"].tables)
+    assert prep.labels.name == "her2" and prep.labels.index.name == "sample_id"
+    folder = stage_folder("series", tmp_path / "results", series="GSE900002")
+    written = {p.name for p in prep.write(folder)}
+    assert {"expression.parquet", "labels.csv", "label_decisions.parquet", "probes.parquet", "counts.csv",
+            "dropped.csv", "label_counts.png", "provenance.json"} <= written
+    # the labels file carries the series of each sample beside her2 (the merged table's layout)
+    assert pd.read_csv(folder / "labels.csv").columns.tolist() == ["sample_id", "her2", "series"]
+    back = ex.SeriesResult.read(folder)
+    _assert_same_series(prep, back)
+    figs = back.figures()  # drawn from the tables read back: the same figures as written
+    assert back.name == "GSE900002" and set(figs) == {"label_counts"}
+    assert figs["label_counts"].get_label().startswith("GSE900002: samples labelled")
+    assert rg.read_results(tmp_path / "results").series["GSE900002"].labels.equals(prep.labels)
+
+
+def test_import_series_orients_aligns_and_records(tmp_path: Path) -> None:
+    from radiogenomics._validation import AlignmentError
+    from radiogenomics.datasets import make_cohort
+
+    cohort = make_cohort(n_positive=6, n_negative=6, n_genes=120, seed=3)
+    expr, labels = cohort.expression, cohort.expression_labels
+    res = ex.import_series(expr, labels, name="local_1", scale="linear")
+    assert res.stage == "series" and res.name == "local_1" and res.synthetic is False
+    pd.testing.assert_frame_equal(res.expression, expr.rename_axis("sample_id"), check_names=False)
+    assert res.labels.equals(labels.loc[res.expression.index].astype("int8").rename("her2").rename_axis("sample_id"))
+    assert res.parameters["transposed"] is False and res.parameters["scale"] == "linear"
+    assert res.decisions["status"].value_counts().to_dict() == {"positive": 9, "negative": 9}
+    assert res.counts["observed"].tolist() == [9, 9, 0] and res.counts["expected"].isna().all()
+    assert res.overview()["counts_match"] is None and len(res.dropped) == 0
+    # a genes x samples file (as GEO deposits them), shuffled, one missing value: transposed, aligned, gene dropped
+    gs = expr.T.sample(frac=1.0, axis=1, random_state=0).copy()
+    gs.iloc[3, 2] = np.nan
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "SYNTHETIC").write_text("demo cohort\n")  # the marker the demo writes beside its inputs
+    gs.to_csv(src / "genes_by_samples.csv")
+    labels.rename("her2").to_frame().to_csv(src / "labels.csv")
+    log2 = ex.import_series(src / "genes_by_samples.csv", src / "labels.csv", name="gs", scale="log2",
+                            log_offset=0.1)
+    assert log2.parameters["transposed"] is True and log2.parameters["log_offset"] == 0.1 and log2.synthetic
+    assert list(log2.expression.index) == list(gs.columns) and log2.expression.shape == (18, 119)
+    assert log2.labels.index.equals(log2.expression.index)
+    row = log2.dropped.iloc[0]
+    assert (row["kind"], row["item"], row["reason"]) == ("gene", gs.index[3], "missing values")
+    np.testing.assert_allclose(log2.expression.to_numpy(), gs.drop(index=gs.index[3]).T.to_numpy())
+    back = ex.SeriesResult.read(log2.write(tmp_path / "out", figures=False)[0].parent)
+    _assert_same_series(log2, back)
+    # bad input names what is wrong
+    with pytest.raises(AlignmentError, match="labelled sample"):
+        ex.import_series(expr.iloc[:-1], labels, name="x")
+    with pytest.raises(ParameterError, match="'scale' parameter of import_series"):
+        ex.import_series(expr, labels, name="x", scale="log10")
+    with pytest.raises(ParameterError, match="'name' parameter"):
+        ex.import_series(expr, labels, name="a/b")
+    with pytest.raises(InputError, match="none of its row or column ids match"):
+        ex.import_series(expr.set_axis([f"z{i}" for i in range(len(expr))]), labels, name="x")
+
+
+def test_read_series_sources_and_shared_defaults(tmp_path: Path, manifest_folder: Path) -> None:
+    import inspect
+
+    man = ex.load_manifest("GSE900001", directory=manifest_folder)
+    path = write_series_matrix(tmp_path / "m.txt", CASES, _values(list(CASES)))
+    assert ex.read_series("GSE900001", man, series_matrix=path).values.shape == (12, 7)
+    with pytest.raises(ParameterError, match="is for GSE900001, not GSE900002"):
+        ex.read_series("GSE900002", man, series_matrix=path)
+    with pytest.raises(ParameterError, match="given together"):
+        ex.read_series("GSE900001", man, samples=path)
+    with pytest.raises(ParameterError, match="only one of"):
+        ex.read_series("GSE900001", man, soft=path, series_matrix=path)
+    # one default per option: the wrappers agree with the functions they call
+    for wrapper, inner, names in ((ex.read_series, ex.fetch_geo, ("kind", "retries")),
+                                  (ex.prepare_series, ex.map_probes, ("multi", "collapse"))):
+        for name in names:
+            assert inspect.signature(wrapper).parameters[name].default == \
+                inspect.signature(inner).parameters[name].default, name

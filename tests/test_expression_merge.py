@@ -18,13 +18,12 @@ import pytest
 import yaml
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
+from test_expression import CASES, MANIFESTS, _values, write_series_matrix
 from typer.testing import CliRunner
 
 from radiogenomics import expression as ex
 from radiogenomics._io import read_labels, read_table
-from radiogenomics._validation import InputError
-
-from test_expression import CASES, MANIFESTS, _values, write_series_matrix
+from radiogenomics._validation import InputError, ParameterError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,18 +52,22 @@ def _two_series(seed: int = 0, n_genes: int = 60):
 def test_merge_intersection_and_max_normalisation() -> None:
     exprs, labs = _two_series()
     res = ex.merge_series(exprs, labs, scales={"A": "log2", "B": "linear"}, log_offsets={"A": 0.1})
-    assert res.expression.shape == (54, 50)
-    assert res.genes.set_index("series")["lost"].to_dict() == {"A": 5, "B": 5}
+    assert res.stage == "expression" and res.expression.shape == (54, 50)
+    assert res.series_genes.set_index("series")["lost"].to_dict() == {"A": 5, "B": 5}
     lost = res.dropped.set_index("item")
     assert len(lost) == 10 and lost.at["G52", "detail"] == "missing from A" and lost.at["G57", "detail"] == "missing from B"
+    assert (lost["kind"] == "gene").all() and lost.at["G52", "reason"] == "not in every series"
     # independent max-normalisation
     a_lin = np.power(2.0, exprs["A"]) - 0.1
     ref_a = a_lin / a_lin.max()
     ref_b = exprs["B"] / exprs["B"].max()
     np.testing.assert_allclose(res.expression.loc[exprs["A"].index].to_numpy(), ref_a[res.expression.columns].to_numpy())
     np.testing.assert_allclose(res.expression.loc[exprs["B"].index].to_numpy(), ref_b[res.expression.columns].to_numpy())
-    assert res.labels["series"].value_counts().to_dict() == {"A": 30, "B": 24}
-    assert res.labels["her2"].sum() == 15 + 12
+    assert res.series.value_counts().to_dict() == {"A": 30, "B": 24}
+    assert res.labels.name == "her2" and res.labels.sum() == 15 + 12 and res.labels.index.equals(res.expression.index)
+    assert res.parameters["scales"] == {"A": "log2", "B": "linear"} and res.parameters["log_offsets"] == {"A": 0.1, "B": 0.0}
+    assert res.overview() == {"n_samples": 54, "n_genes": 50, "n_series": 2, "n_positive": 27, "n_negative": 27,
+                              "separation_reduced": None, "dropped": 10}
     # after max-normalisation the x4 linear scale no longer separates series as it did
     check = res.batch_check.set_index("stage")
     assert check.at["max_normalized", "silhouette"] < check.at["concatenated", "silhouette"]
@@ -100,19 +103,18 @@ def test_combat_reduces_series_separation() -> None:
     check = res.batch_check.set_index("stage")
     assert check.at["combat", "silhouette"] < check.at["max_normalized", "silhouette"]
     assert check.at["combat", "variance_fraction"] < 0.5 * check.at["max_normalized", "variance_fraction"]
-    assert res.summary["separation_reduced"] is True
+    assert res.separation_reduced is True and res.parameters["combat_covariate"] == "her2"
     # HER2 signal protected as a covariate: G0 still higher in positives in both series
     g0 = res.expression["G0"]
     for s in ("A", "B"):
-        idx = res.labels.index[res.labels["series"] == s]
-        lab = res.labels.loc[idx, "her2"]
+        idx = res.series.index[res.series == s]
+        lab = res.labels.loc[idx]
         assert g0[idx][lab == 1].mean() > g0[idx][lab == 0].mean()
     # the wiring equals a direct inmoose call on the same matrix with the same covariate
     from inmoose.pycombat import pycombat_norm
 
     direct = ex.merge_series(exprs, labs, scales={"A": "log2", "B": "log2"})
-    ref = pycombat_norm(direct.expression.T, direct.labels["series"].tolist(),
-                        covar_mod=direct.labels["her2"].tolist()).T
+    ref = pycombat_norm(direct.expression.T, direct.series.tolist(), covar_mod=direct.labels.tolist()).T
     np.testing.assert_allclose(res.expression.to_numpy(), np.asarray(ref, dtype=float), rtol=1e-10)
 
 
@@ -130,7 +132,7 @@ def test_merge_bad_input() -> None:
                           log_offsets={"A": 0.1})
     assert "G1" not in res.expression.columns
     row = res.dropped.set_index("item").loc["G1"]
-    assert row["reason"].startswith("maximum <= 0") and row["series"] == "A"
+    assert row["kind"] == "gene" and row["reason"].startswith("maximum <= 0") and row["series"] == "A"
     with pytest.raises(InputError, match="share no usable gene"):
         ex.merge_series(exprs, labs, scales={"A": "log2", "B": "linear"}, log_offsets={"A": 1e6})
 
@@ -172,7 +174,9 @@ def test_cli_fetch_series_matrix_and_merge(tmp_path: Path, runner: CliRunner, sh
     assert counts["match"].tolist()[:2] == [False, False] and counts["match"].isna().iloc[2]  # 4/4 observed vs the 21/94 the copied manifest expects
     assert "labelled counts differ" in r.output
     prov = json.loads((out1 / "provenance.json").read_text())
-    assert "geo_fetch" in prov["stages"] and prov["stages"]["geo_fetch"]["inputs"]["series_matrix"]["sha256"]
+    assert prov["stages"]["series"]["inputs"]["source"]["sha256"]
+    assert prov["stages"]["series"]["extra"]["overview"]["counts_match"] is False
+    assert ex.SeriesResult.read(out1).parameters["platform_table"] == str(gpl)
 
     scanb = shared_data / "scanb_gse96058"
     out2 = tmp_path / "s2"
@@ -193,6 +197,10 @@ def test_cli_fetch_series_matrix_and_merge(tmp_path: Path, runner: CliRunner, sh
     check = pd.read_csv(out3 / "batch_check.csv")
     assert check["stage"].tolist() == ["concatenated", "max_normalized", "combat"]
     assert read_labels(out3 / "labels.csv", column="her2").shape == (393,)
+    back = ex.ExpressionResult.read(out3)
+    assert back.series.value_counts().to_dict() == {"GSE96058": 385, "GSE900001": 8}
+    assert back.parameters["scales"] == {"GSE900001": "log2", "GSE96058": "log2"}
+    assert back.parameters["log_offsets"]["GSE96058"] == ex.load_manifest("GSE96058").log_offset
 
 
 def test_cli_errors_exit_2(tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -224,7 +232,12 @@ def test_cli_errors_exit_2(tmp_path: Path, runner: CliRunner, monkeypatch: pytes
 
 # --------------------------------------------------------------------------- figures
 def test_figures() -> None:
-    from radiogenomics.plotting.expression import plot_label_counts, plot_series_pca
+    import radiogenomics as rg
+    from radiogenomics.plotting import (
+        plot_batch_check,
+        plot_label_counts,
+        plot_series_pca,
+    )
 
     man = ex.load_manifest("GSE96058")
     dec = ex.label_samples(pd.DataFrame({"her2 status": ["1", "0", "0", ""]}, index=list("abcd")), man)
@@ -232,8 +245,14 @@ def test_figures() -> None:
     assert len(fig.axes) == 1 and len(fig.axes[0].patches) == 6
     exprs, labs = _two_series()
     res = ex.merge_series(exprs, labs, scales={"A": "log2", "B": "linear"})
-    fig = plot_series_pca({"before": res.expression, "after": res.expression}, res.labels["series"])
+    fig = plot_series_pca({"before": res.expression, "after": res.expression}, res.series)
     assert len(fig.axes) == 2
+    fig = plot_batch_check(res.batch_check)
+    assert len(fig.axes) == 2 and len(fig.axes[0].patches) == 2
+    figs = rg.pl.expression(res)
+    assert set(figs) == {"label_counts", "batch_check", "series_pca"}
+    assert all(f.get_label() for f in figs.values())
+    assert len(figs["label_counts"].axes[0].patches) == 8  # 2 series x 2 classes, observed + (empty) expected
 
 
 def test_cli_fetch_downloads_several_series(tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch,
@@ -264,3 +283,116 @@ def test_cli_fetch_downloads_several_series(tmp_path: Path, runner: CliRunner, m
         assert (tmp_path / "cache" / f"{acc}_series_matrix.txt.gz").exists()
     r = runner.invoke(_app(), args)  # second run: from the cache, no download
     assert r.exit_code == 0 and len(calls) == 2
+
+
+# --------------------------------------------------------------------------- results in, result out
+def _series_results(seed: int = 0) -> tuple[ex.SeriesResult, ex.SeriesResult, dict, dict]:
+    exprs, labs = _two_series(seed)
+    a = ex.import_series(exprs["A"], labs["A"], name="A", scale="log2", log_offset=0.1)
+    b = ex.import_series(exprs["B"], labs["B"], name="B", scale="linear")
+    return a, b, exprs, labs
+
+
+def test_merge_takes_series_results() -> None:
+    a, b, exprs, labs = _series_results()
+    direct = ex.merge_series(exprs, labs, scales={"A": "log2", "B": "linear"}, log_offsets={"A": 0.1})
+    res = ex.merge_series([a, b])
+    for name, table in direct.tables().items():
+        pd.testing.assert_frame_equal(res.tables()[name], table)
+    assert res.parameters == direct.parameters and res.series.equals(direct.series)
+    renamed = ex.merge_series({"first": a, "second": b})
+    assert renamed.parameters["series"] == ["first", "second"]
+    assert renamed.series.value_counts().to_dict() == {"first": 30, "second": 24}
+    with pytest.raises(ParameterError, match="carry their labels"):
+        ex.merge_series([a, b], scales={"A": "log2", "B": "linear"})
+    with pytest.raises(InputError, match="'A' appear more than once"):
+        ex.merge_series([a, a])
+    with pytest.raises(InputError, match="results only, or tables only"):
+        ex.merge_series({"A": a, "B": exprs["B"]})
+    with pytest.raises(InputError, match="at least one series"):
+        ex.merge_series([])
+    import dataclasses
+
+    with pytest.raises(InputError, match="'B' record no scale"):  # never a silent "linear"
+        ex.merge_series([a, dataclasses.replace(b, parameters={"name": "B"})])
+
+
+def test_expression_result_write_read_round_trip(tmp_path: Path) -> None:
+    from radiogenomics._results import LAYOUT, read_stage
+
+    a, b, _, _ = _series_results(seed=2)
+    res = ex.merge_series([a, b], combat=True)
+    assert set(res.tables()) == set(LAYOUT["expression"].tables)
+    written = {p.name for p in res.write(tmp_path / "merged")}
+    assert {"expression.parquet", "labels.csv", "series_genes.csv", "batch_check.parquet", "dropped.csv",
+            "label_counts.png", "batch_check.png", "series_pca.png", "provenance.json"} <= written
+    labels_file = pd.read_csv(tmp_path / "merged" / "labels.csv")
+    assert labels_file.columns.tolist() == ["sample_id", "her2", "series"]
+    back = read_stage("expression", tmp_path / "merged")
+    assert isinstance(back, ex.ExpressionResult)
+    for name, table in res.tables().items():
+        pd.testing.assert_frame_equal(back.tables()[name], table)
+    pd.testing.assert_series_equal(back.labels, res.labels)
+    pd.testing.assert_series_equal(back.series, res.series)
+    assert back.parameters == res.parameters and back.overview() == res.overview()
+    assert back.separation_reduced is res.separation_reduced
+    # the association stage reads the merged result's table and labels
+    from radiogenomics.association.stage import _expression_and_labels
+
+    table, labels = _expression_and_labels(back, None)
+    assert table is back.expression and labels is back.labels
+
+
+# --------------------------------------------------------------------------- geo import / geo merge
+def _local_tables(folder: Path) -> tuple[pd.Series, list[Path]]:
+    """Two synthetic local series: one samples x genes (linear), one genes x samples (log2 + 0.1)."""
+    from radiogenomics.datasets import make_cohort
+
+    cohort = make_cohort(n_positive=8, n_negative=8, n_genes=120, seed=5)
+    expr, labels = cohort.expression, cohort.expression_labels
+    folder.mkdir()
+    (folder / "SYNTHETIC").write_text("synthetic demo inputs\n")
+    first, second = expr.index[: len(expr) // 2], expr.index[len(expr) // 2:]
+    expr.loc[first].to_csv(folder / "one.csv")
+    np.log2(expr.loc[second] + 0.1).T.to_csv(folder / "two_genes_by_samples.csv")
+    labels.rename("her2").to_frame().loc[first].to_csv(folder / "one_labels.csv")
+    labels.rename("her2").to_frame().loc[second].to_csv(folder / "two_labels.csv")
+    return labels, [folder / "one.csv", folder / "two_genes_by_samples.csv"]
+
+
+def test_cli_import_and_merge(tmp_path: Path, runner: CliRunner) -> None:
+    labels, _ = _local_tables(tmp_path / "in")
+    inp = tmp_path / "in"
+    r = runner.invoke(_app(), ["geo", "import", "--expression", str(inp / "one.csv"), "--labels",
+                               str(inp / "one_labels.csv"), "--name", "one", "--out", str(tmp_path / "s1")])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(_app(), ["geo", "import", "--expression", str(inp / "two_genes_by_samples.csv"), "--labels",
+                               str(inp / "two_labels.csv"), "--name", "two", "--scale", "log2", "--log-offset", "0.1",
+                               "--out", str(tmp_path / "s2")])
+    assert r.exit_code == 0, r.output
+    two = ex.SeriesResult.read(tmp_path / "s2")
+    assert two.synthetic and two.parameters["transposed"] is True and (two.scale, two.log_offset) == ("log2", 0.1)
+    prov = json.loads((tmp_path / "s2" / "provenance.json").read_text())
+    assert set(prov["stages"]["series"]["inputs"]) == {"expression", "labels"}
+    # the config's expression section fills --combat; the command line wins over it
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump({"imaging": {"features": "f.csv", "labels": "l.csv"}, "enrichment": {"gmt": ["x.gmt"]},
+                                   "expression": {"series": [{"name": "one"}, {"name": "two"}], "combat": True}}))
+    r = runner.invoke(_app(), ["geo", "merge", str(tmp_path / "s1"), str(tmp_path / "s2"), "--config", str(cfg),
+                               "--out", str(tmp_path / "merged")])
+    assert r.exit_code == 0, r.output
+    merged = ex.ExpressionResult.read(tmp_path / "merged")
+    assert merged.parameters["combat"] is True and merged.synthetic
+    assert merged.batch_check["stage"].tolist() == ["concatenated", "max_normalized", "combat"]
+    assert merged.labels.equals(labels.loc[merged.expression.index].astype("int8").rename("her2").rename_axis("sample_id"))
+    assert merged.series.value_counts().to_dict() == {"one": 12, "two": 12}
+    r = runner.invoke(_app(), ["geo", "merge", str(tmp_path / "s1"), str(tmp_path / "s2"), "--config", str(cfg),
+                               "--no-combat", "--out", str(tmp_path / "merged")])
+    assert r.exit_code == 0, r.output
+    assert ex.ExpressionResult.read(tmp_path / "merged").parameters["combat"] is False
+    # errors: one line, exit 2
+    r = runner.invoke(_app(), ["geo", "merge", str(inp / "one.csv"), "--out", str(tmp_path / "m2")])
+    assert r.exit_code == 2 and "series folders" in r.output
+    r = runner.invoke(_app(), ["geo", "import", "--expression", str(inp / "one.csv"), "--labels",
+                               str(inp / "two_labels.csv"), "--name", "bad", "--out", str(tmp_path / "s3")])
+    assert r.exit_code == 2 and "none of its row or column ids match" in r.output and not (tmp_path / "s3").exists()

@@ -36,12 +36,14 @@ from scipy import stats
 from radiogenomics._validation import InputError, LabelError, ParameterError
 from radiogenomics.imaging import (
     ComBatHarmonizer,
+    ExtractionResult,
     aggregate_patients,
+    extract,
     extract_case,
-    extract_features,
     filter_stable,
     icc_table,
     list_presets,
+    load_features,
     load_preset,
     make_ultrasound_cohort,
     normalize_cases,
@@ -66,7 +68,7 @@ def cohort_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def cohort_result(cohort_dir):
-    return extract_features(read_cases(cohort_dir / "cases.csv"), preset="ultrasound2d", n_jobs=1)
+    return extract(cohort_dir / "cases.csv", preset="ultrasound2d", n_jobs=1)
 
 
 def _write(array, path, spacing=None):
@@ -111,8 +113,8 @@ def test_ultrasound_cohort_files_and_sheet(cohort_dir):
 
 
 def test_synthetic_classes_separate_on_texture(cohort_result):
-    feats = cohort_result.patient_features()
-    labels = cohort_result.labels().loc[feats.index]
+    feats = cohort_result.features
+    labels = cohort_result.labels.loc[feats.index]
     assert feats.shape == (12, 88)
     aucs = {}
     for col in ["original_glcm_Contrast", "original_firstorder_Variance", "original_glszm_GrayLevelVariance",
@@ -245,43 +247,65 @@ def test_failure_isolation_and_strict(tmp_path, cohort_dir):
     rows = [{"case_id": k, "patient_id": f"P{k}", "image": str(i), "mask": str(m), "mask_label": ml}
             for k, (i, m, ml, _) in bad.items()]
     sheet = pd.concat([good.reset_index(), pd.DataFrame(rows)], ignore_index=True)
-    res = extract_features(normalize_cases(sheet), n_jobs=1)
-    assert list(res.features.index) == list(good.index)
-    fails = res.failures.set_index("case_id")
+    res = extract(normalize_cases(sheet), n_jobs=1)
+    assert list(res.features_image.index) == list(good.index)
+    assert list(res.dropped.columns) == ["kind", "item", "reason", "patient_id", "file", "failure"]
+    fails = res.dropped[res.dropped["kind"] == "case"].set_index("item")
     assert set(fails.index) == set(bad)
     for k, (*_, kind) in bad.items():
-        assert fails.at[k, "kind"] == kind, (k, fails.at[k, "reason"])
+        assert fails.at[k, "failure"] == kind, (k, fails.at[k, "reason"])
     assert "nope.png" in fails.at["missing", "file"]
-    assert res.patients().loc["Pmissing", "n_failed"] == 1
+    assert res.patients.loc["Pmissing", "n_failed"] == 1
+    # each bad case was its patient's only image: the patient is dropped too, with the reason
+    lost = res.dropped[res.dropped["kind"] == "sample"].set_index("item")
+    assert set(lost.index) == {f"P{k}" for k in bad} and set(lost["failure"]) == {"no image extracted"}
+    assert list(res.features.index) == list(good["patient_id"].unique())
+    assert res.parameters["n_failed"] == len(bad) and res.parameters["n_extracted"] == 2
     with pytest.raises(InputError, match="strict"):
-        extract_features(normalize_cases(sheet), strict=True)
+        extract(normalize_cases(sheet), strict=True)
 
 
 # --------------------------------------------------------------------------- parallel, cache, dask
 def test_jobs_and_cache_and_dask_give_identical_tables(cohort_dir, cohort_result, tmp_path):
     cases = read_cases(cohort_dir / "cases.csv")
-    par = extract_features(cases, n_jobs=2)
+    ref = cohort_result.features_image
+    par = extract(cases, n_jobs=2)
+    assert par.parameters["workers"] == 2 and par.parameters["backend"] == "processes"
+    pd.testing.assert_frame_equal(par.features_image, ref)
     pd.testing.assert_frame_equal(par.features, cohort_result.features)
+    threads = extract(cases.iloc[:6], n_jobs=2, backend="threads")
+    pd.testing.assert_frame_equal(threads.features_image, ref.iloc[:6])
+    assert extract(cases.iloc[:2], n_jobs=-1).parameters["workers"] >= 1
+    with pytest.raises(ParameterError, match="n_jobs"):
+        extract(cases, n_jobs=0)
+    with pytest.raises(ParameterError, match="backend"):
+        extract(cases, backend="mpi")
     cache = tmp_path / "cache"
-    first = extract_features(cases, cache_dir=cache)
-    again = extract_features(cases, cache_dir=cache)
-    assert (first.n_computed, first.n_cached) == (24, 0)
-    assert (again.n_computed, again.n_cached) == (0, 24)
-    pd.testing.assert_frame_equal(again.features, cohort_result.features)
+    first = extract(cases, cache_dir=cache)
+    again = extract(cases, cache_dir=cache)
+    assert (first.parameters["n_computed"], first.parameters["n_cached"]) == (24, 0)
+    assert (again.parameters["n_computed"], again.parameters["n_cached"]) == (0, 24)
+    pd.testing.assert_frame_equal(again.features_image, ref)
+    assert again.diagnostics["cached"].all() and not first.diagnostics["cached"].any()
     # a changed image is recomputed, the others come from the cache
     work = tmp_path / "copy"
     shutil.copytree(cohort_dir, work)
     img, _ = simulate_ultrasound(1, size=96, seed=99)
     _write(img, work / "images" / "US001_1.png")
-    changed = extract_features(read_cases(work / "cases.csv"), cache_dir=cache)
-    assert (changed.n_computed, changed.n_cached) == (1, 23)
-    assert not np.allclose(changed.features.loc["US001_1"], cohort_result.features.loc["US001_1"])
+    changed = extract(work / "cases.csv", cache_dir=cache)
+    assert (changed.parameters["n_computed"], changed.parameters["n_cached"]) == (1, 23)
+    assert not np.allclose(changed.features_image.loc["US001_1"], ref.loc["US001_1"])
 
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=1,
                                   dashboard_address=None) as cluster:
-        dask = extract_features(cases.iloc[:4], scheduler=cluster.scheduler_address)
-    pd.testing.assert_frame_equal(dask.features, cohort_result.features.iloc[:4])
+        dask = extract(cases.iloc[:4], scheduler=cluster.scheduler_address)
+        assert dask.parameters["backend"] == "dask"
+        pd.testing.assert_frame_equal(dask.features_image, ref.iloc[:4])
+        with distributed.Client(cluster) as client:  # backend="dask" without a scheduler: the active client
+            active = extract(cases.iloc[4:6], backend="dask")
+            assert client.scheduler_info()["workers"]  # the same cluster ran them
+    pd.testing.assert_frame_equal(active.features_image, ref.iloc[4:6])
 
 
 def test_patient_aggregation_mean_and_median():
@@ -335,8 +359,8 @@ def test_reader_and_perturbation_icc(cohort_dir):
                  {"case_id": f"{cid}_r2", "patient_id": row["patient_id"], "image": row["image"],
                   "mask": str(alt), "reader": "r2"}]
     sheet = normalize_cases(pd.DataFrame(rows))
-    res = extract_features(sheet)
-    ricc = reader_icc(res.features, sheet)
+    res = extract(sheet)
+    ricc = reader_icc(res.features_image, sheet)
     assert ricc["n_raters"].iloc[0] == 2 and ricc["n_targets"].iloc[0] == 6
     assert ricc.loc["original_firstorder_Median", "icc_consistency"] > 0.8
 
@@ -363,29 +387,140 @@ def test_combat_fits_on_training_and_applies_to_new_data():
         model.transform(new, pd.Series("C", index=new.index))
 
 
+# --------------------------------------------------------------------------- result, load_features
+def test_extraction_result_round_trip(cohort_result, tmp_path):
+    res = cohort_result
+    assert res.stage == "extraction" and res.synthetic is True
+    assert res.features.index.name == "sample_id" and res.features_image.index.name == "case_id"
+    assert res.labels.name == "her2" and res.labels.sum() == 6 and list(res.labels.index) == list(res.features.index)
+    assert res.parameters["preset"] == "ultrasound2d" and set(res.parameters["settings"]) == {
+        "imageType", "featureClass", "setting"}
+    assert res.parameters["aggregate"] == "mean" and res.parameters["n_images"] == 24
+    # the patient features are the mean of each patient's images
+    np.testing.assert_allclose(res.features.loc["US003"], res.features_image.loc[["US003_1", "US003_2"]].mean())
+    assert res.patients["n_extracted"].tolist() == [2] * 12
+    figs = res.figures()
+    assert set(figs) == {"images", "feature_correlation"} and all(f.get_label() for f in figs.values())
+    written = res.write(tmp_path / "imaging", inputs={"cases": res.cases["image"].iloc[0]})
+    names = {p.name for p in written}
+    for stem in ("features_patient", "labels", "features_image", "diagnostics", "patients", "cases", "dropped"):
+        assert f"{stem}.parquet" in names and f"{stem}.csv" in names
+    assert {"images.png", "feature_correlation.png", "provenance.json"} <= names
+    back = ExtractionResult.read(tmp_path / "imaging")
+    for name, table in res.tables().items():
+        other = back.tables()[name]
+        pd.testing.assert_frame_equal(other, table, check_dtype=name != "dropped", check_index_type=False)
+    pd.testing.assert_series_equal(back.labels, res.labels)
+    assert back.parameters["settings"] == res.parameters["settings"] and back.synthetic
+    assert set(back.figures()) == set(figs)
+    # rg.extract is the stage function, and the config section's defaults are its defaults
+    import radiogenomics as rg
+    from radiogenomics._config import stage_function
+
+    assert rg.extract is extract is stage_function("imaging")
+
+
+def test_load_features_with_features_as_columns(cohort_result, tmp_path):
+    table = cohort_result.features.T  # features as rows, patients as columns
+    got = load_features(table, cohort_result.labels)
+    pd.testing.assert_frame_equal(got.features, cohort_result.features, check_names=False)
+    assert got.features.index.name == "sample_id" and got.features_image is None
+    table.to_csv(tmp_path / "t.csv")
+    cohort_result.labels.to_frame().to_csv(tmp_path / "labels.csv")
+    from_file = load_features(tmp_path / "t.csv", tmp_path / "labels.csv")
+    np.testing.assert_allclose(from_file.features.to_numpy(), cohort_result.features.to_numpy())
+    assert from_file.labels.tolist() == cohort_result.labels.tolist()
+    assert set(from_file.figures()) == {"feature_correlation"}
+
+
 # --------------------------------------------------------------------------- CLI
-def test_cli_extract_writes_contract_tables(cohort_dir, tmp_path, cohort_result):
+def test_cli_extract_writes_the_result(cohort_dir, tmp_path, cohort_result, monkeypatch):
     from typer.testing import CliRunner
 
     from radiogenomics._io import read_labels, read_table
     from radiogenomics.cli import app
 
+    monkeypatch.setenv("RADIOGENOMICS_CACHE", str(tmp_path / "cache_root"))
     runner = CliRunner()
     out = tmp_path / "out"
     r = runner.invoke(app, ["extract", "--cases", str(cohort_dir / "cases.csv"), "--out", str(out), "--jobs", "2"])
     assert r.exit_code == 0, r.output
-    for name in ("features_image", "features_patient", "diagnostics", "failures", "labels", "patients"):
+    for name in ("features_image", "features_patient", "diagnostics", "dropped", "labels", "patients", "cases"):
         assert (out / f"{name}.parquet").exists() and (out / f"{name}.csv").exists()
-    pd.testing.assert_frame_equal(read_table(out / "features_patient.parquet"), cohort_result.patient_features(),
+    assert not (out / "cache").exists() and len(list((tmp_path / "cache_root" / "features").glob("*.json"))) == 24
+    pd.testing.assert_frame_equal(read_table(out / "features_patient.parquet"), cohort_result.features,
                                   check_names=False)
     assert read_labels(out / "labels.csv").sum() == 6
     prov = json.loads((out / "provenance.json").read_text())
-    assert prov["synthetic"] is True and prov["stages"]["extract"]["extra"]["n_extracted"] == 24
-    r2 = runner.invoke(app, ["extract", "--cases", str(cohort_dir / "cases.csv"), "--out", str(out)])
-    assert r2.exit_code == 0
-    assert json.loads((out / "provenance.json").read_text())["stages"]["extract"]["extra"]["n_cached"] == 24
-    bad = runner.invoke(app, ["extract", "--cases", str(tmp_path / "none.csv"), "--out", str(out)])
+    record = prov["stages"]["extraction"]
+    assert prov["synthetic"] is True and record["parameters"]["n_extracted"] == 24
+    assert record["parameters"]["n_jobs"] == 2
+    # the config's imaging section fills what the command line leaves out; the cache is reused
+    config = tmp_path / "config.yaml"
+    config.write_text("imaging: {cases: x.csv, aggregate: median}\nexpression: {series: [{name: a}]}\n"
+                      "enrichment: {gmt: [g.gmt]}\n")
+    r2 = runner.invoke(app, ["extract", "--cases", str(cohort_dir / "cases.csv"), "--out", str(out),
+                             "--config", str(config)])
+    assert r2.exit_code == 0, r2.output
+    params = json.loads((out / "provenance.json").read_text())["stages"]["extraction"]["parameters"]
+    assert params["n_cached"] == 24 and params["aggregate"] == "median"
+    # a feature table given as it is (features as rows: detected from the labels)
+    cohort_result.features.T.to_csv(tmp_path / "table.csv")
+    cohort_result.labels.to_frame().to_csv(tmp_path / "labels.csv")
+    r3 = runner.invoke(app, ["extract", "--features", str(tmp_path / "table.csv"), "--labels",
+                             str(tmp_path / "labels.csv"), "--out", str(tmp_path / "given")])
+    assert r3.exit_code == 0, r3.output
+    given = ExtractionResult.read(tmp_path / "given")
+    assert given.features.shape == (12, 88) and given.labels.sum() == 6
+    bad = runner.invoke(app, ["extract", "--cases", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o2")])
     assert bad.exit_code == 2 and "not found" in bad.output
+    both = runner.invoke(app, ["extract", "--out", str(tmp_path / "o3")])
+    assert both.exit_code == 2 and "exactly one of --cases" in both.output
+
+
+def test_cli_stability_perturbation(cohort_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from radiogenomics.cli import app
+
+    sheet = pd.read_csv(cohort_dir / "cases.csv").iloc[:3]
+    sheet["image"] = [str(cohort_dir / p) for p in sheet["image"]]
+    sheet["mask"] = [str(cohort_dir / p) for p in sheet["mask"]]
+    sheet.to_csv(tmp_path / "three.csv", index=False)
+    r = CliRunner().invoke(app, ["stability", "--cases", str(tmp_path / "three.csv"), "--out", str(tmp_path / "s"),
+                                 "--n-perturbations", "1", "--threshold", "0.5"])
+    assert r.exit_code == 0, r.output
+    icc = pd.read_parquet(tmp_path / "s" / "icc.parquet")
+    assert icc["n_targets"].iloc[0] == 3 and icc["n_raters"].iloc[0] == 2
+    assert (tmp_path / "s" / "stable_features.csv").exists()
+
+
+def test_cli_harmonize_table_and_result_folder(tmp_path, cohort_result):
+    from typer.testing import CliRunner
+
+    from radiogenomics.cli import app
+
+    rng = np.random.default_rng(1)
+    ids = [f"s{i}" for i in range(40)]
+    table = pd.DataFrame(rng.normal(0, 1, (40, 4)), index=pd.Index(ids, name="sample_id"), columns=list("abcd"))
+    table.iloc[::2] = table.iloc[::2] * 2 + 3
+    table.to_csv(tmp_path / "features.csv")
+    pd.DataFrame({"sample_id": ids, "scanner": ["A", "B"] * 20}).to_csv(tmp_path / "scanners.csv", index=False)
+    runner = CliRunner()
+    r = runner.invoke(app, ["harmonize", "--features", str(tmp_path / "features.csv"), "--scanners",
+                            str(tmp_path / "scanners.csv"), "--out", str(tmp_path / "h")])
+    assert r.exit_code == 0, r.output
+    out = pd.read_parquet(tmp_path / "h" / "features_harmonized.parquet")
+    gap = out.iloc[::2].mean() - out.iloc[1::2].mean()
+    assert (gap.abs() < 0.3 * (table.iloc[::2].mean() - table.iloc[1::2].mean()).abs()).all()
+    # an imaging result folder is read as its patient features
+    cohort_result.write(tmp_path / "imaging", figures=False)
+    pd.DataFrame({"sample_id": cohort_result.features.index, "scanner": ["A", "B"] * 6}).to_csv(
+        tmp_path / "sc2.csv", index=False)
+    r = runner.invoke(app, ["harmonize", "--features", str(tmp_path / "imaging"), "--scanners",
+                            str(tmp_path / "sc2.csv"), "--out", str(tmp_path / "h2")])
+    assert r.exit_code == 0, r.output
+    assert pd.read_parquet(tmp_path / "h2" / "features_harmonized.parquet").shape == cohort_result.features.shape
 
 
 # --------------------------------------------------------------------------- real data
@@ -501,7 +636,7 @@ def test_ibsi_digital_phantom(shared_data):
 def test_plots_return_figures():
     from matplotlib.figure import Figure
 
-    from radiogenomics.plotting.imaging import plot_case, plot_icc
+    from radiogenomics.plotting._imaging import plot_case, plot_icc
 
     img, msk = simulate_ultrasound(1, size=64, seed=0)
     assert isinstance(plot_case(img, msk, title="x"), Figure)

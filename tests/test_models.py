@@ -1,4 +1,4 @@
-"""Tests of radiogenomics.models: DeLong, bootstrap, splits, leakage, validation, selection, clinical."""
+"""Tests of radiogenomics.models: DeLong, bootstrap, splits, leakage, validation, selection, clinical, the stage."""
 
 from __future__ import annotations
 
@@ -110,7 +110,9 @@ def test_delong_covariance_of_two_models_and_test() -> None:
     b = 0.5 * a + rng.normal(size=80)
     aucs, cov = delong_roc_variance(y, np.vstack([a, b]))
     # off-diagonal from the pairwise definition
-    x = lambda s: (s[y == 1][:, None] > s[y == 0][None, :]) + 0.5 * (s[y == 1][:, None] == s[y == 0][None, :])
+    def x(s):
+        return (s[y == 1][:, None] > s[y == 0][None, :]) + 0.5 * (s[y == 1][:, None] == s[y == 0][None, :])
+
     pa, pb = x(a), x(b)
     c = np.cov(pa.mean(1), pb.mean(1))[0, 1] / (y == 1).sum() + np.cov(pa.mean(0), pb.mean(0))[0, 1] / (y == 0).sum()
     assert cov[0, 1] == pytest.approx(c)
@@ -198,7 +200,7 @@ def test_splits_equal_plain_pipeline_fits() -> None:
     from sklearn.metrics import accuracy_score
 
     from radiogenomics.models.classifiers import set_random_state
-    from radiogenomics.models.evaluation import _splits_variant, split_seeds
+    from radiogenomics.models.splits import _splits_variant, split_seeds
 
     X, y = cohort(90, 4, shift=1.0, seed=2)
     res = repeated_splits(X, y, n_splits=3, seed=11, show_progress=False)
@@ -409,7 +411,7 @@ def test_fisher_used_for_small_2x2() -> None:
 # ----------------------------------------------------------------------------- figures
 def test_figures_are_returned() -> None:
     from radiogenomics.models import learning_curves
-    from radiogenomics.plotting import models as P
+    from radiogenomics.plotting import _models as P
 
     X, y = cohort(80, 4, shift=1.0)
     Xv, yv = cohort(40, 4, shift=1.0, seed=1, prefix="V")
@@ -435,3 +437,202 @@ def test_figures_are_returned() -> None:
         P.plot_split_auc(splits),
     ]
     assert all(isinstance(f, Figure) and f.axes for f in figs)
+    # the table forms draw the same figures
+    lasso = lasso_path(X, y, Cs=4, cv=3)
+    cv = lasso.cv_curve.assign(chosen=lasso.cv_curve["C"] == lasso.C)
+    a, b = P.plot_lasso(lasso), P.plot_lasso(cv, lasso.coefficients)
+    assert a.axes[0].lines[-1].get_xdata()[0] == b.axes[0].lines[-1].get_xdata()[0] == pytest.approx(-np.log(lasso.C))
+    n1 = P.plot_nomogram(nomo)
+    n2 = P.plot_nomogram(nomo.coefficients, nomo.points, nomo.total_points)
+    assert [t.get_text() for t in n1.axes[0].texts] == [t.get_text() for t in n2.axes[0].texts]
+    cal = pd.concat([calibration_table(lab.to_numpy(), scores[c].to_numpy()).assign(classifier=c, brier=0.1)
+                     for c in scores], ignore_index=True)
+    assert len(P.plot_calibration(cal).axes[0].lines) == 1 + scores.shape[1]
+
+
+def test_nomogram_from_tables_scores_the_same() -> None:
+    from radiogenomics.models import Nomogram
+
+    rng = np.random.default_rng(4)
+    pred = pd.DataFrame({"score": rng.normal(size=60), "er": rng.integers(0, 2, 60).astype(float)})
+    y = pd.Series((pred["score"] + rng.normal(size=60) > 0).astype(int))
+    nomo = fit_nomogram(pred, y)
+    again = Nomogram.from_tables(nomo.coefficients, nomo.points, nomo.total_points)
+    assert again.scale == pytest.approx(nomo.scale) and again.intercept == pytest.approx(nomo.intercept)
+    pd.testing.assert_frame_equal(again.score(pred), nomo.score(pred), rtol=1e-9)
+
+
+# ----------------------------------------------------------------------------- the stage: evaluate()
+CLF = ["lr", "nb"]
+
+
+@pytest.fixture(scope="module")
+def stage_data() -> dict:
+    X, y = cohort(90, 6, shift=1.0, seed=20)
+    Xv, yv = cohort(50, 6, shift=1.0, seed=21, prefix="V")
+    rng = np.random.default_rng(22)
+    ids = list(X.index) + list(Xv.index)
+    clin = pd.DataFrame({"age": rng.normal(55, 9, len(ids)).round(), "grade": rng.choice(["G1", "G2", "G3"], len(ids)),
+                         "site": "A", "size": rng.normal(size=len(ids))}, index=ids)
+    clin.loc[X.index[3], "size"] = np.nan  # a variable with a missing value: not in the nomogram
+    return {"X": X, "y": y, "Xv": Xv, "yv": yv, "clin": clin}
+
+
+@pytest.fixture(scope="module")
+def with_validation(stage_data: dict):
+    import radiogenomics as rg
+
+    d = stage_data
+    return rg.evaluate(d["X"], d["y"], feature_sets={"signal": ["f0", "f1", "f2"], "all": list(d["X"].columns)},
+                       validation=(d["Xv"], d["yv"]), clinical=d["clin"], classifiers=CLF, n_splits=5,
+                       n_bootstrap=50, seed=2, show_progress=False)
+
+
+@pytest.fixture(scope="module")
+def without_validation(stage_data: dict):
+    from radiogenomics.models import evaluate
+
+    d = stage_data
+    return evaluate(d["X"], d["y"], feature_sets={"signal": ["f0", "f1", "f2"]}, classifiers=CLF, n_splits=4, seed=1,
+                    show_progress=False)
+
+
+def test_evaluate_with_validation_is_the_composition_of_the_parts(stage_data: dict, with_validation) -> None:
+    d, res = stage_data, with_validation
+    sets = {"signal": ["f0", "f1", "f2"], "all": list(d["X"].columns)}
+    ref = repeated_splits(d["X"], d["y"], feature_sets=sets, classifiers=CLF, n_splits=5, seed=2, show_progress=False)
+    pd.testing.assert_frame_equal(res.summary, ref.summary)
+    pd.testing.assert_frame_equal(res.splits, ref.splits)
+    val = validate(d["X"], d["y"], validation_features=d["Xv"], validation_labels=d["yv"], feature_sets=sets,
+                   classifiers=CLF, n_bootstrap=50, seed=2)
+    pd.testing.assert_frame_equal(res.validation, val.validation)
+    pd.testing.assert_frame_equal(res.validation_predictions, val.predictions)
+    assert res.oof_predictions is None and set(res.models) == set(val.models)
+    # PCA, LASSO, calibration and decision curve are those of the primary (first) set on the validation cohort
+    table, n = pca_variance(d["X"][sets["signal"]], variance=0.91)
+    pd.testing.assert_frame_equal(res.pca, table)
+    assert res.parameters["primary_feature_set"] == "signal" and res.parameters["pca_components"] == n
+    scores, lab = val.score_table(feature_set="signal")
+    t = calibration_table(lab.to_numpy(), scores["lr"].to_numpy())
+    got = res.calibration[res.calibration["classifier"] == "lr"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got[t.columns], t, check_dtype=False)
+    assert got["brier"].iloc[0] == pytest.approx(t.attrs["brier"])
+    assert set(res.calibration["cohort"]) == {"validation"} and set(res.decision_curve["feature_set"]) == {"signal"}
+    dca = decision_curve(lab.to_numpy(), scores)
+    pd.testing.assert_frame_equal(res.decision_curve[dca.columns], dca)
+    # clinical: both baseline tables, the nomogram; the constant and the incomplete variables are reported
+    assert res.baseline_split is not None and "training (n=90)" in res.baseline_split.columns
+    assert list(res.nomogram_coefficients["variable"]) == ["radiomic_score", "age", "grade_G2", "grade_G3"]
+    assert dict(zip(res.dropped["item"], res.dropped["reason"])) == {
+        "site": "a single value in the training cohort: left out of the nomogram",
+        "size": "1 missing value(s) in the training cohort: left out of the nomogram"}
+    assert set(res.dropped["kind"]) == {"clinical variable"}
+    p = res.parameters
+    assert (p["seed"], p["n_splits"], p["n_bootstrap"], p["classifiers"]) == (2, 5, 50, CLF)
+    assert p["feature_sets"]["signal"] == ["f0", "f1", "f2"] and "random_state=2" in p["classifier_settings"]["lr"]
+    ov = res.overview()
+    assert ov["n_validation"] == 50 and set(ov["best_split_auc"]) == {"signal", "all"}
+
+
+def test_evaluate_without_validation_uses_out_of_fold_predictions(stage_data: dict, without_validation) -> None:
+    from radiogenomics.models import out_of_fold_scores
+
+    d, res = stage_data, without_validation
+    assert res.validation is None and res.validation_predictions is None and res.evaluation_cohort == "training_oof"
+    oof = res.oof_predictions
+    assert set(oof["cohort"]) == {"training_oof"} and set(oof["classifier"]) == set(CLF) and len(oof) == 2 * 90
+    X1, y = d["X"][["f0", "f1", "f2"]], d["y"].to_numpy(int)
+    for name, est in make_classifiers(CLF, random_state=1).items():
+        ref = out_of_fold_scores(est, X1.to_numpy(float), y, seed=1)
+        got = oof[oof["classifier"] == name]
+        np.testing.assert_array_equal(got["score"].to_numpy(), ref)
+        thr = youden_threshold(y, ref)["threshold"]
+        np.testing.assert_array_equal(got["predicted"].to_numpy(), (ref >= thr).astype(int))
+        cal = calibration_table(y, ref)
+        np.testing.assert_allclose(res.calibration.loc[res.calibration["classifier"] == name, "observed_fraction"],
+                                   cal["observed_fraction"])
+    assert set(res.calibration["cohort"]) == {"training_oof"}
+    assert res.baseline_her2 is None and res.nomogram_coefficients is None and res.nomogram() is None
+    assert res.overview()["n_validation"] is None
+    figs = res.figures()
+    assert {"roc", "calibration", "decision_curve", "split_auc"} <= set(figs) and "nomogram" not in figs
+    assert "out-of-fold" in figs["roc"].get_label() and "'signal'" in figs["roc"].get_label()
+
+
+def test_models_result_round_trip(tmp_path, with_validation) -> None:
+    from radiogenomics.models import ModelsResult
+
+    res = with_validation
+    res.write(tmp_path / "models", figures=False)
+    back = ModelsResult.read(tmp_path / "models")
+    assert set(back.tables()) == set(res.tables())
+    for name, table in res.tables().items():
+        pd.testing.assert_frame_equal(back.tables()[name], table, check_dtype=False, obj=name)
+    assert back.parameters["seed"] == 2 and back.parameters["primary_feature_set"] == "signal"
+    assert back.overview() == res.overview()
+    figs, again = res.figures(), back.figures()
+    assert set(figs) == {"split_auc", "pca_variance", "lasso", "learning_curves", "roc", "precision_recall",
+                         "confusion_matrices", "calibration", "decision_curve", "nomogram"}
+    assert set(again) == set(figs)
+    for name, fig in figs.items():
+        assert fig.get_label() == again[name].get_label() and fig.get_label(), name
+    assert "validation cohort" in figs["calibration"].get_label()
+    nomo = back.nomogram()
+    np.testing.assert_allclose(nomo.score(pd.DataFrame({"radiomic_score": [0.0], "age": [50.0], "grade_G2": [1.0],
+                                                        "grade_G3": [0.0]}))["probability"],
+                               res.nomogram().score(pd.DataFrame({"radiomic_score": [0.0], "age": [50.0],
+                                                                  "grade_G2": [1.0], "grade_G3": [0.0]}))["probability"])
+
+
+def test_feature_sets_from_upstream_results(stage_data: dict) -> None:
+    import radiogenomics as rg
+    from radiogenomics.module import ModuleResult
+
+    d = stage_data
+    diff = rg.differential(d["X"], d["y"])
+    assert diff.feature_set()  # the planted features differ
+    empty = pd.DataFrame()
+    mod = ModuleResult(module=pd.DataFrame({"feature": ["f0", "f3"], "role": ["differential", "auxiliary"]}),
+                       similarity=empty, similarity_matrix=empty, network_nodes=empty, network_edges=empty)
+    res = rg.evaluate(d["X"], d["y"], feature_sets={"differential": diff, "module": mod}, classifiers=["nb"],
+                      n_splits=2, show_progress=False)
+    assert res.parameters["feature_sets"] == {"differential": diff.feature_set(), "module": ["f0", "f3"]}
+    assert res.parameters["feature_set_sources"] == {"differential": "DifferentialResult", "module": "ModuleResult"}
+    assert set(res.summary["feature_set"]) == {"differential", "module"}
+    # an upstream result (extract) as the features
+    from radiogenomics.imaging.result import load_features
+
+    ext = load_features(d["X"], d["y"])
+    res2 = rg.evaluate(ext, feature_sets={"differential": diff}, classifiers=["nb"], n_splits=2, show_progress=False)
+    pd.testing.assert_frame_equal(res2.summary, res.summary[res.summary["feature_set"] == "differential"]
+                                  .reset_index(drop=True))
+
+
+def test_empty_or_unusable_feature_set_is_an_error_before_any_computation(stage_data: dict, monkeypatch) -> None:
+    import importlib
+
+    import radiogenomics as rg
+
+    stage_module = importlib.import_module("radiogenomics.models.evaluate")
+
+    def never(*args, **kwargs):
+        raise AssertionError("computed before the inputs were checked")
+
+    monkeypatch.setattr(stage_module, "repeated_splits", never)
+    d = stage_data
+    nothing = rg.differential(d["X"], d["y"], threshold=1e-300)
+    assert nothing.feature_set() == []
+    with pytest.raises(InputError, match=r"'differential' is empty: DifferentialResult\.feature_set\(\) returned no"):
+        rg.evaluate(d["X"], d["y"], feature_sets={"differential": nothing})
+    with pytest.raises(InputError, match="'mine' is empty"):
+        rg.evaluate(d["X"], d["y"], feature_sets={"mine": []})
+    with pytest.raises(InputError, match="missing from the validation features"):
+        rg.evaluate(d["X"], d["y"], feature_sets={"s": ["f0"]}, validation=(d["Xv"].drop(columns="f0"), d["yv"]))
+    with pytest.raises(InputError, match="no clinical row"):
+        rg.evaluate(d["X"], d["y"], clinical=d["clin"].drop(index=d["X"].index[:2]))
+    with pytest.raises(ParameterError, match="n_bootstrap"):
+        rg.evaluate(d["X"], d["y"], n_bootstrap=5)
+    with pytest.raises(ParameterError, match="xgb"):
+        rg.evaluate(d["X"], d["y"], classifiers=["lr", "xgb"])
+    with pytest.raises(InputError, match="at least 5 of each class"):
+        rg.evaluate(d["X"].iloc[:12], d["y"].iloc[:12].mask(d["y"].iloc[:12].index != "P000", 0))

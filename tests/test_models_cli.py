@@ -59,8 +59,43 @@ def test_models_cli_writes_tables_figures_and_provenance(run_dir: Path) -> None:
     val = pd.read_parquet(run_dir / "validation.parquet")
     assert len(val) == 6 and (val["auc"] > 0.6).all()
     prov = json.loads((run_dir / "provenance.json").read_text())
-    assert prov["stages"]["models"]["parameters"]["splits"] == 6
+    params = prov["stages"]["models"]["parameters"]
+    assert (params["n_splits"], params["n_bootstrap"], params["seed"]) == (6, 100, 0)
+    assert params["feature_sets"] == {"diff": ["f0", "f1", "f2"], "module": [f"f{j}" for j in range(6)]}
+    assert prov["stages"]["models"]["seeds"] == {"seed": 0}
     assert "training (n=90)" in pd.read_csv(run_dir / "baseline_split.csv").columns
+    assert not (run_dir / "oof_predictions.parquet").exists()
+
+
+def test_models_cli_result_folders_as_inputs_and_config(run_dir: Path, tmp_path: Path) -> None:
+    import radiogenomics as rg
+    from radiogenomics._io import read_labels, read_table
+    from radiogenomics.imaging.result import load_features
+
+    src = run_dir.parent
+    feats, labs = read_table(src / "T_features.csv"), read_labels(src / "T_labels.csv")
+    load_features(feats, labs).write(tmp_path / "extract", figures=False)
+    diff = rg.differential(feats, labs)
+    diff.write(tmp_path / "differential", figures=False)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("imaging: {features: f.csv, labels: l.csv}\nexpression: {series: [{name: A}]}\n"
+                   "enrichment: {gmt: [x.gmt]}\nseed: 5\nmodels: {n_splits: 3, classifiers: [lr, nb]}\n")
+    result = CliRunner().invoke(app, [
+        "-q", "models", "--features", str(tmp_path / "extract"), "--feature-set", f"diff={tmp_path / 'differential'}",
+        "--feature-set", "all=all", "--config", str(cfg), "--n-splits", "2", "--no-figures", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    res = rg.models.ModelsResult.read(tmp_path / "out")
+    p = res.parameters
+    assert (p["n_splits"], p["classifiers"], p["seed"]) == (2, ["lr", "nb"], 5)  # the command line wins
+    assert p["feature_sets"] == {"diff": diff.feature_set(), "all": list(feats.columns)}
+    assert p["feature_set_sources"] == {"diff": "DifferentialResult", "all": "list"}
+    assert res.evaluation_cohort == "training_oof" and res.oof_predictions is not None and res.validation is None
+    assert not list((tmp_path / "out").glob("*.png"))
+    result = CliRunner().invoke(app, [
+        "models", "--features", str(tmp_path / "extract"), "--feature-set", f"x={tmp_path / 'extract'}",
+        "--out", str(tmp_path / "out2")])
+    assert result.exit_code == 2 and "not a differential or module result" in result.output
+    assert not (tmp_path / "out2").exists()
 
 
 def test_models_cli_bad_input_exits_2(tmp_path: Path) -> None:
@@ -75,3 +110,12 @@ def test_models_cli_bad_input_exits_2(tmp_path: Path) -> None:
         "models", "--features", str(tmp_path / "T_features.csv"), "--labels", str(tmp_path / "T_labels.csv"),
         "--classifiers", "lr,xgb", "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "xgb" in result.output
+    (tmp_path / "empty.txt").write_text("# nothing\n")
+    result = CliRunner().invoke(app, [
+        "models", "--features", str(tmp_path / "T_features.csv"), "--labels", str(tmp_path / "T_labels.csv"),
+        "--feature-set", f"e={tmp_path / 'empty.txt'}", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "lists no feature names" in result.output
+    result = CliRunner().invoke(app, [
+        "models", "--features", str(tmp_path / "T_features.csv"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "--labels is needed" in result.output
+    assert not (tmp_path / "out").exists()

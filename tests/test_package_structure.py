@@ -10,9 +10,11 @@ import inspect
 import pytest
 
 SUBPACKAGES = [
-    "radiogenomics.core", "radiogenomics.datasets", "radiogenomics.imaging", "radiogenomics.expression",
-    "radiogenomics.enrichment", "radiogenomics.network", "radiogenomics.models", "radiogenomics.deep",
-    "radiogenomics.report", "radiogenomics._io", "radiogenomics._validation", "radiogenomics._provenance",
+    "radiogenomics", "radiogenomics.datasets", "radiogenomics.imaging", "radiogenomics.expression",
+    "radiogenomics.differential", "radiogenomics.association", "radiogenomics.enrichment", "radiogenomics.module",
+    "radiogenomics.models", "radiogenomics.deep", "radiogenomics.plotting", "radiogenomics.report",
+    "radiogenomics._io", "radiogenomics._validation", "radiogenomics._provenance", "radiogenomics._results",
+    "radiogenomics._config",
 ]
 
 
@@ -25,6 +27,7 @@ def _public_functions():
             pytest.skip(f"{modname}: {exc}")
         for name in getattr(mod, "__all__", []):
             obj = getattr(mod, name)
+            obj = getattr(obj, "__stage__", obj)  # a callable stage package: check its stage function
             if inspect.isfunction(obj) and obj not in seen:
                 seen.add(obj)
                 yield pytest.param(obj, id=f"{modname}.{name}")
@@ -72,4 +75,35 @@ def test_library_never_prints():
         for i, line in enumerate(path.read_text().splitlines(), 1):
             if re.match(r"\s*print\(", line) or re.match(r"\s*assert ", line):
                 offenders.append(f"{path.relative_to(root)}:{i}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_public_api_and_error_classes_at_the_top_level():
+    import radiogenomics as rg
+
+    for name in ("extract", "differential", "associate", "enrich", "module", "evaluate", "read_results"):
+        assert callable(getattr(rg, name)), name
+    assert rg.pl.figures is importlib.import_module("radiogenomics.plotting").figures
+    for name in ("RadiogenomicsError", "InputError", "LabelError", "AlignmentError", "ParameterError",
+                 "DataFileError", "MissingDataFileError", "OptionalDependencyError"):
+        assert issubclass(getattr(rg, name), rg.RadiogenomicsError), name
+    assert issubclass(rg.InputError, ValueError)
+    # the stage packages are their stage functions, and keep their modules
+    assert rg.differential.DifferentialResult.stage == "differential" and rg.module.ModuleResult.stage == "module"
+    assert inspect.signature(rg.differential).parameters["threshold"].default == 0.05
+
+
+def test_compute_modules_never_import_plotting():
+    import pathlib
+    import re
+
+    root = pathlib.Path(importlib.import_module("radiogenomics").__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root)
+        if rel.parts[0] in ("plotting", "report", "cli") or rel.name == "_results.py":
+            continue  # figures are drawn by plotting, shown by the report and the CLI; results dispatch lazily
+        for i, line in enumerate(path.read_text().splitlines(), 1):
+            if re.match(r"\s*(from|import) (\.+|radiogenomics\.)?(plotting|matplotlib)", line):
+                offenders.append(f"{rel}:{i}: {line.strip()}")
     assert not offenders, "\n".join(offenders)

@@ -4,6 +4,7 @@ the SYNTHETIC banner, and a real headless Chromium rendering it without console 
 from __future__ import annotations
 
 import base64
+import os
 import re
 import shutil
 from pathlib import Path
@@ -11,12 +12,11 @@ from pathlib import Path
 import matplotlib
 import pandas as pd
 import pytest
-
 from _workflow_run import run_cli, workflow_results
 
 matplotlib.use("Agg")
 
-from radiogenomics.report import SECTION_IDS, render  # noqa: E402
+from radiogenomics.report import SECTION_IDS, render
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -34,7 +34,8 @@ def _sections(html: str) -> dict[str, str]:
 
 
 def test_empty_results_give_not_run_notes_not_a_crash(tmp_path: Path) -> None:
-    out = render(tmp_path / "missing", tmp_path / "r.html", synthetic=False)
+    (tmp_path / "empty").mkdir()
+    out = render(tmp_path / "empty", tmp_path / "r.html", synthetic=False)
     html = out.read_text()
     sections = _sections(html)
     assert list(sections) == list(SECTION_IDS)
@@ -43,22 +44,24 @@ def test_empty_results_give_not_run_notes_not_a_crash(tmp_path: Path) -> None:
     assert "synthetic-banner" not in html
 
 
-def test_partial_results_and_broken_table(tmp_path: Path) -> None:
+def test_partial_results_and_broken_stage(tmp_path: Path) -> None:
+    import radiogenomics as rg
+
     res = tmp_path / "results"
-    (res / "differential").mkdir(parents=True)
-    diff = pd.DataFrame({"mean_positive": [2.0, 1.0], "mean_negative": [1.0, 1.0], "fold_change": [2.0, 1.0],
-                         "log2_fold_change": [1.0, 0.0], "direction": ["up", "up"], "u_statistic": [30.0, 12.0],
-                         "p_value": [0.01, 0.9], "q_value": [0.02, 0.9], "rank": [1, 2], "selected": [True, False]},
-                        index=pd.Index(["f_a", "f_b"], name="feature"))
-    diff.to_parquet(res / "differential" / "differential.parquet")
-    (res / "enrichment").mkdir()
-    (res / "enrichment" / "enrichment.parquet").write_bytes(b"not parquet")
+    c = rg.make_cohort(seed=1, n_genes=200)
+    rg.differential(c.features, c.feature_labels).write(res / "differential")
     html = render(res, tmp_path / "r.html", synthetic=True).read_text()
     sections = _sections(html)
     assert sections["differential"] == "ok"
-    assert sections["enrichment"] == "error"  # visible error note, the rest still renders
-    assert sections["models"] == "notrun"
+    assert sections["models"] == "notrun" and sections["enrichment"] == "notrun"
     assert "synthetic-banner" in html and "SYNTHETIC DATA" in html
+    # a stage folder whose table cannot be read is an error naming the file, not a report with holes
+    (res / "enrichment").mkdir()
+    (res / "enrichment" / "enrichment.parquet").write_bytes(b"not parquet")
+    with pytest.raises(rg.DataFileError, match="enrichment.parquet"):
+        render(res, tmp_path / "r2.html")
+    proc = run_cli("report", "--results", str(res), "--out", str(tmp_path / "r3.html"))
+    assert proc.returncode == 2 and "enrichment.parquet" in proc.stderr and not (tmp_path / "r3.html").exists()
 
 
 def test_full_report_content(results: Path) -> None:
@@ -76,6 +79,9 @@ def test_full_report_content(results: Path) -> None:
     assert all(base64.b64decode(i).startswith(b"\x89PNG") for i in imgs)
     # the differential table shown is the stage's, smallest p first
     diff = pd.read_parquet(results / "differential" / "differential.parquet").sort_values("p_value")
+    # the renderer knows no stage's file names: it shows what the stage results hold
+    source = (Path(render.__code__.co_filename)).read_text()
+    assert ".parquet" not in source and "differential/" not in source and "positive_specific.csv" not in source
     assert html.index(str(diff.index[0])) < html.index(str(diff.index[-1]))
 
 
@@ -87,6 +93,9 @@ def test_report_cli(results: Path, tmp_path: Path) -> None:
     assert "synthetic-banner" not in out.read_text()
     bad = run_cli("report", "--results", str(tmp_path / "nowhere"), "--out", str(out))
     assert bad.returncode == 2 and "nowhere" in bad.stderr
+    (tmp_path / "empty").mkdir()
+    bad = run_cli("report", "--results", str(tmp_path / "empty"), "--out", str(out))
+    assert bad.returncode == 2 and "no stage result" in bad.stderr
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (.ci/run installs it: apt-get install chromium)")
@@ -119,7 +128,8 @@ def test_report_in_headless_chromium(results: Path, tmp_path: Path) -> None:
     assert n_img >= 6
     assert broken == []
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000
-    keep = Path(__file__).resolve().parents[1] / "reports" / "screenshots"
-    keep.mkdir(parents=True, exist_ok=True)
-    shutil.copy(shot, keep / "report_top.png")
-    shutil.copy(full, keep / "report_full.png")
+    keep = os.environ.get("RADIOGENOMICS_SCREENSHOTS")  # a folder to keep the screenshots in (never the repo)
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(keep) / "report_top.png")
+        shutil.copy(full, Path(keep) / "report_full.png")

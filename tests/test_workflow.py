@@ -15,12 +15,10 @@ import networkx as nx
 import pandas as pd
 import pytest
 import yaml
-
+from _workflow_run import TEST_DIR, WORKFLOWS, copy_test_dir, run_cli, workflow_results
 from conftest import needs_deep
 
-from _workflow_run import TEST_DIR, WORKFLOWS, copy_test_dir, run_cli, workflow_results
-
-SCHEMA = WORKFLOWS / "workflow" / "schemas" / "config.schema.yaml"
+SNAKEFILE = WORKFLOWS / "workflow" / "Snakefile"
 
 
 @pytest.fixture(scope="module")
@@ -28,18 +26,18 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return workflow_results(tmp_path_factory)
 
 
-def _validate(config: dict) -> None:
-    from snakemake.utils import validate
+def _validate(config: dict) -> dict:
+    from radiogenomics._config import validate_config
 
-    validate(config, schema=str(SCHEMA))
+    return validate_config(config)
 
 
 @pytest.mark.parametrize("path", [WORKFLOWS / "config" / "config.yaml", TEST_DIR / "config" / "config.yaml"])
 def test_shipped_configs_are_valid(path: Path) -> None:
-    config = yaml.safe_load(path.read_text())
-    _validate(config)
-    # validation fills the schema's defaults
+    config = _validate(yaml.safe_load(path.read_text()))
+    # validation fills the schema's defaults (the stage functions' own)
     assert config["differential"]["threshold"] == 0.05
+    assert config["association"]["r_threshold"] == 0.3 and config["imaging"]["n_jobs"] >= 1
 
 
 def test_shipped_config_is_commented_line_by_line() -> None:
@@ -53,31 +51,33 @@ def test_shipped_config_is_commented_line_by_line() -> None:
     ("change", "message"),
     [
         (lambda c: c["association"].update(mode="sideways"), "sideways"),
-        (lambda c: c["models"].update(splits=0), "splits"),
+        (lambda c: c["models"].update(n_splits=0), "n_splits"),
         (lambda c: c.update(unknown_key=1), "unknown_key"),
         (lambda c: c["expression"].update(series=[]), "series"),
     ],
 )
 def test_schema_rejects_bad_configs(change, message: str) -> None:
-    from snakemake.exceptions import WorkflowError
+    from radiogenomics import InputError
 
     config = yaml.safe_load((TEST_DIR / "config" / "config.yaml").read_text())
     change(config)
-    with pytest.raises(WorkflowError, match=message):
+    with pytest.raises(InputError, match=message):
         _validate(config)
 
 
 @pytest.mark.parametrize("profile", ["local", "slurm"])
-def test_dry_run_with_profile(profile: str) -> None:
+def test_dry_run_with_profile(profile: str, tmp_path: Path) -> None:
+    work = copy_test_dir(tmp_path / "w")  # nothing is written into the repository
     env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--profile", f"profiles/{profile}", "--directory", ".test"],
-        cwd=WORKFLOWS, capture_output=True, text=True, env=env, timeout=120, check=False,
+        [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(SNAKEFILE), "--profile",
+         str(WORKFLOWS / "profiles" / profile), "--directory", str(work)],
+        cwd=work, capture_output=True, text=True, env=env, timeout=120, check=False,
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert "This was a dry-run" in out
-    for rule in ("differential", "association", "enrichment", "module", "models", "report", "import_series"):
+    for rule in ("extract", "differential", "association", "enrichment", "module", "models", "report", "import_series"):
         assert rule in out, rule
 
 
@@ -87,7 +87,10 @@ def test_run_rejects_missing_config_and_unknown_profile(tmp_path: Path) -> None:
     assert "nope.yaml" in proc.stderr and "not found" in proc.stderr
     cfg = tmp_path / "c.yaml"
     cfg.write_text("results: r\n")
-    proc = run_cli("run", "--config", str(cfg), "--profile", "moon")
+    proc = run_cli("run", "--config", str(cfg))
+    assert proc.returncode == 2 and "c.yaml" in proc.stderr and "'imaging' is a required property" in proc.stderr
+    work = copy_test_dir(tmp_path / "w")
+    proc = run_cli("run", "--config", str(work / "config" / "config.yaml"), "--profile", "moon")
     assert proc.returncode == 2
     assert "profile" in proc.stderr and "moon" in proc.stderr
 
@@ -104,25 +107,29 @@ def test_invalid_config_fails_before_any_job(tmp_path: Path) -> None:
 
 
 def test_full_run_writes_every_stage(results: Path) -> None:
-    for stem in ("differential/differential", "association/positive_specific", "association/null_summary",
-                 "association/top_genes", "enrichment/enrichment", "module/module", "module/similarity",
-                 "models/summary", "expression/merged/expression"):
-        parquet, csv = results / f"{stem}.parquet", results / f"{stem}.csv"
-        assert parquet.exists() and csv.exists(), stem
-        a = pd.read_parquet(parquet)
-        assert len(a.columns) > 0, stem
+    import radiogenomics as rg
+    from radiogenomics._results import LAYOUT, stage_folder
+
+    run = rg.read_results(results)
+    for stage in ("extraction", "expression", "differential", "association", "enrichment", "module", "models"):
+        folder = stage_folder(stage, results, cohort="training")
+        primary = LAYOUT[stage].primary
+        assert (folder / f"{primary}.parquet").exists() and (folder / f"{primary}.csv").exists(), stage
+        assert (folder / "provenance.json").exists(), stage
+    assert set(run.stages()) >= {"extraction", "extraction_validation", "expression", "differential", "association",
+                                 "enrichment", "module", "models", "series/GSE_SYNTH_A", "series/GSE_SYNTH_B"}
+    assert run.deep is None
     # the differential table agrees with the package run in-process on the same inputs
-    from radiogenomics import differential
     from radiogenomics._io import read_labels, read_table
 
     base = results.parent
     feats = read_table(base / "data" / "features_training.csv")
     labels = read_labels(base / "data" / "labels_training.csv")
-    expected = differential(feats, labels)
-    got = pd.read_parquet(results / "differential" / "differential.parquet")
+    expected = rg.differential(feats, labels).table
+    got = run.differential.table
     pd.testing.assert_series_equal(got["p_value"].sort_index(), expected["p_value"].sort_index(), check_names=False)
     # merged expression: both series' samples, shared genes
-    merged = pd.read_parquet(results / "expression" / "merged" / "expression.parquet")
+    merged = run.expression.expression
     a = pd.read_csv(base / "data" / "gse_synth_a_expression.csv", index_col=0)
     b = pd.read_csv(base / "data" / "gse_synth_b_expression.csv", index_col=0)
     assert set(map(str, merged.index)) >= set(map(str, a.index)) | set(map(str, b.index))
@@ -213,15 +220,13 @@ def test_dry_run_with_deep_enabled(tmp_path: Path) -> None:
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert "rule deep:" in out
-    # the report waits for the deep outputs it shows (predictions, Grad-CAM PNGs)
+    # the report waits for the deep result it shows (predictions, Grad-CAM)
     report_input = re.search(r"rule report:\n\s+input: (.*)", out).group(1)
-    assert "results/deep/predictions.parquet" in report_input and "results/deep/gradcam" in report_input
+    assert "results/deep" in report_input.split(", ")
     shell = _deep_shell_command(out)
-    # the options come from the config's deep: section and exist in the CLI
-    assert "deep train --cases data/us/cases.csv --out results/deep" in shell
-    assert "--size 32" in shell and "--epochs 1" in shell and "--min-epochs 1" in shell and "--seed 0" in shell
-    assert "deep embed" in shell and "deep gradcam" in shell and "--layer layer4" in shell
-    assert shell.count("--device cpu") == 3 and shell.count("--model results/deep/model.pt") == 2
+    # one command runs the deep stage; its settings come from the config's deep: section (no value in the shell)
+    assert "deep run --cases data/us/cases.csv --config" in shell and "--out results/deep" in shell
+    assert "--size" not in shell and "--epochs" not in shell
     # deep.enabled without a case sheet is refused before any job
     bare = _deep_workdir(tmp_path / "bare", cases=False)
     proc = run_cli("run", "--config", str(bare / "config" / "config.yaml"), "--directory", str(bare), "-n", cwd=bare)
@@ -232,7 +237,7 @@ def test_dry_run_with_deep_enabled(tmp_path: Path) -> None:
 def _deep_shell_command(dry_run_output: str) -> str:
     lines = dry_run_output.splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.startswith("rule deep:"))
-    return next(ln for ln in lines[start:] if "deep train" in ln)
+    return next(ln for ln in lines[start:] if "deep run" in ln)
 
 
 @pytest.mark.deep
@@ -240,8 +245,7 @@ def _deep_shell_command(dry_run_output: str) -> str:
 def test_deep_rule_runs_and_report_shows_it(tmp_path: Path) -> None:
     work = _deep_workdir(tmp_path)
     cfg = str(work / "config" / "config.yaml")
-    proc = run_cli("run", "--config", cfg, "--directory", str(work), "--cores", "2",
-                   "results/deep/predictions.parquet", cwd=work)
+    proc = run_cli("run", "--config", cfg, "--directory", str(work), "--cores", "2", "results/deep", cwd=work)
     res = work / "results"
     log = res / "logs" / "deep.log"
     assert proc.returncode == 0, proc.stderr[-4000:] + (log.read_text()[-4000:] if log.exists() else "")
@@ -254,11 +258,11 @@ def test_deep_rule_runs_and_report_shows_it(tmp_path: Path) -> None:
     assert set(embeddings.index) == set(predictions.index)
     pngs = sorted((deep / "gradcam").glob("*.png"))
     assert len(pngs) == 12 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
-    assert "trained resnet18" in log.read_text() and "Grad-CAM for 12 crops" in log.read_text()
+    assert "resnet18 kept at epoch" in log.read_text()
     prov = json.loads((deep / "provenance.json").read_text())
-    assert set(prov["stages"]) == {"deep_train", "deep_embed", "deep_gradcam"}
-    params = prov["stages"]["deep_train"]["parameters"]
-    assert params["size"] == 32 and params["epochs"] == 1 and params["seed"] == 0
+    assert set(prov["stages"]) == {"deep"}
+    params = prov["stages"]["deep"]["parameters"]
+    assert params["size"] == 32 and params["epochs"] == 1 and params["seed"] == 0  # from the config's deep: section
     assert prov["synthetic"] is True
     # the report (what the report rule runs) shows the Grad-CAM overlays and the deep predictions
     rep = run_cli("report", "--results", str(res), "--out", str(tmp_path / "r.html"), cwd=work)
@@ -266,9 +270,9 @@ def test_deep_rule_runs_and_report_shows_it(tmp_path: Path) -> None:
     html = (tmp_path / "r.html").read_text()
     section = re.search(r'<section id="gradcam" class="(\w+)">(.*?)</section>', html, re.S)
     assert section.group(1) == "ok"
-    shown = set(re.findall(r"Grad-CAM: (US0\d\d_1)", section.group(2)))
-    assert shown == {p.stem for p in pngs[:8]}  # the first 8 cases' overlays
-    assert "Predictions" in section.group(2) and predictions.index[0] in section.group(2)
+    body = section.group(2)
+    assert "Grad-CAM heat maps" in body and "Share of Grad-CAM heat" in body  # the figures' captions
+    assert "Predictions" in body and predictions.index[0] in body
 
 
 def test_every_stage_says_its_results_are_synthetic(results: Path) -> None:

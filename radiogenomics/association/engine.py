@@ -38,7 +38,7 @@ from joblib import Parallel, delayed
 from scipy import stats
 from threadpoolctl import ThreadpoolController
 
-from .._logging import get_logger, progress, timed
+from .._logging import get_logger, progress
 from .._validation import InputError, check_float, check_int, format_names
 
 __all__ = ["critical_r", "pearson_matrix"]

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
-from click.core import ParameterSource
 
 from .._logging import set_verbosity
 from .._validation import RadiogenomicsError
@@ -109,7 +108,9 @@ def stage_options(ctx: typer.Context, section: str, values: Mapping[str, Any], c
 
     from_config = stage_parameters(load_config(config), section)
     for name in out:
-        if name in from_config and ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
+        source = ctx.get_parameter_source(name)
+        # typer ships its own click: compare the enum by name
+        if name in from_config and (source is None or source.name in ("DEFAULT", "DEFAULT_MAP")):
             out[name] = from_config[name]
     return out
 

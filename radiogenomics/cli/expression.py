@@ -1,42 +1,24 @@
-"""CLI commands of the expression stage: ``radiogenomics geo fetch`` and ``radiogenomics geo merge``."""
+"""CLI commands of the expression stages: ``radiogenomics geo fetch``, ``geo import`` and ``geo merge``."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from ._app import app, cli_errors
+from .._config import api_default
+from ..expression import import_series, prepare_series, read_series
+from ._app import CONFIG_HELP, app, cli_errors, default, read_input, stage_options
+
+S = "expression"
 
 geo_app = typer.Typer(
     name="geo",
-    help="GEO series: fetch/parse with HER2 labels from data_manifests, and merge several series.",
+    help="Expression series: GEO series (fetch/parse, HER2 labels from data_manifests), local tables "
+         "(import), and merging several series.",
     no_args_is_help=True,
 )
 app.add_typer(geo_app, name="geo")
-
-
-def _write_series(prepared, out: Path, *, params: dict, inputs: dict) -> None:  # noqa: ANN001
-    from .._io import write_json, write_table
-    from .._provenance import build_provenance, write_provenance
-
-    labels = prepared.labels.to_frame("her2")
-    labels["series"] = prepared.accession
-    labels.index.name = "sample_id"
-    expression = prepared.expression.copy()
-    expression.index.name = "sample_id"
-    write_table(expression, out, "expression")
-    write_table(labels, out, "labels")
-    write_table(prepared.decisions, out, "label_decisions")
-    write_table(prepared.dropped, out, "dropped", index=False)
-    write_table(prepared.counts, out, "counts", index=False)
-    if prepared.probes is not None:
-        write_table(prepared.probes, out, "probes")
-    write_json({k: prepared.summary.get(k) for k in ("accession", "scale", "log_offset", "platform",
-                                                     "manifest_platform", "manifest")}, out / "series.json")
-    record = build_provenance("geo_fetch", parameters=params, inputs=inputs, extra=prepared.summary)
-    write_provenance(out, record)
 
 
 @geo_app.command("fetch")
@@ -44,120 +26,75 @@ def _write_series(prepared, out: Path, *, params: dict, inputs: dict) -> None:  
 def fetch(
     accessions: list[str] = typer.Argument(..., help="GEO series accessions (GSE...)."),
     out: Path = typer.Option(..., "--out", help="Output folder (one sub-folder per series when several)."),
-    soft: Optional[Path] = typer.Option(None, "--soft", help="Local SOFT family file (one accession only)."),
-    series_matrix: Optional[Path] = typer.Option(None, "--series-matrix", help="Local series-matrix file."),
-    samples: Optional[Path] = typer.Option(None, "--samples", help="Local samples table (with --expression)."),
-    expression: Optional[Path] = typer.Option(None, "--expression", help="Local genes x samples matrix."),
-    manifest_dir: Optional[Path] = typer.Option(None, "--manifest-dir", help="Folder of <GSE>.yaml manifests."),
-    manifest: Optional[Path] = typer.Option(None, "--manifest", help="Explicit manifest YAML (one accession)."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="Download cache (default ~/.cache/radiogenomics/geo)."),
-    platform_table: Optional[Path] = typer.Option(None, "--platform-table", help="Probe -> symbol table (id,symbol)."),
-    kind: str = typer.Option("soft", "--kind", help="File to download: soft or series_matrix."),
-    multi: str = typer.Option("drop", "--multi", help="Probes mapping to several genes: drop, first or split."),
-    collapse: str = typer.Option("max_mean", "--collapse", help="Several probes per gene: max_mean, mean, median."),
-    unmatched: Optional[str] = typer.Option(None, "--unmatched", help="HER2 text no rule matches: error or exclude."),
-    scale_check: bool = typer.Option(True, "--scale-check/--no-scale-check", help="Check values against the manifest's scale."),
-    retries: int = typer.Option(3, "--retries", help="Download attempts."),
+    soft: Path = typer.Option(None, "--soft", help="Local SOFT family file (one accession only)."),
+    series_matrix: Path = typer.Option(None, "--series-matrix", help="Local series-matrix file."),
+    samples: Path = typer.Option(None, "--samples", help="Local samples table (with --expression)."),
+    expression: Path = typer.Option(None, "--expression", help="Local genes x samples matrix."),
+    manifest_dir: Path = typer.Option(None, "--manifest-dir", help="Folder of <GSE>.yaml manifests."),
+    manifest: Path = typer.Option(None, "--manifest", help="Explicit manifest YAML (one accession)."),
+    cache: Path = typer.Option(None, "--cache", help="Download cache (default ~/.cache/radiogenomics/geo)."),
+    platform_table: Path = typer.Option(None, "--platform-table", help="Probe -> symbol table (id,symbol)."),
+    kind: str = typer.Option(api_default(read_series, "kind"), "--kind", help="File to download: soft or series_matrix."),
+    retries: int = typer.Option(api_default(read_series, "retries"), "--retries", help="Download attempts."),
+    multi: str = typer.Option(api_default(prepare_series, "multi"), "--multi", help="Probes mapping to several genes: drop, first or split."),
+    collapse: str = typer.Option(api_default(prepare_series, "collapse"), "--collapse", help="Several probes per gene: max_mean, mean, median."),
+    unmatched: str = typer.Option(api_default(prepare_series, "unmatched"), "--unmatched", help="HER2 text no rule matches: error or exclude (default: the manifest's)."),
+    scale_check: bool = typer.Option(api_default(prepare_series, "scale_check"), "--scale-check/--no-scale-check", help="Check values against the manifest's scale."),
 ) -> None:
     """Read GEO series (download with cache, or local files), map probes to genes, label HER2."""
-    from .._logging import get_logger
     from .._validation import ParameterError
-    from ..expression import (
-        fetch_geo,
-        load_manifest,
-        prepare_series,
-        read_local_series,
-        read_platform_table,
-        read_series_matrix,
-        read_soft,
-    )
+    from ..expression import load_manifest
 
-    log = get_logger(__name__)
-    local = [x for x in (soft, series_matrix, samples, expression, manifest) if x is not None]
-    if local and len(accessions) != 1:
+    if any(x is not None for x in (soft, series_matrix, samples, expression, manifest)) and len(accessions) != 1:
         raise ParameterError("--soft, --series-matrix, --samples/--expression and --manifest need exactly one accession.")
-    if (samples is None) != (expression is None):
-        raise ParameterError("--samples and --expression must be given together.")
-    if sum(x is not None for x in (soft, series_matrix, samples)) > 1:
-        raise ParameterError("give only one of --soft, --series-matrix or --samples/--expression.")
-    ptable = read_platform_table(platform_table) if platform_table is not None else None
     for acc in accessions:
         man = load_manifest(manifest if manifest is not None else acc, directory=manifest_dir)
-        if man.accession != acc:
-            raise ParameterError(f"manifest {man.source} is for {man.accession}, not {acc}.")
-        inputs: dict[str, Path] = {"manifest": man.path} if man.path else {}
-        if samples is not None and expression is not None:
-            series = read_local_series(samples, expression, accession=acc, platform=man.platform,
-                                       sample_id=man.local.get("sample_id", "geo_accession"),
-                                       expression_column=man.local.get("expression_column"))
-            inputs.update(samples=samples, expression=expression)
-        elif series_matrix is not None:
-            series = read_series_matrix(series_matrix, accession=acc)
-            inputs["series_matrix"] = series_matrix
-        elif soft is not None:
-            series = read_soft(soft, geotype="GSE", accession=acc)
-            inputs["soft"] = soft
-        else:
-            path = fetch_geo(acc, kind=kind, cache_dir=cache, retries=retries)
-            series = read_soft(path, geotype="GSE", accession=acc) if kind == "soft" else \
-                read_series_matrix(path, accession=acc)
-            inputs[kind] = path
-        if platform_table is not None:
-            inputs["platform_table"] = platform_table
-        prepared = prepare_series(series, man, platform_table=ptable, multi=multi, collapse=collapse,
-                                  scale_check=scale_check, unmatched=unmatched)
+        series = read_series(acc, man, soft=soft, series_matrix=series_matrix, samples=samples, expression=expression,
+                             kind=kind, cache_dir=cache, retries=retries)
+        res = prepare_series(series, man, platform_table=platform_table, multi=multi, collapse=collapse,
+                             scale_check=scale_check, unmatched=unmatched)
         dest = out if len(accessions) == 1 else out / acc
-        params = {"accession": acc, "kind": kind, "multi": multi, "collapse": collapse, "unmatched": unmatched,
-                  "scale_check": scale_check, "cache": str(cache) if cache else None}
-        _write_series(prepared, dest, params=params, inputs=inputs)
-        s = prepared.summary
-        log.info("%s: wrote %d samples x %d genes (%d positive, %d negative, %d excluded) to %s", acc,
-                 prepared.expression.shape[0], prepared.expression.shape[1], s["positive"], s["negative"],
-                 s["excluded"], dest)
-        if s.get("counts_match") is False:
+        inputs = {"manifest": man.path, "source": series.source, "samples": samples, "platform_table": platform_table}
+        res.write(dest, inputs={k: v for k, v in inputs.items() if v is not None})
+        if res.overview()["counts_match"] is False:
             typer.echo(f"warning: {acc}: labelled counts differ from the manifest's expected counts; "
                        f"see {dest / 'counts.csv'}", err=True)
+
+
+@geo_app.command("import")
+@cli_errors
+def import_cmd(
+    expression: Path = typer.Option(..., "--expression", help="Expression table (samples x genes or genes x samples: detected from the labels)."),
+    labels: Path = typer.Option(..., "--labels", help="Labels file: sample id, her2 (1/0)."),
+    name: str = typer.Option(..., "--name", help="Series name (letters, digits, _ . -)."),
+    out: Path = typer.Option(..., "--out", help="Output folder."),
+    scale: str = typer.Option(api_default(import_series, "scale"), "--scale", help="Scale of the values: linear or log2."),
+    log_offset: float = typer.Option(api_default(import_series, "log_offset"), "--log-offset", help="Pseudo-count added before the log."),
+) -> None:
+    """Take a local expression table and its labels as they are, as a series for `geo merge`."""
+    res = import_series(expression, labels, name=name, scale=scale, log_offset=log_offset)
+    res.write(out, inputs={"expression": expression, "labels": labels})
 
 
 @geo_app.command("merge")
 @cli_errors
 def merge(
-    folders: list[Path] = typer.Argument(..., help="Folders written by `geo fetch`."),
+    ctx: typer.Context,
+    folders: list[Path] = typer.Argument(..., help="Series folders written by `geo fetch` or `geo import`."),
     out: Path = typer.Option(..., "--out", help="Output folder."),
-    combat: bool = typer.Option(False, "--combat/--no-combat", help="ComBat across series (inmoose)."),
-    n_components: int = typer.Option(10, "--n-components", help="PCs for the series-separation check."),
+    config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+    combat: bool = typer.Option(default(S, "combat"), "--combat/--no-combat", help="ComBat across series (inmoose)."),
+    n_components: int = typer.Option(default(S, "n_components"), "--n-components", help="PCs for the series-separation check."),
 ) -> None:
     """Merge series on shared genes, max-normalise each, optionally ComBat; report series separation."""
-    from .._io import read_json, read_labels, read_table, write_table
-    from .._provenance import build_provenance, write_provenance
-    from .._validation import MissingDataFileError
+    from .._validation import DataFileError
     from ..expression import merge_series
 
-    exprs, labs, scales, offsets, inputs = {}, {}, {}, {}, {}
-    for folder in folders:
-        info_path = folder / "series.json"
-        if not info_path.exists():
-            raise MissingDataFileError(f"{info_path}: not found; pass folders written by `radiogenomics geo fetch`.")
-        info = read_json(info_path)
-        name = str(info["accession"])
-        table = folder / "expression.parquet"
-        if not table.exists():
-            table = folder / "expression.csv"
-        exprs[name] = read_table(table)
-        labs[name] = read_labels(folder / ("labels.parquet" if (folder / "labels.parquet").exists() else "labels.csv"),
-                                 column="her2")
-        scales[name] = info["scale"]
-        offsets[name] = float(info.get("log_offset") or 0.0)
-        inputs[f"{name}_expression"] = table
-    result = merge_series(exprs, labs, scales=scales, log_offsets=offsets, combat=combat, n_components=n_components)
-    write_table(result.expression, out, "expression")
-    write_table(result.labels, out, "labels")
-    write_table(result.dropped, out, "dropped", index=False)
-    write_table(result.genes, out, "series_genes", index=False)
-    write_table(result.batch_check, out, "batch_check", index=False)
-    record = build_provenance("geo_merge", parameters={"combat": combat, "n_components": n_components,
-                                                       "folders": [str(f) for f in folders]},
-                              inputs=inputs, extra=result.summary)
-    write_provenance(out, record)
-    if combat and not result.summary.get("separation_reduced", True):
+    opts = stage_options(ctx, S, dict(combat=combat, n_components=n_components), config)
+    results = [read_input(folder, "series", what="series folder") for folder in folders]
+    if any(r is None for r in results):
+        raise DataFileError("geo merge reads series folders (written by `geo fetch` or `geo import`), not files.")
+    res = merge_series(results, **opts)
+    res.write(out, inputs={f"{r.name}_expression": f / "expression.parquet" for r, f in zip(results, folders)})
+    if res.separation_reduced is False:
         typer.echo("warning: series do not separate less after ComBat; see batch_check.csv", err=True)

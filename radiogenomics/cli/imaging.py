@@ -1,68 +1,66 @@
-"""CLI commands of the imaging stage: extract, stability (ICC), harmonize (ComBat), simulate-ultrasound."""
+"""CLI commands of the imaging stage: extract, stability (ICC), harmonize (ComBat), simulate-ultrasound.
+
+``extract`` is the stage (options -> :func:`radiogenomics.extract` -> ``result.write``); the
+others write plain tables with their provenance.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from ._app import app, cli_errors
+from ._app import CONFIG_HELP, app, cli_errors, default, features_input, stage_options
+
+S = "imaging"
+_CACHE_HELP = ("Extraction cache folder (default: $RADIOGENOMICS_CACHE/features, else "
+               "~/.cache/radiogenomics/features; never inside --out, which is replaced as a whole).")
 
 
 @app.command("extract")
 @cli_errors
-def extract(
-    cases: Path = typer.Option(..., "--cases", help="Case sheet (CSV/TSV/Parquet): case_id, patient_id, image, mask "
-                               "[label, mask_label, reader, scanner]; pyradiomics' ID, Image, Mask, Label accepted."),
-    preset: str = typer.Option("ultrasound2d", "--preset", help="Preset name (ultrasound2d, ct, mri, log_wavelet) "
-                               "or a pyradiomics parameter YAML."),
-    out: Path = typer.Option(..., "--out", help="Output folder."),
-    jobs: int = typer.Option(1, "--jobs", min=1, help="Worker processes."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask distributed scheduler address "
-                                            "(tcp://host:8786); overrides --jobs."),
-    aggregate: str = typer.Option("mean", "--aggregate", help="Per-patient aggregation: mean (paper) or median."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="Cache folder (default OUT/cache)."),
+def extract_cmd(
+    ctx: typer.Context,
+    out: Path = typer.Option(..., "--out", help="Output folder (an imaging result)."),
+    cases: Path | None = typer.Option(None, "--cases", help="Case sheet (CSV/TSV/Parquet): case_id, patient_id, "
+                                      "image, mask, and optional label, mask_label, reader, scanner; pyradiomics' ID, "
+                                      "Image, Mask, Label accepted."),
+    features: Path | None = typer.Option(None, "--features", help="Instead of --cases: a feature table used as it "
+                                         "is (rows = patients; features as rows are detected from --labels)."),
+    labels: Path | None = typer.Option(None, "--labels", help="With --features: labels file (sample id, her2)."),
+    transpose: bool = typer.Option(False, "--transpose", help="With --features: the table stores samples as columns."),
+    config: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
+    preset: str = typer.Option(default(S, "preset"), "--preset", help="Preset name (ultrasound2d, ct, mri, "
+                               "log_wavelet) or a pyradiomics parameter YAML."),
+    aggregate: str = typer.Option(default(S, "aggregate"), "--aggregate", help="Per-patient aggregation: mean "
+                                  "(paper) or median."),
+    n_jobs: int = typer.Option(default(S, "n_jobs"), "--n-jobs", "--jobs", help="Workers (-1 = all cores)."),
+    backend: str = typer.Option(default(S, "backend"), "--backend", help="processes, threads or dask."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:8786); "
+                                         "implies --backend dask."),
+    cache_dir: Path | None = typer.Option(None, "--cache", help=_CACHE_HELP),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the cache."),
-    strict: bool = typer.Option(False, "--strict", help="Fail (exit 2) if any case fails."),
+    strict: bool = typer.Option(default(S, "strict"), "--strict/--no-strict", help="Fail (exit 2) if any case fails."),
 ) -> None:
-    """Extract radiomic features per image and per patient (pyradiomics)."""
-    from .._io import write_table
-    from .._logging import get_logger
-    from .._provenance import build_provenance, write_provenance
-    from .._validation import check_choice
-    from ..imaging.cases import read_cases
-    from ..imaging.extract import extract_features
+    """Radiomic features per image and per patient (pyradiomics), or a feature table taken as it is."""
+    from .._results import check_output_folder
+    from .._validation import ParameterError
+    from ..imaging import extract
+    from ..imaging.extract import default_cache_dir
 
-    log = get_logger("radiogenomics.cli.imaging")
-    check_choice(aggregate, "aggregate", owner="extract", choices=("mean", "median"))
-    sheet = read_cases(cases)
-    cache_dir = None if no_cache else (cache or out / "cache")
-    result = extract_features(sheet, preset=preset, n_jobs=jobs, scheduler=scheduler, cache_dir=cache_dir,
-                              strict=strict)
-    # a SYNTHETIC.txt beside the sheet is detected by build_provenance; the sheet may also say so
-    synthetic = bool("synthetic" in sheet.columns and sheet["synthetic"].astype(str).str.lower().eq("true").any())
-    patients = result.patients()
-    write_table(result.features, out, "features_image")
-    write_table(result.patient_features(how=aggregate), out, "features_patient")
-    write_table(patients, out, "patients")
-    write_table(result.diagnostics, out, "diagnostics")
-    write_table(result.failures, out, "failures", index=False)
-    if sheet["label"].notna().any():
-        write_table(result.labels().to_frame(), out, "labels")
-    record = build_provenance(
-        "extract",
-        parameters={"preset": preset, "settings": result.params, "jobs": jobs, "scheduler": scheduler,
-                    "aggregate": aggregate, "cache": str(cache_dir) if cache_dir else None, "strict": strict},
-        inputs={"cases": cases},
-        extra={"n_images": len(sheet), "n_extracted": len(result.features), "n_failed": len(result.failures),
-               "n_computed": result.n_computed, "n_cached": result.n_cached,
-               "n_patients": int((patients["n_extracted"] > 0).sum())},
-        synthetic=synthetic,
-    )
-    write_provenance(out, record)
-    log.info("extracted %d of %d image(s) (%d cached, %d failed), %d feature(s) -> %s", len(result.features),
-             len(sheet), result.n_cached, len(result.failures), result.features.shape[1], out)
+    if (cases is None) == (features is None) or (cases is not None and labels is not None):
+        raise ParameterError("give exactly one of --cases (a case sheet to extract; labels in its 'label' column) "
+                             "and --features (a feature table, with --labels).")
+    check_output_folder(out)
+    if features is not None:
+        res = features_input(features, labels, transpose=transpose)
+        inputs = {"features": features, "labels": labels}
+    else:
+        opts = stage_options(ctx, S, dict(preset=preset, aggregate=aggregate, n_jobs=n_jobs, backend=backend,
+                                          strict=strict), config)
+        res = extract(cases, scheduler=scheduler, cache_dir=None if no_cache else default_cache_dir(cache_dir), **opts)
+        inputs = {"cases": cases}
+    res.write(out, inputs={k: v for k, v in inputs.items() if v is not None})
 
 
 @app.command("stability")
@@ -70,13 +68,15 @@ def extract(
 def stability(
     cases: Path = typer.Option(..., "--cases", help="Case sheet (see 'extract')."),
     out: Path = typer.Option(..., "--out", help="Output folder."),
-    preset: str = typer.Option("ultrasound2d", "--preset", help="Preset name or YAML."),
+    preset: str = typer.Option(default(S, "preset"), "--preset", help="Preset name or YAML."),
     mode: str = typer.Option("perturbation", "--mode", help="perturbation (MIRP-style mask/image perturbations) "
                              "or readers (the sheet's 'reader' column)."),
     n_perturbations: int = typer.Option(5, "--n-perturbations", min=1, help="Perturbed versions per case."),
     threshold: float = typer.Option(0.9, "--threshold", help="Keep features with ICC >= this."),
     kind: str = typer.Option("agreement", "--kind", help="ICC kind for the filter: agreement or consistency."),
-    jobs: int = typer.Option(1, "--jobs", min=1, help="Worker processes (readers mode)."),
+    n_jobs: int = typer.Option(1, "--n-jobs", "--jobs", help="Extraction workers (readers mode; -1 = all cores)."),
+    cache_dir: Path | None = typer.Option(None, "--cache", help=_CACHE_HELP),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the cache."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the perturbations."),
 ) -> None:
     """ICC of every feature across readers or mask perturbations; writes icc.* and stable_features.*."""
@@ -84,20 +84,15 @@ def stability(
 
     from .._io import write_table
     from .._provenance import build_provenance, write_provenance
-    from .._validation import check_choice
-    from ..imaging.cases import read_cases
-    from ..imaging.extract import extract_features
-    from ..imaging.stability import filter_stable, perturbation_icc, reader_icc
+    from ..imaging.extract import default_cache_dir
+    from ..imaging.stability import feature_stability, filter_stable
 
-    check_choice(mode, "mode", owner="stability", choices=("perturbation", "readers"))
-    sheet = read_cases(cases)
-    if mode == "perturbation":
-        icc, measurements = perturbation_icc(sheet, preset=preset, n_perturbations=n_perturbations, seed=seed)
-        write_table(measurements, out, "perturbation_features", index=False)
-    else:
-        result = extract_features(sheet, preset=preset, n_jobs=jobs, cache_dir=out / "cache")
-        icc = reader_icc(result.features, sheet)
+    icc, measurements = feature_stability(
+        cases, mode=mode, preset=preset, n_perturbations=n_perturbations, n_jobs=n_jobs, seed=seed,
+        cache_dir=None if no_cache else default_cache_dir(cache_dir))
     stable = filter_stable(icc, threshold=threshold, kind=kind)
+    if measurements is not None:
+        write_table(measurements, out, "perturbation_features", index=False)
     write_table(icc, out, "icc")
     write_table(pd.DataFrame({"feature": stable}), out, "stable_features", index=False)
     write_provenance(out, build_provenance(
@@ -110,11 +105,12 @@ def stability(
 @app.command("harmonize")
 @cli_errors
 def harmonize(
-    features: Path = typer.Option(..., "--features", help="Training features (rows = samples)."),
+    features: Path = typer.Option(..., "--features", help="Training features: an `extract` result folder or a "
+                                  "table (rows = samples)."),
     scanners: Path = typer.Option(..., "--scanners", help="Table: sample_id, scanner (training and new samples)."),
     out: Path = typer.Option(..., "--out", help="Output folder."),
-    new_features: Optional[Path] = typer.Option(None, "--new-features", help="New data to harmonise with the "
-                                                "model fitted on --features."),
+    new_features: Path | None = typer.Option(None, "--new-features", help="New data (result folder or table) to "
+                                             "harmonise with the model fitted on --features."),
 ) -> None:
     """ComBat harmonisation across scanners (neuroHarmonize), fitted on training data."""
     import pickle
@@ -124,7 +120,7 @@ def harmonize(
     from .._validation import DataFileError
     from ..imaging.harmonize import ComBatHarmonizer
 
-    train = read_table(features)
+    train = features_input(features, None).features
     sc = read_table(scanners, numeric=False)
     if "scanner" not in sc.columns:
         raise DataFileError(f"{scanners}: needs a 'scanner' column (columns: {list(sc.columns)}).")
@@ -132,7 +128,7 @@ def harmonize(
     write_table(model.transform(train, sc["scanner"]), out, "features_harmonized")
     inputs = {"features": features, "scanners": scanners}
     if new_features is not None:
-        new = read_table(new_features)
+        new = features_input(new_features, None).features
         write_table(model.transform(new, sc["scanner"]), out, "new_features_harmonized")
         inputs["new_features"] = new_features
     with atomic_write(out / "combat_model.pkl", mode="wb") as fh:

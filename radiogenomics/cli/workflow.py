@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from .._validation import InputError, MissingDataFileError
-from ._app import app, cli_errors
+from ._app import CONFIG_HELP, app, cli_errors, default, stage_options
 
 PROFILES = ("local", "slurm")
 
@@ -123,6 +123,9 @@ def run_workflow(
     int
         Snakemake's exit status.
     """
+    from .._config import load_config
+
+    load_config(config)  # plain YAML, validated by the package before Snakemake parses anything
     cmd, workdir = snakemake_command(config, cores=cores, profile=profile, directory=directory,
                                      dry_run=dry_run, extra=extra)
     env = dict(os.environ)
@@ -161,6 +164,7 @@ def run(
 @app.command("report")
 @cli_errors
 def report(
+    ctx: typer.Context,
     results: Path = typer.Option(..., "--results", help="The workflow's results folder."),
     out: Path = typer.Option(..., "--out", help="HTML file to write."),
     figures: Path = typer.Option(None, "--figures", help="Also save the report's figures as PNG here."),
@@ -168,19 +172,22 @@ def report(
         None, "--synthetic/--not-synthetic",
         help="Show the SYNTHETIC DATA banner (default: when the provenance says so).",
     ),
-    title: str = typer.Option("HER2 radiogenomics report", "--title", help="Report title."),
+    config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+    title: str = typer.Option(default("report", "title"), "--title", help="Report title."),
 ) -> None:
     """Render the results folder as one self-contained HTML report."""
-    from .._provenance import build_provenance, write_provenance  # noqa: PLC0415
-    from ..report import render  # noqa: PLC0415
-    from ..report.render import _any_synthetic  # noqa: PLC0415
+    from .._io import write_json
+    from .._provenance import build_provenance
+    from .._results import read_results
+    from ..report import render
 
-    if not results.exists():
-        raise MissingDataFileError(f"{results}: results folder not found.")
-    is_synthetic = _any_synthetic(results) if synthetic is None else synthetic
-    write_provenance(out.parent, build_provenance(
-        "report", parameters={"results": str(results), "title": title}, synthetic=is_synthetic,
-        extra={"html": str(out)},
-    ))
-    path = render(results, out, synthetic=is_synthetic, title=title, figures_dir=figures)
+    opts = stage_options(ctx, "report", {"title": title}, config)
+    loaded = read_results(results)
+    if not loaded.stages():
+        raise InputError(f"{results}: no stage result found; run the workflow (or a stage command) first.")
+    path = render(loaded, out, synthetic=synthetic, figures_dir=figures, **opts)
+    record = build_provenance("report", parameters={"results": str(results), **opts},
+                              synthetic=loaded.synthetic if synthetic is None else synthetic,
+                              extra={"html": str(out), "stages": list(loaded.stages())})
+    write_json({"stages": {"report": record}, "synthetic": record["synthetic"]}, out.parent / "provenance.json")
     typer.echo(str(path))

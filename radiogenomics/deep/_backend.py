@@ -29,8 +29,8 @@ def require_torch(feature: str = "the deep-learning path") -> tuple[Any, Any]:
         The ``torch`` and ``monai`` modules.
     """
     try:
-        import torch
         import monai
+        import torch
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
         raise OptionalDependencyError(
             f"{feature} needs torch and MONAI, which are not installed ({exc}); "

@@ -16,7 +16,7 @@ import pandas as pd
 from .._logging import get_logger
 from .._validation import InputError, ParameterError, check_int, format_names
 from ._backend import require_torch
-from .data import CropSet
+from .crops import CropSet
 
 __all__ = ["embed_images", "embed_patients", "embed"]
 

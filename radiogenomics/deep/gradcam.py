@@ -1,22 +1,22 @@
-"""Grad-CAM heat maps (``monai.visualize.GradCAM``) on the last convolutional block, and overlays."""
+"""Grad-CAM heat maps (``monai.visualize.GradCAM``) on the last convolutional block, and their share in the lesion.
+
+Computation only: the overlays are drawn by :mod:`radiogenomics.plotting` (``rg.pl.deep``).
+"""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .._io import atomic_path
 from .._logging import get_logger, progress
 from .._validation import InputError, ParameterError, check_int
 from ._backend import require_torch
-from .data import CropSet
+from .crops import CropSet
 
-__all__ = ["GradCamResult", "grad_cam", "heat_in_mask", "write_overlays"]
+__all__ = ["GradCamResult", "grad_cam", "heat_in_mask"]
 
 log = get_logger(__name__)
 
@@ -116,6 +116,7 @@ def grad_cam(
     target_layer: str = "layer4",
     class_index: int = 1,
     batch_size: int = 16,
+    show_progress: bool | None = None,
 ) -> GradCamResult:
     """Grad-CAM maps for the HER2-positive class on every crop.
 
@@ -136,6 +137,8 @@ def grad_cam(
         Output unit to explain (1 = HER2-positive).
     batch_size
         Images per pass.
+    show_progress
+        Progress bar; ``None`` follows the package log level.
 
     Returns
     -------
@@ -163,7 +166,8 @@ def grad_cam(
     was_training = model.training
     cam = GradCAM(nn_module=wrapped, target_layers=f"model.{target_layer}", postprocessing=_minmax)
     maps, probs = [], []
-    for start in progress(range(0, len(crops), batch_size), desc="grad-cam"):
+    disable = None if show_progress is None else not show_progress
+    for start in progress(range(0, len(crops), batch_size), desc="grad-cam", disable=disable):
         x = torch.from_numpy(crops.images[start:start + batch_size]).to(device)
         with torch.no_grad():
             logits = model(x)
@@ -192,55 +196,3 @@ def grad_cam(
     log.info("Grad-CAM on %s: median heat in mask %.2f (uniform heat would give %.2f)",
              target_layer, float(np.nanmedian(table["heat_in_mask"])), float(table["mask_fraction"].median()))
     return GradCamResult(cams=cams, table=table)
-
-
-def write_overlays(
-    crops: CropSet,
-    result: GradCamResult,
-    out_dir: str | os.PathLike,
-    *,
-    alpha: float = 0.45,
-    dpi: int = 100,
-) -> pd.DataFrame:
-    """Save one PNG overlay per case (crop, heat map, mask outline), atomically.
-
-    Parameters
-    ----------
-    crops
-        The crops the maps were computed on.
-    result
-        Output of :func:`grad_cam`.
-    out_dir
-        Folder for ``<case_id>.png`` files (created).
-    alpha
-        Opacity of the heat map.
-    dpi
-        Resolution of the PNGs.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index ``case_id``; column ``path`` (written file).
-    """
-    import matplotlib.pyplot as plt
-
-    from ..plotting.deep import gradcam_overlay
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for i, case_id in enumerate(progress(crops.cases.index, desc="overlays")):
-        row = result.table.loc[case_id]
-        title = f"{case_id}: p={row['probability']:.2f}, heat in mask {row['heat_in_mask']:.2f}"
-        fig = gradcam_overlay(crops.images[i, 0], result.cams[i], mask=crops.masks[i, 0], alpha=alpha, title=title)
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(case_id))
-        path = out_dir / f"{safe}.png"
-        try:
-            with atomic_path(path) as tmp:
-                fig.savefig(tmp, format="png", dpi=dpi)
-        finally:
-            plt.close(fig)
-        paths[case_id] = str(path)
-    out = pd.DataFrame({"path": pd.Series(paths)})
-    out.index.name = "case_id"
-    return out

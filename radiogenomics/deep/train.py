@@ -1,14 +1,14 @@
-"""MONAI ResNet classifier on tumour crops: build, train with early stopping, checkpoint, predict.
+"""Training of the deep path's classifier: augmentation, early stopping on validation AUC.
 
 Training is deterministic on the CPU for a given seed (torch, MONAI, numpy and the
 augmentations are seeded, deterministic algorithms are switched on, the data loader runs in
 the main process with a seeded generator). ``device="auto"`` uses a CUDA GPU when one is
-visible. Pretrained weights are read only from a local file; nothing is downloaded.
+visible. The network is :func:`~radiogenomics.deep.model.build_model`'s; the validation AUC is
+the package's (:func:`radiogenomics.models.metrics.auc_score`).
 """
 
 from __future__ import annotations
 
-import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,36 +17,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._io import atomic_path
 from .._logging import get_logger, progress, timed
-from .._validation import (
-    DataFileError,
-    InputError,
-    MissingDataFileError,
-    ParameterError,
-    check_choice,
-    check_float,
-    check_int,
-)
+from .._validation import InputError, ParameterError, check_choice, check_float, check_int
 from ._backend import deterministic, require_torch, resolve_device
-from .data import CropSet
+from .crops import CropSet
+from .model import ARCHITECTURES, build_model, save_checkpoint
+from .predict import probabilities
 
-__all__ = [
-    "ARCHITECTURES",
-    "TrainResult",
-    "build_model",
-    "load_pretrained",
-    "train_classifier",
-    "save_checkpoint",
-    "load_checkpoint",
-    "predict",
-    "aggregate_patients",
-    "prediction_metrics",
-]
+__all__ = ["TrainResult", "make_augmentation", "train_classifier"]
 
 log = get_logger(__name__)
-
-ARCHITECTURES = ("resnet18", "resnet34", "resnet50")
 
 
 @dataclass
@@ -78,105 +58,45 @@ class TrainResult:
     device: str = "cpu"
 
 
-def build_model(
-    *,
-    arch: str = "resnet18",
-    num_classes: int = 2,
-    conv1_stride: int = 2,
-    max_pool: bool = False,
-    pretrained: str | os.PathLike | None = None,
-) -> Any:
-    """A 2D, one-channel MONAI ResNet.
+def make_augmentation(*, seed: int = 0, zoom: float = 0.1, contrast: float = 0.2, prob: float = 0.5) -> Any:
+    """The seed study's augmentations as a MONAI ``Compose`` on ``(1, H, W)`` arrays.
+
+    90° rotations, horizontal and vertical flips, a small zoom (kept size) and a small
+    gamma contrast change, each applied with probability ``prob``.
 
     Parameters
     ----------
-    arch
-        ``"resnet18"``, ``"resnet34"`` or ``"resnet50"``.
-    num_classes
-        Output units (2: softmax over HER2-negative/positive).
-    conv1_stride
-        Stride of the first 7×7 convolution (2 as in the original ResNet; MONAI's default is 1,
-        which is about 4× slower for the same crop).
-    max_pool
-        Keep the max-pool after the first convolution. Off by default: for small crops
-        (64 px) it leaves the last block a 4×4 grid instead of 2×2, which Grad-CAM needs.
-    pretrained
-        Local weights file (a ``state_dict``, possibly under ``"state_dict"`` or ``"model"``);
-        see :func:`load_pretrained`. Never downloaded.
+    seed
+        Seed of the transforms' own random state.
+    zoom
+        Zoom range ``[1 - zoom, 1 + zoom]``; 0 disables zooming.
+    contrast
+        Gamma range ``[1 - contrast, 1 + contrast]``; 0 disables it.
+    prob
+        Probability of each transform.
 
     Returns
     -------
-    monai.networks.nets.ResNet
+    monai.transforms.Compose
     """
-    require_torch("build_model")
-    from monai.networks import nets
+    require_torch("augmentation")
+    from monai.transforms import Compose, RandAdjustContrast, RandFlip, RandRotate90, RandZoom
 
-    check_choice(arch, "arch", owner="build_model", choices=ARCHITECTURES)
-    num_classes = check_int(num_classes, "num_classes", owner="build_model", min_value=1)
-    conv1_stride = check_int(conv1_stride, "conv1_stride", owner="build_model", min_value=1, max_value=4)
-    model = getattr(nets, arch)(
-        pretrained=False, spatial_dims=2, n_input_channels=1, num_classes=num_classes,
-        conv1_t_stride=conv1_stride, no_max_pool=not max_pool,
-    )
-    if pretrained is not None:
-        load_pretrained(model, pretrained)
-    return model
-
-
-def load_pretrained(model: Any, path: str | os.PathLike) -> dict[str, list[str]]:
-    """Load matching weights from a local file into ``model``.
-
-    Keys prefixed ``module.`` (DataParallel) are stripped; a three-channel first convolution
-    is summed over its input channels to fit the one-channel input; tensors whose shape
-    still differs (typically the final ``fc``) are skipped and logged.
-
-    Parameters
-    ----------
-    model
-        The network to update in place.
-    path
-        ``.pt``/``.pth`` file readable by ``torch.load(..., weights_only=True)``.
-
-    Returns
-    -------
-    dict
-        ``loaded``, ``skipped`` (shape mismatch) and ``missing`` (not in the file) key lists.
-    """
-    torch, _ = require_torch("load_pretrained")
-    path = Path(path)
-    if not path.exists():
-        raise MissingDataFileError(f"{path}: pretrained weights file not found (weights are never downloaded).")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a bad file
-        raise DataFileError(f"{path}: cannot be read as torch weights ({exc}).") from exc
-    for key in ("state_dict", "model", "model_state_dict"):
-        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
-            state = state[key]
-    if not isinstance(state, dict):
-        raise DataFileError(f"{path}: expected a state_dict (mapping of tensors), got {type(state).__name__}.")
-    own = model.state_dict()
-    loaded, skipped = [], []
-    new_state = {}
-    for key, value in state.items():
-        key = key.removeprefix("module.")
-        if key not in own:
-            continue
-        if key == "conv1.weight" and value.ndim == own[key].ndim and value.shape[1] == 3 and own[key].shape[1] == 1:
-            value = value.sum(dim=1, keepdim=True)
-        if tuple(value.shape) != tuple(own[key].shape):
-            skipped.append(key)
-            continue
-        new_state[key] = value
-        loaded.append(key)
-    if not loaded:
-        raise DataFileError(f"{path}: none of its tensors match the model's parameters; is it a ResNet state_dict?")
-    model.load_state_dict(new_state, strict=False)
-    missing = [k for k in own if k not in new_state]
-    log.info("%s: loaded %d tensors, skipped %d (shape), %d not in file", path, len(loaded), len(skipped), len(missing))
-    if skipped:
-        log.info("skipped tensors: %s", ", ".join(skipped))
-    return {"loaded": loaded, "skipped": skipped, "missing": missing}
+    zoom = check_float(zoom, "zoom", owner="make_augmentation", min_value=0.0, max_value=0.5)
+    contrast = check_float(contrast, "contrast", owner="make_augmentation", min_value=0.0, max_value=0.9)
+    prob = check_float(prob, "prob", owner="make_augmentation", min_value=0.0, max_value=1.0)
+    steps: list[Any] = [
+        RandRotate90(prob=prob, max_k=3, spatial_axes=(0, 1)),
+        RandFlip(prob=prob, spatial_axis=0),
+        RandFlip(prob=prob, spatial_axis=1),
+    ]
+    if zoom > 0:
+        steps.append(RandZoom(prob=prob, min_zoom=1 - zoom, max_zoom=1 + zoom, keep_size=True, padding_mode="constant"))
+    if contrast > 0:
+        steps.append(RandAdjustContrast(prob=prob, gamma=(1 - contrast, 1 + contrast)))
+    compose = Compose(steps)
+    compose.set_random_state(seed=seed)
+    return compose
 
 
 def _loader(images: np.ndarray, labels: np.ndarray, *, batch_size: int, shuffle: bool,
@@ -231,30 +151,6 @@ def _recalibrate_batchnorm(model: Any, images: np.ndarray, *, batch_size: int, d
     model.train(was_training)
 
 
-def _probabilities(model: Any, images: np.ndarray, *, batch_size: int, device: Any) -> np.ndarray:
-    torch, _ = require_torch()
-    model.eval()
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(images), batch_size):
-            x = torch.from_numpy(images[start:start + batch_size]).to(device)
-            logits = model(x)
-            if logits.shape[1] == 1:
-                p = torch.sigmoid(logits[:, 0])
-            else:
-                p = torch.softmax(logits, dim=1)[:, 1]
-            out.append(p.detach().cpu().numpy())
-    return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
-
-
-def _auc(labels: np.ndarray, probs: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    if len(np.unique(labels)) < 2:
-        return float("nan")
-    return float(roc_auc_score(labels, probs))
-
-
 def _class_weights(labels: np.ndarray, class_weights: Any) -> np.ndarray | None:
     if class_weights is None or class_weights == "none":
         return None
@@ -288,6 +184,7 @@ def train_classifier(
     checkpoint_dir: str | os.PathLike | None = None,
     device: str = "auto",
     seed: int = 0,
+    show_progress: bool | None = None,
 ) -> TrainResult:
     """Train a MONAI ResNet on the ``train`` crops, early-stopping on validation AUC.
 
@@ -300,7 +197,7 @@ def train_classifier(
     ----------
     crops
         Crops with a ``split`` column holding ``train`` and ``validation`` (see
-        :func:`~radiogenomics.deep.data.split_patients`).
+        :func:`~radiogenomics.deep.crops.split_patients`).
     arch
         ``"resnet18"``, ``"resnet34"`` or ``"resnet50"``.
     epochs
@@ -318,7 +215,7 @@ def train_classifier(
         Epochs trained before any weights may be kept (a small validation set often reaches
         its best AUC by chance in the first epoch, before batch-norm statistics settle).
     augment
-        Apply :func:`~radiogenomics.deep.data.make_augmentation` to training crops.
+        Apply :func:`make_augmentation` to training crops.
     conv1_stride, max_pool
         Stem of the network (see :func:`build_model`).
     pretrained
@@ -330,6 +227,8 @@ def train_classifier(
         ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda[:N]"``.
     seed
         Seed of the weights' initialisation, shuffling and augmentation.
+    show_progress
+        Progress bar over epochs; ``None`` follows the package log level.
 
     Returns
     -------
@@ -338,6 +237,8 @@ def train_classifier(
         ``validation_auc``, ``improved``, ``seconds``.
     """
     import time
+
+    from ..models.metrics import auc_score
 
     torch, _ = require_torch("train_classifier")
     owner = "train_classifier"
@@ -371,19 +272,15 @@ def train_classifier(
     with deterministic(seed, dev), timed(f"training {arch} on {len(train)} crops ({dev})", logger=log):
         model = build_model(arch=arch, num_classes=2, conv1_stride=conv1_stride, max_pool=max_pool,
                             pretrained=pretrained).to(dev)
-        transform = None
-        if augment:
-            from .data import make_augmentation
-
-            transform = make_augmentation(seed=seed)
+        transform = make_augmentation(seed=seed) if augment else None
         loader = _loader(train.images, y_train, batch_size=batch_size, shuffle=True, transform=transform, seed=seed)
         w_tensor = None if weights is None else torch.tensor(weights, dtype=torch.float32, device=dev)
         loss_fn = torch.nn.CrossEntropyLoss(weight=w_tensor)
-        val_loss_fn = torch.nn.CrossEntropyLoss()
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
         best_state, best = None, (-np.inf, np.inf)
         best_epoch, stale = 0, 0
-        for epoch in progress(range(1, epochs + 1), desc="epochs"):
+        disable = None if show_progress is None else not show_progress
+        for epoch in progress(range(1, epochs + 1), desc="epochs", disable=disable):
             start = time.perf_counter()
             model.train()
             total, count = 0.0, 0
@@ -396,10 +293,10 @@ def train_classifier(
                 total += float(loss.detach()) * len(y)
                 count += len(y)
             _recalibrate_batchnorm(model, train.images, batch_size=max(batch_size, 32), device=dev)
-            probs = _probabilities(model, val.images, batch_size=max(batch_size, 32), device=dev)
+            probs = probabilities(model, val.images, batch_size=max(batch_size, 32), device=dev)
             p = np.clip(probs, 1e-7, 1 - 1e-7)
             v_loss = float(-np.mean(y_val * np.log(p) + (1 - y_val) * np.log(1 - p)))
-            v_auc = _auc(y_val, probs)
+            v_auc = auc_score(y_val, probs)
             improved = epoch >= min_epochs and (
                 v_auc > best[0] + 1e-12 or (abs(v_auc - best[0]) <= 1e-12 and v_loss < best[1])
             )
@@ -429,155 +326,3 @@ def train_classifier(
         model=model, history=pd.DataFrame(history), best_epoch=best_epoch,
         best_validation_auc=float(best[0]), config=config, device=str(dev),
     )
-
-
-def save_checkpoint(
-    path: str | os.PathLike,
-    model: Any,
-    *,
-    config: dict[str, Any],
-    extra: dict[str, Any] | None = None,
-) -> Path:
-    """Write the model's weights and configuration to ``path`` atomically.
-
-    Parameters
-    ----------
-    path
-        Destination ``.pt`` file.
-    model
-        The network.
-    config
-        Settings needed to rebuild it (``arch``, ``num_classes``, ``conv1_stride``,
-        ``max_pool``, ``size``, ``margin``...).
-    extra
-        Anything else to store (epoch, validation AUC).
-
-    Returns
-    -------
-    pathlib.Path
-    """
-    torch, _ = require_torch("save_checkpoint")
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    payload = {"format": "radiogenomics.deep/1", "state_dict": state, "config": dict(config),
-               "extra": dict(extra or {})}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return Path(path)
-
-
-def load_checkpoint(path: str | os.PathLike, *, device: str = "auto") -> tuple[Any, dict[str, Any]]:
-    """Rebuild a model saved by :func:`save_checkpoint`.
-
-    Parameters
-    ----------
-    path
-        Checkpoint file.
-    device
-        Where to put the model.
-
-    Returns
-    -------
-    tuple
-        ``(model, config)``; the model is in eval mode.
-    """
-    torch, _ = require_torch("load_checkpoint")
-    path = Path(path)
-    if not path.exists():
-        raise MissingDataFileError(f"{path}: model checkpoint not found.")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise DataFileError(f"{path}: cannot be read as a checkpoint ({exc}).") from exc
-    if not isinstance(payload, dict) or "state_dict" not in payload or "config" not in payload:
-        raise DataFileError(f"{path}: not a radiogenomics deep checkpoint (needs 'state_dict' and 'config').")
-    cfg = payload["config"]
-    model = build_model(arch=cfg["arch"], num_classes=int(cfg.get("num_classes", 2)),
-                        conv1_stride=int(cfg.get("conv1_stride", 2)), max_pool=bool(cfg.get("max_pool", False)))
-    model.load_state_dict(payload["state_dict"])
-    model.to(resolve_device(device)).eval()
-    return model, dict(cfg)
-
-
-def _model_device(model: Any) -> Any:
-    return next(model.parameters()).device
-
-
-def predict(model: Any, crops: CropSet, *, batch_size: int = 32) -> pd.DataFrame:
-    """Image-level HER2-positive probabilities.
-
-    Parameters
-    ----------
-    model
-        A trained network (on any device).
-    crops
-        Crops to score.
-    batch_size
-        Images per forward pass.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index ``case_id``; columns ``patient_id``, ``label`` (``<NA>`` when unknown),
-        ``split`` (when assigned) and ``probability``.
-    """
-    require_torch("predict")
-    batch_size = check_int(batch_size, "batch_size", owner="predict", min_value=1)
-    probs = _probabilities(model, crops.images, batch_size=batch_size, device=_model_device(model))
-    cols = ["patient_id", "label"] + (["split"] if "split" in crops.cases.columns else [])
-    out = crops.cases[cols].copy()
-    out["probability"] = probs
-    return out
-
-
-def aggregate_patients(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Mean image probability per patient.
-
-    Parameters
-    ----------
-    predictions
-        Output of :func:`predict`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index ``sample_id`` (patient); columns ``probability`` (mean over the patient's
-        images), ``n_images``, ``label`` and ``split`` (when present).
-    """
-    grouped = predictions.groupby("patient_id", sort=False)
-    out = pd.DataFrame({"probability": grouped["probability"].mean(), "n_images": grouped.size()})
-    out["label"] = grouped["label"].first()
-    if "split" in predictions.columns:
-        out["split"] = grouped["split"].first()
-    out.index = out.index.map(str)
-    out.index.name = "sample_id"
-    return out
-
-
-def prediction_metrics(image_predictions: pd.DataFrame, patient_predictions: pd.DataFrame) -> pd.DataFrame:
-    """AUC and accuracy (threshold 0.5) per level and split.
-
-    Parameters
-    ----------
-    image_predictions, patient_predictions
-        Outputs of :func:`predict` and :func:`aggregate_patients`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``level`` (``image``/``patient``), ``split`` (``all`` or a split name),
-        ``n``, ``n_positive``, ``auc`` (NaN with one class) and ``accuracy``.
-    """
-    rows = []
-    for level, table in (("image", image_predictions), ("patient", patient_predictions)):
-        table = table[table["label"].notna()]
-        groups = [("all", table)]
-        if "split" in table.columns:
-            groups += [(s, table[table["split"] == s]) for s in ("train", "validation", "test")]
-        for split, sub in groups:
-            if len(sub) == 0:
-                continue
-            y = sub["label"].to_numpy(dtype=int)
-            p = sub["probability"].to_numpy(dtype=float)
-            rows.append({"level": level, "split": split, "n": len(sub), "n_positive": int(y.sum()),
-                         "auc": _auc(y, p), "accuracy": float(np.mean((p >= 0.5) == y))})
-    return pd.DataFrame(rows, columns=["level", "split", "n", "n_positive", "auc", "accuracy"])

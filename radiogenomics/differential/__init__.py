@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 from .._results import callable_stage
-
 from .stage import DifferentialResult, differential
 from .wilcoxon import rank_sum_table
 

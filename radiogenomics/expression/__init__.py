@@ -1,14 +1,18 @@
 """Expression path: GEO series (SOFT, series matrix, local tables), probe → gene mapping,
 HER2 labels from ``data_manifests/*.yaml`` rules, and multi-series merging with batch correction.
 
-Typical use::
+Two stages, each with one result: a series (:class:`SeriesResult`, stage ``"series"``) and the
+merged table (:class:`ExpressionResult`, stage ``"expression"``, what :func:`radiogenomics.associate`
+reads). Typical use::
 
     from radiogenomics import expression as ex
     manifest = ex.load_manifest("GSE96058")
-    series = ex.read_local_series("samples.csv", "expression_log2fpkm.csv.gz", accession="GSE96058",
-                                  sample_id="geo_accession", expression_column="title")
-    prepared = ex.prepare_series(series, manifest)
-    prepared.expression, prepared.labels, prepared.decisions, prepared.counts
+    scanb = ex.prepare_series(ex.read_series("GSE96058", manifest, samples="samples.csv",
+                                             expression="expression_log2fpkm.csv.gz"), manifest)
+    local = ex.import_series("local_expression.csv", "local_labels.csv", name="local", scale="log2")
+    merged = ex.merge_series([scanb, local], combat=True)
+    merged.write("results/expression/merged")
+    merged.expression, merged.labels, merged.series, merged.batch_check
 """
 
 from __future__ import annotations
@@ -35,11 +39,21 @@ from .labels import (
     manifest_dir,
     normalize_field,
     normalize_value,
+    unmatched_policy,
     validate_manifest,
 )
-from .merge import MergeResult, batch_separation, merge_series
+from .merge import ExpressionResult, batch_separation, merge_series
+from .normalize import max_normalize, unlog
 from .platforms import ProbeMapping, map_probes, read_platform_table, symbol_column
-from .series import PreparedSeries, ScaleError, check_scale, infer_scale, prepare_series
+from .series import (
+    ScaleError,
+    SeriesResult,
+    check_scale,
+    import_series,
+    infer_scale,
+    prepare_series,
+    read_series,
+)
 
 __all__ = [
     "GeoSeries",
@@ -61,17 +75,22 @@ __all__ = [
     "manifest_dir",
     "normalize_field",
     "normalize_value",
+    "unmatched_policy",
     "validate_manifest",
-    "MergeResult",
+    "ExpressionResult",
     "batch_separation",
     "merge_series",
+    "max_normalize",
+    "unlog",
     "ProbeMapping",
     "map_probes",
     "read_platform_table",
     "symbol_column",
-    "PreparedSeries",
+    "SeriesResult",
     "ScaleError",
     "check_scale",
+    "import_series",
     "infer_scale",
     "prepare_series",
+    "read_series",
 ]

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .._logging import get_logger, timed
+from .._results import dropped_table
 from .._validation import (
     DataFileError,
     InputError,
@@ -79,8 +80,8 @@ class GeoSeries:
     gene_level
         ``values`` columns are already gene symbols (local tables, RNA-seq matrices).
     dropped
-        Samples dropped while reading (columns ``item``, ``kind``, ``series``, ``reason``,
-        ``detail``).
+        Samples dropped while reading (columns ``kind``, ``item``, ``reason``, ``series``,
+        ``detail``; see :func:`radiogenomics._results.dropped_table`).
     """
 
     accession: str
@@ -94,7 +95,7 @@ class GeoSeries:
 
 
 def _dropped_frame(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["item", "kind", "series", "reason", "detail"])
+    return dropped_table(rows, extra=("series", "detail"))
 
 
 # --------------------------------------------------------------------------- characteristics
@@ -596,7 +597,7 @@ def _download(accession: str, kind: str, dest: Path) -> None:
     else:
         from urllib.request import urlopen
 
-        with urlopen(geo_url(accession, kind=kind), timeout=60) as resp, open(dest, "wb") as fh:  # noqa: S310
+        with urlopen(geo_url(accession, kind=kind), timeout=60) as resp, open(dest, "wb") as fh:
             shutil.copyfileobj(resp, fh)
 
 
@@ -664,7 +665,7 @@ def fetch_geo(
                     raise OSError(f"download produced no file at {dest}")
                 os.replace(dest, target)
             return target
-        except Exception as exc:  # network errors come as many types (URLError, socket, ftplib, GEOparse)
+        except Exception as exc:  # noqa: BLE001 - network errors come as many types (URLError, socket, ftplib, GEOparse)
             errors.append(f"{type(exc).__name__}: {exc}")
             log.warning("%s: download attempt %d of %d failed (%s)", accession, attempt + 1, retries, errors[-1])
             if attempt + 1 < retries and backoff > 0:

@@ -53,6 +53,7 @@ __all__ = [
     "label_samples",
     "check_counts",
     "labels_from_decisions",
+    "unmatched_policy",
 ]
 
 log = get_logger(__name__)
@@ -355,6 +356,24 @@ def _get(row: dict[str, str | None], name: str) -> str | None:
     return row.get(name)
 
 
+def unmatched_policy(manifest: Manifest, unmatched: str | None = None) -> str:
+    """The policy for HER2 text no rule matches: ``unmatched`` when given, else the manifest's.
+
+    Parameters
+    ----------
+    manifest
+        The series manifest (``her2.unmatched``, ``"error"`` when absent).
+    unmatched
+        Override: ``"error"`` or ``"exclude"``.
+
+    Returns
+    -------
+    str
+    """
+    policy = unmatched if unmatched is not None else manifest.her2.get("unmatched", "error")
+    return check_choice(policy, "unmatched", owner="label_samples", choices=("error", "exclude"))
+
+
 def label_samples(
     characteristics: pd.DataFrame,
     manifest: Manifest,
@@ -391,8 +410,7 @@ def label_samples(
         HER2 text that no rule matches while the policy is ``"error"``; the message names
         the samples, the text and the manifest file.
     """
-    policy = unmatched if unmatched is not None else manifest.her2.get("unmatched", "error")
-    check_choice(policy, "unmatched", owner="label_samples", choices=("error", "exclude"))
+    policy = unmatched_policy(manifest, unmatched)
     if not isinstance(characteristics, pd.DataFrame):
         raise InputError(f"characteristics must be a DataFrame; got {type(characteristics).__name__}.")
     chars = characteristics.copy()
@@ -482,16 +500,16 @@ def labels_from_decisions(decisions: pd.DataFrame) -> pd.Series:
     return out
 
 
-def check_counts(decisions: pd.DataFrame, manifest: Manifest) -> pd.DataFrame:
+def check_counts(decisions: pd.DataFrame, manifest: Manifest | None) -> pd.DataFrame:
     """Compare the labelled counts with the counts the manifest expects, and warn on mismatch.
 
     Parameters
     ----------
     decisions
-        Output of :func:`label_samples`.
+        Output of :func:`label_samples` (or any table with ``series`` and ``status``).
     manifest
         Manifest with ``expected_counts`` (without them the table says so; no check passes
-        silently).
+        silently); ``None`` for labels given as a table (nothing is expected).
 
     Returns
     -------
@@ -502,33 +520,37 @@ def check_counts(decisions: pd.DataFrame, manifest: Manifest) -> pd.DataFrame:
         expected) and ``source`` (where the expected count comes from).
     """
     observed = decisions["status"].value_counts()
-    exp = manifest.expected_counts or {}
+    exp = (manifest.expected_counts if manifest is not None else None) or {}
+    name = manifest.accession if manifest is not None else str(decisions["series"].iloc[0]) if len(decisions) else ""
+    none = "no expected counts in manifest" if manifest is not None else "labels given as a table (no manifest)"
     rows = []
     for status in LABELS:
         o = int(observed.get(status, 0))
         e = exp.get(status)
         rows.append({
-            "series": manifest.accession,
+            "series": name,
             "status": status,
             "observed": o,
             "expected": e,
             "difference": None if e is None else o - int(e),
             "match": None if e is None else bool(o == int(e)),
-            "source": exp.get("source", "") if exp else "no expected counts in manifest",
+            "source": exp.get("source", "") if exp else none,
         })
     table = pd.DataFrame(rows)
     for col in ("expected", "difference"):
         table[col] = table[col].astype("Int64")
     table["match"] = table["match"].astype("boolean")
     bad = table[table["match"] == False]  # noqa: E712  (nullable boolean)
-    if not exp:
-        log.warning("%s: manifest has no expected_counts; the labelled counts are not checked", manifest.accession)
+    if manifest is None:
+        log.info("%s: labels given as a table; no expected counts to check", name)
+    elif not exp:
+        log.warning("%s: manifest has no expected_counts; the labelled counts are not checked", name)
     elif len(bad):
         log.warning(
             "%s: labelled counts differ from the manifest's expected counts (%s): %s",
-            manifest.accession, exp.get("source", "manifest"),
+            name, exp.get("source", "manifest"),
             "; ".join(f"{r.status} observed {r.observed} expected {r.expected}" for r in bad.itertuples()),
         )
     else:
-        log.info("%s: labelled counts match the manifest's expected counts", manifest.accession)
+        log.info("%s: labelled counts match the manifest's expected counts", name)
     return table

@@ -11,49 +11,162 @@ principal components, and the fraction of each gene's variance explained by seri
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from .._logging import get_logger, timed
-from .._validation import InputError, check_choice, check_int, check_labels, format_names
-from ..core import max_normalize
+from .._results import StageResult, dropped_table, is_synthetic
+from .._validation import (
+    InputError,
+    ParameterError,
+    check_choice,
+    check_int,
+    check_labels,
+    format_names,
+)
+from .normalize import max_normalize, unlog
+from .series import SCALES, SeriesResult, _LabelledTables
 
-__all__ = ["MergeResult", "batch_separation", "merge_series"]
+__all__ = ["ExpressionResult", "batch_separation", "merge_series", "pca_scores", "standardized"]
 
 log = get_logger(__name__)
 
+#: Columns of the merge's ``dropped`` table after ``kind``, ``item``, ``reason``.
+DROPPED_EXTRA = ("series", "detail")
 
-@dataclass
-class MergeResult:
-    """Result of :func:`merge_series`.
+
+@dataclass(frozen=True)
+class ExpressionResult(_LabelledTables, StageResult):
+    """Result of :func:`merge_series`: one expression table of every series, with HER2 labels.
 
     Attributes
     ----------
     expression
-        Rows = samples of every series, columns = the shared genes.
+        Rows = samples of every series (index ``sample_id``), columns = the shared genes;
+        max-normalised per series (and ComBat-corrected with ``combat=True``).
     labels
-        Columns ``her2`` (1/0) and ``series``, indexed by sample id.
-    dropped
-        Genes lost (``item``, ``kind``, ``series``, ``reason``, ``detail``).
-    genes
+        1/0 HER2 labels (``int8``, ``her2``) of those samples: with :attr:`expression`, what
+        :func:`radiogenomics.associate` reads from this result.
+    series
+        The series of each sample (same index). Written in the ``labels`` table beside ``her2``.
+    series_genes
         Per series: ``series``, ``genes`` (input), ``kept``, ``lost``, ``samples``.
     batch_check
-        Per stage (``concatenated``, ``max_normalized``, ``combat``): ``stage``,
-        ``silhouette``, ``variance_fraction``, ``n_samples``, ``n_genes``.
-    summary
-        Settings and whether series separate less after correction.
+        Per step (``concatenated``, ``max_normalized``, ``combat``): ``stage``, ``silhouette``,
+        ``variance_fraction``, ``n_samples``, ``n_genes`` (see :func:`batch_separation`).
+    parameters
+        ``series`` (names, in order), ``scales``, ``log_offsets``, ``combat``,
+        ``combat_covariate`` (``"her2"`` when HER2 status was protected, else ``None``),
+        ``n_components``.
+    dropped
+        Genes left out: ``kind`` (``"gene"``), ``item``, ``reason`` (not in every series;
+        maximum ≤ 0; constant within a series under ComBat), ``series``, ``detail``.
+    synthetic
+        Some input series was synthetic.
     """
 
+    stage: ClassVar[str] = "expression"
+    SERIES_TABLES: ClassVar[tuple[str, ...]] = ("labels",)
+
     expression: pd.DataFrame
-    labels: pd.DataFrame
-    dropped: pd.DataFrame
-    genes: pd.DataFrame
+    labels: pd.Series
+    series: pd.Series
+    series_genes: pd.DataFrame
     batch_check: pd.DataFrame
-    summary: dict[str, Any] = field(default_factory=dict)
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    dropped: pd.DataFrame = field(default_factory=lambda: dropped_table(extra=DROPPED_EXTRA))
+    synthetic: bool = False
+
+    def _sample_series(self) -> pd.Series:
+        return self.series
+
+    @property
+    def separation_reduced(self) -> bool | None:
+        """Whether ComBat lowered both the silhouette and the variance share of series (``None`` without ComBat)."""
+        check = self.batch_check.set_index("stage")
+        if "combat" not in check.index:
+            return None
+        before, after = check.loc["max_normalized"], check.loc["combat"]
+        return bool(after["silhouette"] < before["silhouette"]
+                    and after["variance_fraction"] < before["variance_fraction"])
+
+    def overview(self) -> dict[str, Any]:
+        """Counts of the result.
+
+        Returns
+        -------
+        dict
+            ``n_samples``, ``n_genes``, ``n_series``, ``n_positive``, ``n_negative``,
+            ``separation_reduced`` (``None`` without ComBat), ``dropped``.
+        """
+        return {"n_samples": int(self.expression.shape[0]), "n_genes": int(self.expression.shape[1]),
+                "n_series": int(self.series.nunique()), "n_positive": int((self.labels == 1).sum()),
+                "n_negative": int((self.labels == 0).sum()), "separation_reduced": self.separation_reduced,
+                "dropped": int(len(self.dropped))}
+
+    @classmethod
+    def _from_tables(cls, tables: dict[str, pd.DataFrame], *, record: Mapping[str, Any],
+                     folder: Path) -> ExpressionResult:
+        tables, series = cls._split_labels(tables)
+        res = super()._from_tables(tables, record=record, folder=folder)
+        if series is not None:
+            res = dataclasses.replace(res, series=series.rename("series"))
+        return res  # type: ignore[return-value]
+
+
+def standardized(data: pd.DataFrame) -> np.ndarray:
+    """The table's varying columns, centred and scaled to unit variance (population SD).
+
+    Parameters
+    ----------
+    data
+        Rows = samples, columns = genes.
+
+    Returns
+    -------
+    numpy.ndarray
+        Samples × varying genes (constant genes left out).
+    """
+    x = data.to_numpy(dtype=float)
+    x = x[:, x.std(axis=0) > 0]
+    return (x - x.mean(axis=0)) / x.std(axis=0)
+
+
+def pca_scores(z: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact principal-component scores of a centred matrix, and the share of variance of each.
+
+    With fewer samples than genes the scores come from the samples' Gram matrix (n × n),
+    much cheaper than an SVD of n × genes and identical up to the sign of each component.
+
+    Parameters
+    ----------
+    z
+        Centred samples × genes matrix (e.g. :func:`standardized`).
+    n_components
+        Components wanted (at most samples − 1 and genes).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Scores (samples × k) and the fraction of the total variance each component explains.
+    """
+    from sklearn.decomposition import PCA
+
+    k = max(1, min(n_components, z.shape[0] - 1, z.shape[1]))
+    if z.shape[0] < z.shape[1]:
+        w, u = np.linalg.eigh(z @ z.T)
+        order = np.argsort(w)[::-1][:k]
+        scores = u[:, order] * np.sqrt(np.clip(w[order], 0, None))
+    else:
+        scores = PCA(n_components=k, svd_solver="full").fit_transform(z)
+    total = float((z**2).sum())
+    return scores, (scores**2).sum(axis=0) / total if total > 0 else np.full(k, np.nan)
 
 
 def batch_separation(
@@ -80,25 +193,14 @@ def batch_separation(
         higher = series more separated); ``variance_fraction``: share of the total variance
         of the standardised genes explained by batch (pooled one-way ANOVA R², 0..1).
     """
-    from sklearn.decomposition import PCA
     from sklearn.metrics import silhouette_score
 
     n_components = check_int(n_components, "n_components", owner="batch_separation", min_value=1)
-    x = data.to_numpy(dtype=float)
-    sd = x.std(axis=0)
-    x = x[:, sd > 0]
-    z = (x - x.mean(axis=0)) / x.std(axis=0)
+    z = standardized(data)
     groups = pd.Series(batches).reindex(data.index).to_numpy()
     if len(np.unique(groups)) < 2 or z.shape[1] == 0:
         return {"silhouette": float("nan"), "variance_fraction": float("nan")}
-    k = max(1, min(n_components, z.shape[0] - 1, z.shape[1]))
-    if z.shape[0] < z.shape[1]:
-        # exact PCA scores from the samples' Gram matrix (n x n), much cheaper than an SVD of n x genes
-        w, u = np.linalg.eigh(z @ z.T)
-        order = np.argsort(w)[::-1][:k]
-        scores = u[:, order] * np.sqrt(np.clip(w[order], 0, None))
-    else:
-        scores = PCA(n_components=k, svd_solver="full").fit_transform(z)
+    scores, _ = pca_scores(z, n_components)
     sil = float(silhouette_score(scores, groups)) if len(np.unique(groups)) < z.shape[0] else float("nan")
     between = 0.0
     for g in np.unique(groups):
@@ -108,28 +210,75 @@ def batch_separation(
     return {"silhouette": sil, "variance_fraction": between / total if total > 0 else float("nan")}
 
 
+def _inputs(
+    series: Mapping[str, Any] | Sequence[SeriesResult],
+    labels: Mapping[str, pd.Series] | None,
+    scales: Mapping[str, str] | None,
+    log_offsets: Mapping[str, float] | None,
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.Series], dict[str, str], dict[str, float]]:
+    """The tables, labels, scales and pseudo-counts of the series to merge, by name."""
+    if isinstance(series, Mapping):
+        items = list(series.items())
+    elif isinstance(series, Sequence) and not isinstance(series, (str, pd.DataFrame)):
+        items = [(getattr(r, "name", None), r) for r in series]
+    else:
+        raise InputError(f"merge_series: series must be series results or a mapping of them; got {type(series).__name__}.")
+    if not items:
+        raise InputError("merge_series needs at least one series.")
+    results = [r for _, r in items if isinstance(r, SeriesResult)]
+    if results:
+        if len(results) != len(items):
+            raise InputError("merge_series: give series results only, or tables only (with labels and scales).")
+        if labels is not None or scales is not None or log_offsets is not None:
+            raise ParameterError("merge_series: series results carry their labels, scales and log offsets; "
+                                 "do not pass labels, scales or log_offsets with them.")
+        names = [str(n) for n, _ in items]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise InputError(f"merge_series: series name(s) {format_names(dup)} appear more than once.")
+        unscaled = [n for n, r in zip(names, results) if r.parameters.get("scale") is None]
+        if unscaled:
+            raise InputError(f"merge_series: series {format_names(unscaled)} record no scale in their parameters "
+                             "(folders not written by `geo fetch` / `geo import`?); the scale decides the un-logging.")
+        return ({n: r.expression for n, r in zip(names, results)}, {n: r.labels for n, r in zip(names, results)},
+                {n: r.scale for n, r in zip(names, results)}, {n: r.log_offset for n, r in zip(names, results)})
+    if not isinstance(series, Mapping) or labels is None or scales is None:
+        raise InputError("merge_series: tables need a mapping name -> table, with labels and scales by name.")
+    if set(series) != set(labels) or set(series) - set(scales):
+        raise InputError(
+            f"merge_series: expressions ({format_names(series)}), labels ({format_names(labels)}) and "
+            f"scales ({format_names(scales)}) must name the same series."
+        )
+    offsets = dict(log_offsets or {})
+    return ({str(n): series[n] for n in series}, {str(n): labels[n] for n in series},
+            {str(n): scales[n] for n in series}, {str(n): float(offsets.get(n, 0.0)) for n in series})
+
+
 def merge_series(
-    expressions: Mapping[str, pd.DataFrame],
-    labels: Mapping[str, pd.Series],
+    series: Mapping[str, SeriesResult] | Sequence[SeriesResult] | Mapping[str, pd.DataFrame],
+    labels: Mapping[str, pd.Series] | None = None,
     *,
-    scales: Mapping[str, str],
+    scales: Mapping[str, str] | None = None,
     log_offsets: Mapping[str, float] | None = None,
     combat: bool = False,
     n_components: int = 10,
-) -> MergeResult:
+) -> ExpressionResult:
     """Merge series on their shared genes, max-normalise each, and optionally apply ComBat.
 
     Parameters
     ----------
-    expressions
-        Series name → rows = samples, columns = genes (values on the series' own scale).
+    series
+        Series results (:func:`~radiogenomics.expression.prepare_series`,
+        :func:`~radiogenomics.expression.import_series`), as a list (named by their
+        ``name``) or a mapping name → result; or, as tables, a mapping name → rows = samples,
+        columns = genes (values on the series' own scale) with ``labels`` and ``scales``.
     labels
-        Series name → 1/0 labels of the same samples.
+        With tables only: series name → 1/0 labels of the same samples.
     scales
-        Series name → ``"log2"`` or ``"linear"``; log2 series are un-logged before
-        max-normalisation (``2 ** x - offset``).
+        With tables only: series name → ``"log2"`` or ``"linear"``; log2 series are un-logged
+        before max-normalisation (``2 ** x - offset``). A result carries its own.
     log_offsets
-        Series name → pseudo-count added before the log (0 by default).
+        With tables only: series name → pseudo-count added before the log (0 by default).
     combat
         Apply ComBat (inmoose ``pycombat_norm``, parametric) across series after
         normalisation, protecting HER2 status as a covariate.
@@ -138,25 +287,20 @@ def merge_series(
 
     Returns
     -------
-    MergeResult
+    ExpressionResult
     """
-    if len(expressions) < 1:
-        raise InputError("merge_series needs at least one series.")
-    if set(expressions) != set(labels) or set(expressions) - set(scales):
-        raise InputError(
-            f"merge_series: expressions ({format_names(expressions)}), labels ({format_names(labels)}) and "
-            f"scales ({format_names(scales)}) must name the same series."
-        )
-    log_offsets = dict(log_offsets or {})
+    synthetic = is_synthetic(series)
+    expressions, labels_by, scales_by, offsets = _inputs(series, labels, scales, log_offsets)
+    n_components = check_int(n_components, "n_components", owner="merge_series", min_value=1)
     names = list(expressions)
     exprs, labs = {}, {}
     seen: dict[str, str] = {}
     for name in names:
-        check_choice(scales[name], f"scales[{name!r}]", owner="merge_series", choices=("log2", "linear"))
+        check_choice(scales_by[name], f"scales[{name!r}]", owner="merge_series", choices=SCALES)
         e = expressions[name].copy()
         e.index = e.index.map(str)
         e.columns = e.columns.map(str)
-        lab = check_labels(labels[name], name=f"{name} labels")
+        lab = check_labels(labels_by[name], name=f"{name} labels")
         if not e.index.equals(lab.index):
             if set(e.index) != set(lab.index):
                 raise InputError(f"{name}: expression and labels hold different samples "
@@ -169,25 +313,26 @@ def merge_series(
         seen.update({s: name for s in e.index})
         exprs[name], labs[name] = e, lab
     shared = sorted(set.intersection(*(set(e.columns) for e in exprs.values())))
-    drops = []
+    drops: list[dict[str, Any]] = []
     union = sorted(set.union(*(set(e.columns) for e in exprs.values())))
-    presence = {g: [n for n in names if g in exprs[n].columns] for g in union}
     for g in union:
-        if len(presence[g]) < len(names):
-            missing = [n for n in names if n not in presence[g]]
-            drops.append({"item": g, "kind": "gene", "series": ";".join(presence[g]),
-                          "reason": "not in every series", "detail": f"missing from {', '.join(missing)}"})
-    # genes that cannot be max-normalised in some series
+        present = [n for n in names if g in exprs[n].columns]
+        if len(present) < len(names):
+            missing = [n for n in names if n not in present]
+            drops.append({"kind": "gene", "item": g, "reason": "not in every series", "series": ";".join(present),
+                          "detail": f"missing from {', '.join(missing)}"})
+    # genes that cannot be max-normalised in some series (maximum <= 0 on the linear scale)
     bad: dict[str, list[str]] = {}
     for name in names:
-        col_max = exprs[name][shared].max(axis=0)
-        if scales[name] == "log2":
-            col_max = np.power(2.0, col_max) - log_offsets.get(name, 0.0)
+        col_max = exprs[name][shared].max(axis=0).to_frame().T
+        if scales_by[name] == "log2":
+            col_max = unlog(col_max, base=2.0, offset=offsets[name])
+        col_max = col_max.iloc[0]
         for g in col_max.index[~(col_max > 0)]:
             bad.setdefault(g, []).append(name)
     for g, ns in bad.items():
-        drops.append({"item": g, "kind": "gene", "series": ";".join(ns),
-                      "reason": "maximum <= 0 (max-normalisation undefined)", "detail": f"in {', '.join(ns)}"})
+        drops.append({"kind": "gene", "item": g, "reason": "maximum <= 0 (max-normalisation undefined)",
+                      "series": ";".join(ns), "detail": f"in {', '.join(ns)}"})
     shared = [g for g in shared if g not in bad]
     if not shared:
         raise InputError(f"series {format_names(names)} share no usable gene; check that all are gene-level symbols.")
@@ -195,11 +340,11 @@ def merge_series(
                            "lost": exprs[n].shape[1] - len(shared), "samples": exprs[n].shape[0]} for n in names])
     for row in genes.itertuples():
         log.info("%s: %d of %d genes kept in the intersection (%d lost)", row.series, row.kept, row.genes, row.lost)
-    batch = pd.Series({s: n for n in names for s in exprs[n].index})
+    batch = pd.Series({s: n for n in names for s in exprs[n].index}, name="series")
     concatenated = pd.concat([exprs[n][shared] for n in names])
     normalized = pd.concat([
-        max_normalize(exprs[n][shared], unlog_base=2.0 if scales[n] == "log2" else None,
-                      unlog_offset=log_offsets.get(n, 0.0), name=n)
+        max_normalize(exprs[n][shared], unlog_base=2.0 if scales_by[n] == "log2" else None,
+                      unlog_offset=offsets[n], name=n)
         for n in names
     ])
     her2 = pd.concat([labs[n] for n in names]).reindex(normalized.index)
@@ -210,8 +355,8 @@ def merge_series(
         const = sd.columns[(sd == 0).any(axis=0)]
         for g in const:
             ns = list(sd.index[sd[g] == 0])
-            drops.append({"item": g, "kind": "gene", "series": ";".join(ns),
-                          "reason": "constant within a series (ComBat undefined)", "detail": f"in {', '.join(ns)}"})
+            drops.append({"kind": "gene", "item": g, "reason": "constant within a series (ComBat undefined)",
+                          "series": ";".join(ns), "detail": f"in {', '.join(ns)}"})
         if len(const):
             log.warning("ComBat: %d gene(s) constant within a series dropped (listed in dropped)", len(const))
             normalized = normalized.drop(columns=const)
@@ -221,8 +366,10 @@ def merge_series(
             genes["lost"] = genes["genes"] - genes["kept"]
     stages = [("concatenated", concatenated), ("max_normalized", normalized)]
     final = normalized
+    covariate = None
     if combat:
-        final = _combat(normalized, batch.reindex(normalized.index), her2)
+        final, protected = _combat(normalized, batch.reindex(normalized.index), her2)
+        covariate = "her2" if protected else None
         stages.append(("combat", final))
     checks = []
     with timed("batch separation check", logger=log):
@@ -230,29 +377,29 @@ def merge_series(
             m = batch_separation(table, batch, n_components=n_components) if len(names) > 1 else \
                 {"silhouette": float("nan"), "variance_fraction": float("nan")}
             checks.append({"stage": stage, **m, "n_samples": table.shape[0], "n_genes": table.shape[1]})
-    batch_check = pd.DataFrame(checks)
-    summary: dict[str, Any] = {"series": names, "combat": combat, "shared_genes": len(shared),
-                               "scales": dict(scales), "log_offsets": log_offsets}
+    final.index.name = "sample_id"
+    her2 = her2.astype("int8").rename("her2")
+    her2.index.name = "sample_id"
+    sample_series = batch.reindex(final.index)
+    sample_series.index.name = "sample_id"
+    parameters = {"series": names, "scales": scales_by, "log_offsets": offsets, "combat": bool(combat),
+                  "combat_covariate": covariate, "n_components": n_components}
+    result = ExpressionResult(expression=final, labels=her2, series=sample_series, series_genes=genes,
+                              batch_check=pd.DataFrame(checks), parameters=parameters,
+                              dropped=dropped_table(drops, extra=DROPPED_EXTRA), synthetic=synthetic)
     if combat:
-        before = batch_check.set_index("stage").loc["max_normalized"]
-        after = batch_check.set_index("stage").loc["combat"]
-        reduced = bool(after["silhouette"] < before["silhouette"] and after["variance_fraction"] < before["variance_fraction"])
-        summary["separation_reduced"] = reduced
-        (log.info if reduced else log.warning)(
+        check = result.batch_check.set_index("stage")
+        before, after = check.loc["max_normalized"], check.loc["combat"]
+        (log.info if result.separation_reduced else log.warning)(
             "series separation before/after ComBat: silhouette %.3f -> %.3f, variance explained by series %.3f -> %.3f%s",
             before["silhouette"], after["silhouette"], before["variance_fraction"], after["variance_fraction"],
-            "" if reduced else " (NOT reduced)",
+            "" if result.separation_reduced else " (NOT reduced)",
         )
-    labels_out = pd.DataFrame({"her2": her2.astype("int8"), "series": batch.reindex(final.index)})
-    labels_out.index.name = "sample_id"
-    final.index.name = "sample_id"
-    dropped = pd.DataFrame(drops, columns=["item", "kind", "series", "reason", "detail"])
-    return MergeResult(expression=final, labels=labels_out, dropped=dropped, genes=genes, batch_check=batch_check,
-                       summary=summary)
+    return result
 
 
-def _combat(data: pd.DataFrame, batch: pd.Series, her2: pd.Series) -> pd.DataFrame:
-    """ComBat across series with HER2 status protected; genes × samples for inmoose."""
+def _combat(data: pd.DataFrame, batch: pd.Series, her2: pd.Series) -> tuple[pd.DataFrame, bool]:
+    """ComBat across series with HER2 status protected (when not confounded); genes × samples for inmoose."""
     from inmoose.pycombat import pycombat_norm
 
     sizes = batch.value_counts()
@@ -271,4 +418,4 @@ def _combat(data: pd.DataFrame, batch: pd.Series, her2: pd.Series) -> pd.DataFra
     out = pd.DataFrame(np.asarray(out, dtype=float), index=data.columns, columns=data.index).T
     if not np.isfinite(out.to_numpy()).all():
         raise InputError("ComBat produced non-finite values; check for genes with no variance in a series.")
-    return out
+    return out, covar is not None

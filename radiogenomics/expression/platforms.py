@@ -23,7 +23,14 @@ from pathlib import Path
 import pandas as pd
 
 from .._logging import get_logger
-from .._validation import DataFileError, InputError, MissingDataFileError, check_choice, format_names
+from .._results import dropped_table
+from .._validation import (
+    DataFileError,
+    InputError,
+    MissingDataFileError,
+    check_choice,
+    format_names,
+)
 
 __all__ = ["ProbeMapping", "UNMAPPED_SYMBOLS", "read_platform_table", "symbol_column", "map_probes"]
 
@@ -52,7 +59,7 @@ class ProbeMapping:
         ``merged``, ``not_in_platform``, ``unmapped``, ``multi_gene``, ``collapsed``) and
         ``mean`` (mean value across samples).
     dropped
-        Dropped probes: ``item``, ``kind`` (``probe``), ``series``, ``reason``, ``detail``.
+        Dropped probes: ``kind`` (``probe``), ``item``, ``reason``, ``series``, ``detail``.
     counts
         Number of probes per decision plus ``genes`` (output columns).
     """
@@ -231,9 +238,11 @@ def map_probes(
     detail = ["symbol=" + repr(None if pd.isna(v) else v) for v in sym]
     detail = [f"gene {s}; kept {why.get(p)}" if d == "collapsed" else t
               for p, d, s, t in zip(gone.index, gone.to_numpy(), sym.to_numpy(), detail)]
-    dropped = pd.DataFrame({"item": gone.index.to_numpy(), "kind": "probe", "series": series,
-                            "reason": gone.map(reasons).to_numpy(), "detail": detail},
-                           columns=["item", "kind", "series", "reason", "detail"])
+    dropped = dropped_table(
+        ({"kind": "probe", "item": p, "reason": reasons[d], "series": series, "detail": t}
+         for p, d, t in zip(gone.index, gone.to_numpy(), detail)),
+        extra=("series", "detail"),
+    )
     counts = {k: int(v) for k, v in decision.value_counts().items()}
     counts["probes"] = int(len(decision))
     counts["genes"] = int(out.shape[1])

@@ -9,7 +9,7 @@ import pandas as pd
 from .._logging import get_logger
 from .._validation import InputError, check_choice, format_names
 
-__all__ = ["aggregate_patients", "patient_table"]
+__all__ = ["aggregate_patients", "patient_table", "patient_labels"]
 
 log = get_logger(__name__)
 
@@ -86,5 +86,31 @@ def patient_table(cases: pd.DataFrame, extracted: Iterable[str], failed: Iterabl
         "n_failed": grouped["failed"].sum().astype(int),
         "label": grouped["label"].first().astype("Int8"),
     })
+    out.index.name = "sample_id"
+    return out
+
+
+def patient_labels(cases: pd.DataFrame) -> pd.Series:
+    """One HER2 label per patient of a case sheet (the patients whose label is known).
+
+    The one place patient labels are taken from image rows, for the imaging stage and the deep
+    path. :func:`~radiogenomics.imaging.cases.normalize_cases` has already checked that a
+    patient's images agree.
+
+    Parameters
+    ----------
+    cases
+        Normalised case sheet, or a subset of its rows (``patient_id``, ``label``).
+
+    Returns
+    -------
+    pandas.Series
+        ``her2`` (``int8``, 1/0) indexed by ``sample_id`` (patient id, in sheet order); patients
+        without a label are left out.
+    """
+    known = cases.dropna(subset=["label"])
+    first = known.groupby(known["patient_id"].astype(str), sort=False)["label"].first()
+    out = first.astype("int8").rename("her2")
+    out.index = out.index.map(str)
     out.index.name = "sample_id"
     return out

@@ -32,7 +32,7 @@ import pandas as pd
 from .._logging import get_logger
 from .._validation import DataFileError, InputError, LabelError, format_names
 
-__all__ = ["read_cases", "normalize_cases", "CASE_COLUMNS"]
+__all__ = ["read_cases", "normalize_cases", "load_cases", "cases_are_synthetic", "CASE_COLUMNS"]
 
 log = get_logger(__name__)
 
@@ -69,8 +69,11 @@ def normalize_cases(sheet: pd.DataFrame, *, base_dir: str | os.PathLike | None =
         values = pd.to_numeric(df["Label"], errors="coerce")
         if "label" in df.columns or not values.dropna().isin([0, 1]).all():
             df = df.rename(columns={"Label": "mask_label"})
+            log.info("%s: pyradiomics' 'Label' column read as the mask label (mask_label)", name)
         else:
             df = df.rename(columns={"Label": "label"})
+            log.info("%s: 'Label' column of 0/1 values read as the HER2 label (give 'label' and 'mask_label' "
+                     "to say otherwise)", name)
     df = df.rename(columns={k: v for k, v in _RENAMES.items() if k in df.columns and v not in df.columns})
     missing = [c for c in ("image", "mask") if c not in df.columns]
     if missing:
@@ -171,3 +174,54 @@ def read_cases(path: str | os.PathLike) -> pd.DataFrame:
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise DataFileError(f"{path}: cannot be read as a case sheet ({exc}).") from exc
     return normalize_cases(raw, base_dir=path.resolve().parent, name=str(path))
+
+
+def load_cases(cases: str | os.PathLike | pd.DataFrame, *, name: str | None = None) -> pd.DataFrame:
+    """A case sheet given as a file or a table, normalised: what the imaging and deep stages read.
+
+    Parameters
+    ----------
+    cases
+        A case-sheet file (:func:`read_cases`: paths relative to its folder), a raw sheet, or
+        a sheet already normalised (index ``case_id``); a table's relative paths stay relative
+        to the working folder.
+    name
+        Name of the sheet in messages (default: the file, or ``"case sheet"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        See :func:`normalize_cases`.
+    """
+    if isinstance(cases, (str, os.PathLike)):
+        return read_cases(cases)
+    if not isinstance(cases, pd.DataFrame):
+        raise InputError(f"cases must be a case-sheet file or a DataFrame; got {type(cases).__name__}.")
+    sheet = cases.reset_index() if cases.index.name == "case_id" else cases
+    return normalize_cases(sheet, name=name or "case sheet")
+
+
+def cases_are_synthetic(source: str | os.PathLike | pd.DataFrame, sheet: pd.DataFrame) -> bool:
+    """Whether a case sheet is the synthetic demo cohort's.
+
+    True when :func:`radiogenomics._results.is_synthetic` says so of the sheet (a ``SYNTHETIC*``
+    marker beside the file, or a table's ``attrs``) or of its images' folders, or when the sheet
+    has a ``synthetic`` column that is true.
+
+    Parameters
+    ----------
+    source
+        What was given (file or table).
+    sheet
+        The normalised sheet (:func:`load_cases`).
+
+    Returns
+    -------
+    bool
+    """
+    from .._results import is_synthetic
+
+    if "synthetic" in sheet.columns and sheet["synthetic"].astype(str).str.lower().eq("true").any():
+        return True
+    folders = list(dict.fromkeys(str(Path(p).parent) for p in sheet["image"]))[:20]
+    return is_synthetic(source, *folders)

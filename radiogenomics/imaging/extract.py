@@ -1,16 +1,21 @@
-"""Radiomic feature extraction with pyradiomics: presets, parallel and cached batch runs.
+"""Radiomic feature extraction with pyradiomics: presets, one case, and the batch engine.
 
-One case = one image and its mask. :func:`extract_features` runs a case sheet (see
-:mod:`radiogenomics.imaging.cases`) through pyradiomics serially, in a process pool
-(``n_jobs``) or on a Dask distributed cluster (``scheduler``), and
+One case = one image and its mask. :func:`run_cases` (used by the stage function
+:func:`radiogenomics.imaging.extract`) runs a normalised case sheet through pyradiomics
+serially, on threads, in a process pool or on a Dask distributed cluster, and
 
 * keeps every case's failure (missing/unreadable file, geometry mismatch, empty mask, absent
-  label, ROI too small...) in a ``failures`` table instead of losing the others' results;
+  label, ROI too small...) instead of losing the others' results;
 * caches each case's result under a key made of the SHA-256 of the image file, the mask file,
   the mask label, the settings and the pyradiomics version, so a re-run only computes new or
-  changed cases;
+  changed cases. The cache lives outside any result folder (:func:`default_cache_dir`),
+  because a stage's folder is replaced as a whole when its result is written;
 * returns features (one row per image), pyradiomics' ``diagnostics_*`` in a side table, and
-  the failures.
+  the failures, always in the sheet's order whatever the completion order.
+
+Note: ``radiogenomics.imaging.extract`` (the attribute of the package) is the stage
+function; this module is imported by its full name (``from radiogenomics.imaging.extract
+import load_preset``).
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ import os
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,8 +38,8 @@ import pandas as pd
 
 from .._io import atomic_write, file_sha256
 from .._logging import get_logger, progress
-from .._validation import InputError, ParameterError, check_int, format_names
-from .aggregate import aggregate_patients, patient_table
+from .._validation import BACKENDS, ParameterError, check_choice, format_names
+from .readers import failed_file, failure_kind
 
 if TYPE_CHECKING:
     import SimpleITK as sitk
@@ -46,9 +51,10 @@ __all__ = [
     "validate_params",
     "extract_case",
     "extract_images",
-    "extract_features",
     "case_cache_key",
-    "ExtractionResult",
+    "default_cache_dir",
+    "run_cases",
+    "CaseBatch",
 ]
 
 log = get_logger(__name__)
@@ -290,25 +296,6 @@ def case_cache_key(image_hash: str, mask_hash: str, *, params: Mapping[str, Any]
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _classify(exc: BaseException) -> str:
-    msg = str(exc).lower()
-    if isinstance(exc, FileNotFoundError) or "not found" in msg:
-        return "missing file"
-    if "cannot be read" in msg or "components per pixel" in msg or "dimensions" in msg:
-        return "unreadable file"
-    if "mismatch" in msg:
-        return "geometry mismatch"
-    if "empty mask" in msg:
-        return "empty mask"
-    if "is absent" in msg:
-        return "mask label absent"
-    if "not binary" in msg:
-        return "non-binary mask"
-    if "too small" in msg or "roi" in msg or "dimension" in msg:
-        return "ROI too small"
-    return "extraction error"
-
-
 def _run_task(task: Mapping[str, Any]) -> dict[str, Any]:
     """Worker: read, check and extract one case; never raises (failures are returned)."""
     from .readers import read_case
@@ -319,89 +306,73 @@ def _run_task(task: Mapping[str, Any]) -> dict[str, Any]:
     try:
         image, mask = read_case(task["image"], task["mask"], mask_label=task.get("mask_label"))
     except Exception as exc:  # noqa: BLE001 - isolation: every error becomes a failure row
-        msg = str(exc)
-        file = task["mask"] if msg.startswith("mask") or str(task["mask"]) in msg.split(":")[0] else task["image"]
-        out.update(status="failed", kind=_classify(exc), file=str(file), reason=msg)
+        out.update(status="failed", failure=failure_kind(exc), file=failed_file(exc, task["image"], task["mask"]),
+                   reason=str(exc))
         return out
     try:
         features, diagnostics = _execute(image, mask, task["params"])
     except Exception as exc:  # noqa: BLE001
-        out.update(status="failed", kind=_classify(exc), file=str(task["mask"]),
+        out.update(status="failed", failure=failure_kind(exc), file=str(task["mask"]),
                    reason=f"pyradiomics: {exc}".strip())
         return out
     out.update(status="ok", features=features, diagnostics=diagnostics, seconds=time.perf_counter() - start)
     return out
 
 
-@dataclass
-class ExtractionResult:
-    """Result of :func:`extract_features`.
+
+
+def default_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    """The extraction cache: ``cache_dir``, else ``$RADIOGENOMICS_CACHE/features``, else
+    ``~/.cache/radiogenomics/features``.
+
+    The same root as the GEO downloads (:func:`radiogenomics.expression.geo.default_cache_dir`);
+    never inside a result folder, which :meth:`~radiogenomics._results.StageResult.write`
+    replaces as a whole.
+
+    Parameters
+    ----------
+    cache_dir
+        Explicit folder.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder (not created here).
+    """
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    root = os.environ.get("RADIOGENOMICS_CACHE")
+    if root:
+        return Path(root).expanduser() / "features"
+    return Path("~/.cache/radiogenomics/features").expanduser()
+
+
+@dataclass(frozen=True)
+class CaseBatch:
+    """What :func:`run_cases` returns: per-image tables of one batch.
 
     Attributes
     ----------
     features
-        One row per successfully extracted image (index ``case_id``), one column per feature.
+        One row per extracted image (index ``case_id``, sheet order), one column per feature.
     diagnostics
-        pyradiomics' ``diagnostics_*`` per image plus ``patient_id``, ``cached`` and ``seconds``.
+        pyradiomics' ``diagnostics_*`` per extracted image plus ``patient_id``, ``cached``,
+        ``seconds``.
     failures
-        One row per failed image: ``case_id``, ``patient_id``, ``file``, ``kind`` (missing file,
-        unreadable file, geometry mismatch, empty mask, mask label absent, non-binary mask, ROI
-        too small, extraction error) and ``reason``.
-    cases
-        The normalised case sheet (see :func:`radiogenomics.imaging.cases.normalize_cases`).
-    params
-        The validated settings.
+        One row per failed image: ``case_id``, ``patient_id``, ``file``, ``failure`` (one of
+        :data:`~radiogenomics.imaging.readers.FAILURE_KINDS`) and ``reason``.
     n_computed, n_cached
-        How many cases were extracted now and how many came from the cache.
+        Cases extracted now, and taken from the cache.
+    workers
+        Workers used (1 when serial).
     """
 
     features: pd.DataFrame
     diagnostics: pd.DataFrame
     failures: pd.DataFrame
-    cases: pd.DataFrame
-    params: dict[str, Any]
-    n_computed: int = 0
-    n_cached: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def patient_features(self, *, how: str = "mean") -> pd.DataFrame:
-        """Per-patient features: mean (paper) or median over each patient's extracted images.
-
-        Parameters
-        ----------
-        how
-            ``"mean"`` or ``"median"``.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Index ``sample_id`` (= patient id), one column per feature.
-        """
-        return aggregate_patients(self.features, self.cases["patient_id"], how=how)
-
-    def patients(self) -> pd.DataFrame:
-        """Per-patient summary (see :func:`radiogenomics.imaging.aggregate.patient_table`).
-
-        Returns
-        -------
-        pandas.DataFrame
-            Index ``sample_id``; columns ``n_images``, ``n_extracted``, ``n_failed``, ``label``.
-        """
-        return patient_table(self.cases, self.features.index, self.failures["case_id"])
-
-    def labels(self) -> pd.Series:
-        """Patient-level HER2 labels of the patients with at least one extracted image.
-
-        Returns
-        -------
-        pandas.Series
-            ``her2`` (1/0) indexed by ``sample_id``; empty when the sheet has no labels.
-        """
-        table = self.patients()
-        table = table[(table["n_extracted"] > 0) & table["label"].notna()]
-        out = table["label"].astype("int8").rename("her2")
-        out.index.name = "sample_id"
-        return out
+    n_computed: int
+    n_cached: int
+    workers: int
 
 
 def _hash_or_none(path: str) -> str | None:
@@ -411,75 +382,75 @@ def _hash_or_none(path: str) -> str | None:
         return None
 
 
-def extract_features(
+def _from_cache(cache: Path, key: str, case_id: str) -> dict[str, Any] | None:
+    hit = cache / f"{key}.json"
+    if not hit.exists():
+        return None
+    try:
+        doc = json.loads(hit.read_text())
+        return {"case_id": case_id, "status": "ok", "cached": True, "features": doc["features"],
+                "diagnostics": doc["diagnostics"], "seconds": 0.0}
+    except (json.JSONDecodeError, KeyError, OSError):
+        log.warning("cache entry %s is corrupt; recomputing case %s", hit, case_id)
+        return None
+
+
+def run_cases(
     cases: pd.DataFrame,
     *,
-    preset: str | os.PathLike | Mapping[str, Any] = "ultrasound2d",
+    params: Mapping[str, Any],
     n_jobs: int = 1,
+    backend: str = "processes",
     scheduler: str | Any | None = None,
     cache_dir: str | os.PathLike | None = None,
-    strict: bool = False,
-) -> ExtractionResult:
-    """Extract features for every case of a case sheet, in parallel and with a cache.
+    show_progress: bool | None = None,
+) -> CaseBatch:
+    """Extract every case of a normalised sheet: the batch engine of the imaging stage.
 
     Parameters
     ----------
     cases
-        Normalised case sheet (:func:`radiogenomics.imaging.cases.read_cases`); a raw sheet
-        with absolute paths is normalised here.
-    preset
-        Preset name, YAML file or settings mapping (:func:`load_preset`).
+        Normalised case sheet (:func:`radiogenomics.imaging.cases.load_cases`).
+    params
+        Validated settings (:func:`load_preset`).
     n_jobs
-        Worker processes (1 = serial in this process).
+        Workers (already resolved, >= 1); 1 runs serially in this process (threads and
+        processes backends).
+    backend
+        ``"threads"``, ``"processes"`` or ``"dask"``.
     scheduler
-        Dask distributed scheduler address (``"tcp://host:8786"``) or a ``distributed.Client``;
-        overrides ``n_jobs``.
+        With ``"dask"``: an address or a ``distributed.Client``; ``None`` uses the active client,
+        else starts a local cluster of ``n_jobs`` worker processes for this call.
     cache_dir
-        Folder of cached per-case results (JSON, one file per cache key); ``None`` disables
-        caching.
-    strict
-        Raise :class:`~radiogenomics.InputError` if any case fails, instead of reporting it.
+        Folder of cached per-case results (one JSON file per cache key); ``None`` disables it.
+    show_progress
+        Progress bar; ``None`` follows the package log level.
 
     Returns
     -------
-    ExtractionResult
-        Features per image, diagnostics, failures, the case sheet and counts.
+    CaseBatch
     """
-    from .cases import normalize_cases
-
-    n_jobs = check_int(n_jobs, "n_jobs", owner="extract_features", min_value=1)
-    if "image" in cases.columns and cases.index.name != "case_id":
-        cases = normalize_cases(cases.reset_index(drop=cases.index.name is None))
-    params = load_preset(preset)
+    check_choice(backend, "backend", owner="run_cases", choices=BACKENDS)
     cache = Path(cache_dir) if cache_dir is not None else None
-
     results: dict[str, dict[str, Any]] = {}
     tasks: list[dict[str, Any]] = []
-    n_cached = 0
     for case_id, row in cases.iterrows():
         ml = None if pd.isna(row["mask_label"]) else int(row["mask_label"])
         task = {"case_id": case_id, "image": row["image"], "mask": row["mask"], "mask_label": ml, "params": params}
         if cache is not None:
             ih, mh = _hash_or_none(row["image"]), _hash_or_none(row["mask"])
             if ih is not None and mh is not None:
-                key = case_cache_key(ih, mh, params=params, mask_label=ml)
-                task["key"] = key
-                hit = cache / f"{key}.json"
-                if hit.exists():
-                    try:
-                        doc = json.loads(hit.read_text())
-                        results[case_id] = {"case_id": case_id, "status": "ok", "cached": True,
-                                            "features": doc["features"], "diagnostics": doc["diagnostics"],
-                                            "seconds": 0.0}
-                        n_cached += 1
-                        continue
-                    except (json.JSONDecodeError, KeyError):
-                        log.warning("cache entry %s is corrupt; recomputing case %s", hit, case_id)
+                task["key"] = case_cache_key(ih, mh, params=params, mask_label=ml)
+                hit = _from_cache(cache, task["key"], case_id)
+                if hit is not None:
+                    results[case_id] = hit
+                    continue
         tasks.append(task)
-
+    n_cached = len(results)
+    workers = 1 if backend != "dask" and (n_jobs == 1 or len(tasks) <= 1) else min(n_jobs, max(len(tasks), 1))
     log.info("extracting %d case(s) (%d from cache) with %s", len(tasks), n_cached,
-             f"Dask at {scheduler}" if scheduler is not None else f"{n_jobs} process(es)")
-    for res in _dispatch(tasks, n_jobs=n_jobs, scheduler=scheduler):
+             f"Dask ({scheduler or 'local or active client'})" if backend == "dask" else f"{workers} {backend}")
+    for res in _dispatch(tasks, n_jobs=workers, backend=backend, scheduler=scheduler, show_progress=show_progress):
         res["cached"] = False
         results[res["case_id"]] = res
         if cache is not None and res["status"] == "ok" and res.get("key"):
@@ -488,7 +459,7 @@ def extract_features(
                            "diagnostics": res["diagnostics"]}, fh)
 
     feats, diags, fails = {}, {}, []
-    for case_id in cases.index:  # keep the sheet's order whatever the completion order
+    for case_id in cases.index:  # the sheet's order whatever the completion order
         res = results[case_id]
         if res["status"] == "ok":
             feats[case_id] = res["features"]
@@ -498,57 +469,68 @@ def extract_features(
             diags[case_id] = d
         else:
             fails.append({"case_id": case_id, "patient_id": cases.at[case_id, "patient_id"],
-                          "file": res["file"], "kind": res["kind"], "reason": res["reason"]})
-            log.warning("case %s failed (%s): %s", case_id, res["kind"], res["reason"])
-    failures = pd.DataFrame(fails, columns=["case_id", "patient_id", "file", "kind", "reason"])
-    if strict and len(failures):
-        lines = "; ".join(f"{r.case_id}: {r.reason}" for r in failures.head(3).itertuples())
-        raise InputError(f"{len(failures)} of {len(cases)} case(s) failed (strict mode): {lines}"
-                         f"{' ...' if len(failures) > 3 else ''}")
+                          "file": res["file"], "failure": res["failure"], "reason": res["reason"]})
+            log.warning("case %s failed (%s): %s", case_id, res["failure"], res["reason"])
     features = pd.DataFrame.from_dict(feats, orient="index")
     features.index.name = "case_id"
     diagnostics = pd.DataFrame.from_dict(diags, orient="index")
     diagnostics.index.name = "case_id"
-    if features.empty:
-        log.warning("no case was extracted successfully (%d failure(s))", len(failures))
-    return ExtractionResult(features=features, diagnostics=diagnostics, failures=failures, cases=cases,
-                            params=params, n_computed=len(tasks), n_cached=n_cached)
+    failures = pd.DataFrame(fails, columns=["case_id", "patient_id", "file", "failure", "reason"])
+    return CaseBatch(features=features, diagnostics=diagnostics, failures=failures, n_computed=len(tasks),
+                     n_cached=n_cached, workers=workers)
 
 
-def _dispatch(tasks: Sequence[dict[str, Any]], *, n_jobs: int, scheduler: Any):
-    """Yield task results as they complete: serial, process pool, or Dask distributed."""
+def _dispatch(tasks: Sequence[dict[str, Any]], *, n_jobs: int, backend: str, scheduler: Any,
+              show_progress: bool | None):
+    """Yield task results as they complete: serial, threads, processes, or Dask distributed."""
     if not tasks:
         return
-    if scheduler is not None:
-        yield from _dispatch_dask(tasks, scheduler)
+    disable = None if show_progress is None else not show_progress
+    if backend == "dask":
+        yield from _dispatch_dask(tasks, scheduler, n_jobs=n_jobs, disable=disable)
         return
-    if n_jobs == 1 or len(tasks) == 1:
-        for task in progress(tasks, desc="extract", total=len(tasks)):
+    if n_jobs == 1:
+        for task in progress(tasks, desc="extract", total=len(tasks), disable=disable):
             yield _run_task(task)
         return
-    with ProcessPoolExecutor(max_workers=min(n_jobs, len(tasks))) as pool:
+    pool_cls: type[Executor] = ThreadPoolExecutor if backend == "threads" else ProcessPoolExecutor
+    with pool_cls(max_workers=n_jobs) as pool:
         futures = [pool.submit(_run_task, t) for t in tasks]
-        for fut in progress(as_completed(futures), desc="extract", total=len(futures)):
+        for fut in progress(as_completed(futures), desc="extract", total=len(futures), disable=disable):
             yield fut.result()
 
 
-def _dispatch_dask(tasks: Sequence[dict[str, Any]], scheduler: Any):
+def _dask_client(scheduler: Any, n_jobs: int) -> tuple[Any, list[Any]]:
+    """The client to submit to, and what to close afterwards (what this call started)."""
     try:
-        from distributed import Client
+        from distributed import Client, LocalCluster, get_client
     except ImportError as exc:  # pragma: no cover - distributed is a core dependency
         from .._validation import OptionalDependencyError
 
         raise OptionalDependencyError("the Dask backend needs 'distributed' (pip install distributed).") from exc
-    own = not isinstance(scheduler, Client)
+    if isinstance(scheduler, Client):
+        return scheduler, []
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ParameterError(f"cannot connect to the Dask scheduler at {scheduler!r} ({exc}).") from exc
+        return client, [client]
     try:
-        client = Client(scheduler, set_as_default=False) if own else scheduler
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise ParameterError(f"cannot connect to the Dask scheduler at {scheduler!r} ({exc}).") from exc
+        return get_client(), []
+    except ValueError:  # no active client: a local cluster for this call
+        cluster = LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster, set_as_default=False)
+        return client, [client, cluster]
+
+
+def _dispatch_dask(tasks: Sequence[dict[str, Any]], scheduler: Any, *, n_jobs: int, disable: bool | None):
+    client, owned = _dask_client(scheduler, n_jobs)
     try:
         futures = client.map(_run_task, list(tasks), pure=False)
         # results are collected in submission order (distributed.as_completed needs a default client)
-        for fut in progress(futures, desc="extract (dask)", total=len(futures)):
+        for fut in progress(futures, desc="extract (dask)", total=len(futures), disable=disable):
             yield fut.result()
     finally:
-        if own:
-            client.close()
+        for obj in owned:
+            obj.close()

@@ -67,7 +67,7 @@ class ComBatHarmonizer:
         return cov
 
     def fit(self, features: pd.DataFrame, batch: pd.Series, covariates: pd.DataFrame | None = None
-            ) -> "ComBatHarmonizer":
+            ) -> ComBatHarmonizer:
         """Fit ComBat on a training cohort.
 
         Parameters

@@ -27,10 +27,14 @@ import numpy as np
 
 from .._validation import DataFileError, InputError, MissingDataFileError
 
-__all__ = ["read_image", "read_mask", "read_case", "LUMA_WEIGHTS"]
+__all__ = ["read_image", "read_mask", "read_case", "failure_kind", "failed_file", "FAILURE_KINDS", "LUMA_WEIGHTS"]
 
 #: ITU-R BT.601 luma weights used to turn RGB into gray.
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+
+#: What can go wrong with one case (the ``failure`` column of a ``dropped`` table).
+FAILURE_KINDS = ("missing file", "unreadable file", "geometry mismatch", "empty mask", "mask label absent",
+                 "non-binary mask", "ROI too small", "extraction error")
 
 
 def _sitk():
@@ -89,7 +93,7 @@ def _to_volume(image):
     return sitk.JoinSeries(image)
 
 
-def read_image(path: str | os.PathLike) -> "object":
+def read_image(path: str | os.PathLike) -> object:
     """Read an image as a 3D float32 SimpleITK image (RGB converted to luminance).
 
     Parameters
@@ -110,7 +114,7 @@ def read_image(path: str | os.PathLike) -> "object":
         raise DataFileError(f"image {path}: {exc}") from exc
 
 
-def read_mask(path: str | os.PathLike, *, mask_label: int | None = None) -> "object":
+def read_mask(path: str | os.PathLike, *, mask_label: int | None = None) -> object:
     """Read a mask and binarise it: lesion = 1, everything else = 0.
 
     Parameters
@@ -202,3 +206,55 @@ def read_case(
         raise InputError(f"image {image_path} and mask {mask_path}: direction (orientation) mismatch.")
     mask.CopyInformation(image)  # remove sub-tolerance floating differences
     return image, mask
+
+
+def failure_kind(exc: BaseException) -> str:
+    """Which of :data:`FAILURE_KINDS` an error raised while reading or extracting a case is.
+
+    The one classification of case failures, shared by the imaging stage and the deep path.
+
+    Parameters
+    ----------
+    exc
+        The exception (from :func:`read_case` or pyradiomics).
+
+    Returns
+    -------
+    str
+        One of :data:`FAILURE_KINDS`.
+    """
+    msg = str(exc).lower()
+    if isinstance(exc, FileNotFoundError) or "not found" in msg:
+        return "missing file"
+    if "cannot be read" in msg or "components per pixel" in msg or "dimensions" in msg:
+        return "unreadable file"
+    if "mismatch" in msg:
+        return "geometry mismatch"
+    if "empty mask" in msg:
+        return "empty mask"
+    if "is absent" in msg:
+        return "mask label absent"
+    if "not binary" in msg:
+        return "non-binary mask"
+    if "too small" in msg or "roi" in msg or "dimension" in msg:
+        return "ROI too small"
+    return "extraction error"
+
+
+def failed_file(exc: BaseException, image: str | os.PathLike, mask: str | os.PathLike) -> str:
+    """Which file of a case a reading error is about (the readers' messages start with ``mask <path>``).
+
+    Parameters
+    ----------
+    exc
+        The error raised by :func:`read_case`.
+    image, mask
+        The case's files.
+
+    Returns
+    -------
+    str
+        The mask's path when the message names the mask, else the image's.
+    """
+    msg = str(exc)
+    return str(mask) if msg.startswith("mask") or str(mask) in msg.split(":")[0] else str(image)

@@ -39,10 +39,11 @@ class ExtractionResult(StageResult):
     parameters
         The settings used (preset and its pyradiomics settings, aggregation, workers...).
     dropped
-        Every image or patient left out: ``kind`` (``"case"``), ``item`` (case id), ``reason``,
-        and ``patient_id``, ``file``, ``failure`` (missing file, unreadable file, geometry
-        mismatch, empty mask, mask label absent, non-binary mask, ROI too small, extraction
-        error).
+        Every image or patient left out: ``kind`` (``"case"``: ``item`` is the case id;
+        ``"sample"``: a patient none of whose images was extracted), ``reason``, and
+        ``patient_id``, ``file``, ``failure`` (missing file, unreadable file, geometry mismatch,
+        empty mask, mask label absent, non-binary mask, ROI too small, extraction error; or
+        no image extracted).
     synthetic
         The inputs were synthetic.
     """

@@ -34,7 +34,7 @@ from scipy import ndimage, stats
 from .._logging import get_logger, progress
 from .._validation import InputError, check_choice, check_float, check_int, format_names
 
-__all__ = ["icc_table", "filter_stable", "perturb_case", "perturbation_icc", "reader_icc"]
+__all__ = ["icc_table", "filter_stable", "perturb_case", "perturbation_icc", "reader_icc", "feature_stability"]
 
 log = get_logger(__name__)
 
@@ -177,7 +177,7 @@ def reader_icc(features: pd.DataFrame, cases: pd.DataFrame, *, target: str = "im
     Parameters
     ----------
     features
-        Per-image features (index = case id), e.g. ``ExtractionResult.features``.
+        Per-image features (index = case id), e.g. ``ExtractionResult.features_image``.
     cases
         Normalised case sheet with a ``reader`` column and the ``target`` column identifying the
         lesion (by default the image path: each reader drew a mask on the same image).
@@ -339,3 +339,55 @@ def perturbation_icc(
     meta = ["target", "rater", "angle", "shift_y", "shift_x", "morphology", "noise_sd"]
     feats = [c for c in measurements.columns if c not in meta]
     return icc_table(measurements, target="target", rater="rater", features=feats, alpha=alpha), measurements
+
+
+def feature_stability(
+    cases: str | os.PathLike | pd.DataFrame,
+    *,
+    mode: str = "perturbation",
+    preset: str | os.PathLike | Mapping[str, Any] = "ultrasound2d",
+    n_perturbations: int = 5,
+    n_jobs: int = 1,
+    cache_dir: str | os.PathLike | None = None,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """ICC of every feature of a case sheet, across mask perturbations or across readers.
+
+    Parameters
+    ----------
+    cases
+        Case sheet (file or table, see :func:`~radiogenomics.imaging.cases.load_cases`).
+    mode
+        ``"perturbation"`` (:func:`perturbation_icc`) or ``"readers"`` (the sheet's ``reader``
+        column, :func:`reader_icc` on features extracted by :func:`radiogenomics.extract`).
+    preset
+        Extraction settings.
+    n_perturbations
+        Perturbed versions per case (perturbation mode).
+    n_jobs
+        Extraction workers (readers mode; -1 = all cores).
+    cache_dir
+        Extraction cache (readers mode); ``None`` disables it.
+    seed
+        Seed of the perturbations.
+    alpha
+        1 - confidence level.
+
+    Returns
+    -------
+    icc : pandas.DataFrame
+        See :func:`icc_table`.
+    measurements : pandas.DataFrame or None
+        The perturbed versions' features (perturbation mode, see :func:`perturbation_icc`).
+    """
+    from .cases import load_cases
+
+    check_choice(mode, "mode", owner="feature_stability", choices=("perturbation", "readers"))
+    sheet = load_cases(cases)
+    if mode == "perturbation":
+        return perturbation_icc(sheet, preset=preset, n_perturbations=n_perturbations, seed=seed, alpha=alpha)
+    from .stage import extract
+
+    result = extract(sheet, preset=preset, n_jobs=n_jobs, cache_dir=cache_dir)
+    return reader_icc(result.features_image, sheet, alpha=alpha), None

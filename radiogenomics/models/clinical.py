@@ -225,6 +225,41 @@ class Nomogram:
     intercept: float
     scale: float
 
+    @classmethod
+    def from_tables(cls, coefficients: pd.DataFrame, points: pd.DataFrame, total_points: pd.DataFrame) -> Nomogram:
+        """The nomogram again from its three tables (as a models result writes them).
+
+        The scale (log-odds per point) and the intercept follow from the total-points table:
+        ``linear_predictor = intercept + sum(coefficient * reference) + total_points * scale``.
+
+        Parameters
+        ----------
+        coefficients, points, total_points
+            The tables :attr:`coefficients`, :attr:`points` and :attr:`total_points`.
+
+        Returns
+        -------
+        Nomogram
+        """
+        need = {"coefficients": (coefficients, ("variable", "coefficient", "reference", "points_per_unit", "max_points")),
+                "points": (points, ("variable", "value", "points")),
+                "total_points": (total_points, ("total_points", "linear_predictor", "probability"))}
+        for name, (table, cols) in need.items():
+            if not isinstance(table, pd.DataFrame):
+                raise InputError(f"nomogram {name} must be a DataFrame; got {type(table).__name__}.")
+            missing = [c for c in cols if c not in table.columns]
+            if missing:
+                raise InputError(f"nomogram {name} table lacks column(s) {format_names(missing)}.")
+        tp = total_points["total_points"].to_numpy(float)
+        lp = total_points["linear_predictor"].to_numpy(float)
+        if tp.size < 2 or tp[-1] == tp[0]:
+            raise InputError("nomogram total_points table needs at least two distinct total points.")
+        scale = float((lp[-1] - lp[0]) / (tp[-1] - tp[0]))
+        base = float(lp[0] - tp[0] * scale)
+        intercept = base - float((coefficients["coefficient"] * coefficients["reference"]).sum())
+        return cls(coefficients=coefficients, points=points, total_points=total_points, intercept=intercept,
+                   scale=scale)
+
     def score(self, data: pd.DataFrame) -> pd.DataFrame:
         """Points of each patient and the predicted probability.
 

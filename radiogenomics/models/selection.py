@@ -40,6 +40,7 @@ from .._validation import (
     check_table,
     format_names,
 )
+from .metrics import _auc_fast
 
 __all__ = [
     "pca_variance",
@@ -125,8 +126,6 @@ def make_pca(*, variance: float = 0.91, random_state: int | None = None) -> PCA:
 # LASSO
 # --------------------------------------------------------------------------------------------
 def _cv_auc_path(X: np.ndarray, y: np.ndarray, Cs: np.ndarray, cv: int, random_state: Any) -> tuple[np.ndarray, np.ndarray]:
-    from .evaluation import _auc_fast
-
     folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
     scores = np.full((len(Cs), cv), np.nan)
     nonzero = np.zeros((len(Cs), cv))
@@ -336,17 +335,22 @@ def stable_features(
     Returns
     -------
     list of str
-        Stable feature names (table order).
+        Stable feature names (table order). A table is judged by
+        :func:`radiogenomics.imaging.stability.filter_stable` (features with an undefined ICC
+        are not stable).
     """
-    check_float(threshold, "threshold", owner="stable_features", min_value=-1, max_value=1)
     if isinstance(icc, pd.DataFrame):
-        if column not in icc.columns:
-            raise InputError(
-                f"ICC table has no column {column!r} (columns: {format_names(icc.columns)}); "
-                "expected the output of radiogenomics.imaging.stability."
+        from ..imaging.stability import (
+            filter_stable,  # the one stable-feature rule of the package
+        )
+
+        kinds = {"icc_agreement": "agreement", "icc_consistency": "consistency"}
+        if column not in kinds:
+            raise ParameterError(
+                f"The 'column' parameter of stable_features must be one of {sorted(kinds)}. Got {column!r} instead."
             )
-        values = pd.to_numeric(icc[column], errors="coerce")
-        return [str(f) for f in icc.index[values >= threshold]]
+        return filter_stable(icc, threshold=threshold, kind=kinds[column])
+    check_float(threshold, "threshold", owner="stable_features", min_value=-1, max_value=1)
     if isinstance(icc, str):
         raise InputError("icc must be a table or a list of feature names, not a single string.")
     return [str(f) for f in icc]

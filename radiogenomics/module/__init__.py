@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 from .._results import callable_stage
-
 from .auxiliary import FeatureModule, auxiliary_features, build_module, check_differential
 from .network import build_network, from_cytoscape, from_graphml, network_tables, to_cytoscape, to_graphml
 from .similarity import (

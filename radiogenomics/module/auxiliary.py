@@ -101,8 +101,9 @@ def check_differential(differential: pd.DataFrame, *, name: str = "differential"
         )
     sel = df["selected"]
     if sel.dtype != bool:
-        mapped = sel.map({True: True, False: False, 1: True, 0: False, "True": True, "False": False,
-                          "true": True, "false": False})
+        # True/False, 1/0 (equal keys in Python) and their spellings in CSV files
+        mapped = sel.map({True: True, False: False, "True": True, "False": False, "true": True, "false": False,
+                          "1": True, "0": False})
         bad = df.index[mapped.isna()]
         if len(bad):
             raise InputError(f"{name}: 'selected' must be True/False; feature(s) {format_names(bad)} are not.")

@@ -27,8 +27,8 @@ import pandas as pd
 from .._logging import get_logger
 from .._validation import InputError, check_int
 from ..enrichment.ora import as_gene_sets
-from .similarity import term_id
 from .auxiliary import FeatureModule
+from .similarity import term_id
 
 __all__ = [
     "build_network",

@@ -16,10 +16,10 @@ from matplotlib.figure import Figure
 
 from ._association import association, plot_association_null
 from ._cohort import cohort, cohort_counts, plot_cohort
-from ._deep import deep
+from ._deep import deep, gradcam_overlay_pngs
 from ._differential import differential, plot_feature_boxplots, plot_volcano
 from ._enrichment import enrichment, plot_enrichment
-from ._expression import expression
+from ._expression import expression, plot_batch_check, plot_label_counts, plot_series_pca
 from ._imaging import extraction
 from ._models import models
 from ._module import module, plot_network, plot_similarity
@@ -27,6 +27,7 @@ from ._style import captioned
 
 __all__ = [
     "figures",
+    "files",
     "cohort",
     "extraction",
     "expression",
@@ -45,6 +46,9 @@ __all__ = [
     "plot_enrichment",
     "plot_network",
     "plot_similarity",
+    "plot_label_counts",
+    "plot_series_pca",
+    "plot_batch_check",
 ]
 
 _BY_STAGE = {
@@ -58,6 +62,27 @@ _BY_STAGE = {
     "models": models,
     "deep": deep,
 }
+
+
+#: Stage → drawn files beside its figures (what ``result.write()`` saves with them).
+_FILES_BY_STAGE = {"deep": gradcam_overlay_pngs}
+
+
+def files(result: Any) -> dict[str, bytes]:
+    """Drawn files of a result beside its figures: the deep stage's per-case Grad-CAM overlays.
+
+    Parameters
+    ----------
+    result
+        A stage result.
+
+    Returns
+    -------
+    dict
+        Path in the result folder → PNG content (empty for stages without such files).
+    """
+    func = _FILES_BY_STAGE.get(result.stage)
+    return {} if func is None else func(result)
 
 
 def figures(result: Any) -> dict[str, Figure]:

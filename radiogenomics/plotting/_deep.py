@@ -1,6 +1,8 @@
-"""Figures of the deep path: Grad-CAM overlays, training curves, heat-in-mask summary.
+"""Figures of the deep path: training curves, predictions, heat-in-mask summary, Grad-CAM overlays.
 
-Every function returns a matplotlib Figure; none shows or saves it.
+Every function returns a matplotlib Figure (or, for the result folder's per-case overlays, PNG
+bytes); none shows a figure or writes a file. ``deep(result)`` draws only from the result's
+tables and stored Grad-CAM arrays, so a result read back from disk draws the same figures.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .._validation import InputError
+from ._style import GREY, NEGATIVE, POSITIVE, captioned
 
-__all__ = ["gradcam_overlay", "gradcam_grid", "training_history", "heat_in_mask_summary"]
+__all__ = ["gradcam_overlay", "gradcam_grid", "training_history", "heat_in_mask_summary", "plot_predictions",
+           "gradcam_overlay_pngs", "deep"]
 
 
 def _draw_overlay(ax: object, image: np.ndarray, cam: np.ndarray, mask: np.ndarray | None, alpha: float) -> None:
@@ -131,7 +135,7 @@ def training_history(history: pd.DataFrame) -> Figure:
     Parameters
     ----------
     history
-        ``TrainResult.history`` (columns ``epoch``, ``train_loss``, ``validation_loss``,
+        ``DeepResult.history`` (columns ``epoch``, ``train_loss``, ``validation_loss``,
         ``validation_auc``, ``improved``).
 
     Returns
@@ -166,7 +170,7 @@ def heat_in_mask_summary(table: pd.DataFrame) -> Figure:
     Parameters
     ----------
     table
-        ``GradCamResult.table`` (columns ``heat_in_mask``, ``mask_fraction``, ``label``).
+        ``DeepResult.gradcam`` (columns ``heat_in_mask``, ``mask_fraction``, ``label``).
 
     Returns
     -------
@@ -175,32 +179,150 @@ def heat_in_mask_summary(table: pd.DataFrame) -> Figure:
     """
     fig = Figure(figsize=(3.6, 3.4), layout="constrained")
     ax = fig.subplots()
-    for value, colour, name in ((0, "C0", "HER2−"), (1, "C3", "HER2+")):
-        sub = table[table["label"] == value] if "label" in table.columns else table.iloc[0:0]
+    for value, colour, name in ((0, NEGATIVE, "HER2−"), (1, POSITIVE, "HER2+")):
+        sub = table[table["label"].eq(value).fillna(False).astype(bool)] if "label" in table.columns else table.iloc[0:0]
         if len(sub):
             ax.scatter(sub["mask_fraction"], sub["heat_in_mask"], s=14, color=colour, label=name)
     if "label" not in table.columns or table["label"].isna().all():
-        ax.scatter(table["mask_fraction"], table["heat_in_mask"], s=14, color="grey")
+        ax.scatter(table["mask_fraction"], table["heat_in_mask"], s=14, color=GREY)
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("lesion share of crop")
     ax.set_ylabel("Grad-CAM heat in lesion")
-    ax.legend(frameon=False, fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False, fontsize=8)
     return fig
 
 
-def deep(result: Any) -> dict[str, Figure]:
-    """The figures of a deep result (to be filled by the stage's own plotting).
+def plot_predictions(predictions: pd.DataFrame) -> Figure:
+    """Patient-level HER2-positive probability by split and true label.
+
+    Parameters
+    ----------
+    predictions
+        ``DeepResult.predictions`` (``probability``, ``label``, optional ``split``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One column of points per split (or one for all patients), coloured by label, with the
+        0.5 threshold.
+    """
+    table = predictions[predictions["label"].notna()] if "label" in predictions.columns else predictions.iloc[0:0]
+    splits = [s for s in ("train", "validation", "test") if "split" in table.columns and (table["split"] == s).any()]
+    groups = [(s, table[table["split"] == s]) for s in splits] or [("all", table)]
+    fig = Figure(figsize=(1.4 + 1.3 * len(groups), 3.2), layout="constrained")
+    ax = fig.subplots()
+    rng = np.random.default_rng(0)
+    for i, (_name, sub) in enumerate(groups):
+        for value, colour, offset in ((1, POSITIVE, -0.15), (0, NEGATIVE, 0.15)):
+            part = sub[sub["label"].astype(float) == value]
+            x = i + offset + rng.uniform(-0.08, 0.08, len(part))
+            ax.scatter(x, part["probability"], s=14, color=colour, label=("HER2+" if value else "HER2−") if i == 0 else None)
+    if not len(table):
+        ax.text(0.5, 0.5, "no labelled patient", ha="center", va="center", transform=ax.transAxes)
+    ax.axhline(0.5, color=GREY, linestyle="--", linewidth=1)
+    ax.set_xticks(range(len(groups)), [g[0] for g in groups])
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel("predicted P(HER2+)")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False, fontsize=8)
+    return fig
+
+
+def _overlay_title(row: pd.Series, case_id: Any) -> str:
+    return f"{case_id}: p={row['probability']:.2f}, heat in mask {row['heat_in_mask']:.2f}"
+
+
+def _maps(result: Any) -> tuple[dict[str, int], Any]:
+    maps = result.gradcam_maps
+    index = {str(c): i for i, c in enumerate(np.asarray(maps["case_id"]).astype(str))}
+    return index, maps
+
+
+def gradcam_overlay_pngs(result: Any, *, alpha: float = 0.45, dpi: int = 100) -> dict[str, bytes]:
+    """One PNG overlay per Grad-CAM case (crop, heat map, mask outline), as bytes.
+
+    What a deep result folder holds under ``gradcam/``; drawn from the result's ``gradcam``
+    table and stored maps.
 
     Parameters
     ----------
     result
-        The stage's result.
+        A :class:`~radiogenomics.deep.DeepResult` with ``gradcam`` and ``gradcam_maps``.
+    alpha
+        Opacity of the heat map.
+    dpi
+        Resolution of the PNGs.
 
     Returns
     -------
     dict
-        Name → figure.
+        The table's ``overlay`` path (``gradcam/<case_id>.png``) → PNG content.
     """
-    return {}
+    import io
+
+    if result.gradcam is None or result.gradcam_maps is None:
+        return {}
+    index, maps = _maps(result)
+    out = {}
+    for case_id, row in result.gradcam.iterrows():
+        i = index[str(case_id)]
+        fig = gradcam_overlay(maps["images"][i], maps["cams"][i], mask=maps["masks"][i], alpha=alpha,
+                              title=_overlay_title(row, case_id))
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
+        out[str(row["overlay"])] = buf.getvalue()
+    return out
+
+
+def deep(result: Any, *, n_examples: int = 6) -> dict[str, Figure]:
+    """The figures of a deep result: training history, predictions, heat in the lesion, Grad-CAM examples.
+
+    Parameters
+    ----------
+    result
+        A :class:`~radiogenomics.deep.DeepResult`.
+    n_examples
+        Grad-CAM overlays in the examples grid (the most confident HER2-positive and -negative
+        predictions, half each).
+
+    Returns
+    -------
+    dict
+        ``training_history`` (when the result trained a model), ``predictions``, and with
+        Grad-CAM ``gradcam_heat`` and ``gradcam_examples``.
+    """
+    figs: dict[str, Figure] = {}
+    if result.history is not None and len(result.history):
+        best = result.parameters.get("best_epoch")
+        figs["training_history"] = captioned(
+            training_history(result.history),
+            "Training and validation cross-entropy, and validation AUC, per epoch"
+            + (f"; the weights of epoch {best} (best validation AUC) were kept." if best else "."))
+    figs["predictions"] = captioned(
+        plot_predictions(result.predictions),
+        "Predicted probability of HER2 positivity per patient (mean over the patient's images), by split and "
+        "true label; dashed: 0.5.")
+    cam = result.gradcam
+    if cam is not None and len(cam):
+        uniform = float(cam["mask_fraction"].median())
+        figs["gradcam_heat"] = captioned(
+            heat_in_mask_summary(cam),
+            "Share of Grad-CAM heat (HER2-positive evidence) inside the lesion against the lesion's share of the "
+            f"crop (median {uniform:.2f}); points above the dashed line concentrate the evidence on the lesion.")
+        if result.gradcam_maps is not None:
+            index, maps = _maps(result)
+            ranked = cam.sort_values("probability", kind="mergesort")
+            k = max(1, n_examples // 2)
+            picks = list(dict.fromkeys([*ranked.index[::-1][:k], *ranked.index[:k]]))
+            pos = [index[str(c)] for c in picks]
+            titles = [f"{c}: p={cam.at[c, 'probability']:.2f}" for c in picks]
+            figs["gradcam_examples"] = captioned(
+                gradcam_grid(maps["images"][pos], maps["cams"][pos], masks=maps["masks"][pos], titles=titles,
+                             ncols=min(len(pos), 6)),
+                "Grad-CAM heat maps (HER2-positive evidence, layer "
+                f"{result.parameters.get('gradcam_layer') or 'layer4'}) of the most confident positive and "
+                "negative crops; white: lesion outline.")
+    return figs

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ._style import GREY, NEGATIVE, POSITIVE, captioned, short_name
+from ._style import captioned, short_name
 
 __all__ = ["plot_enrichment", "enrichment"]
 

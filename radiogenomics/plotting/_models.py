@@ -9,7 +9,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import auc as _area
-from sklearn.metrics import average_precision_score, confusion_matrix, precision_recall_curve, roc_curve
+from sklearn.metrics import (
+    average_precision_score,
+    confusion_matrix,
+    precision_recall_curve,
+    roc_curve,
+)
+
+from .._validation import InputError
+from ._style import captioned
 
 __all__ = [
     "plot_roc",
@@ -22,6 +30,7 @@ __all__ = [
     "plot_decision_curve",
     "plot_nomogram",
     "plot_split_auc",
+    "models",
 ]
 
 
@@ -194,46 +203,75 @@ def plot_pca_variance(table: pd.DataFrame, n_components: int, *, variance: float
     return fig
 
 
-def plot_lasso(result: Any, *, top: int = 25) -> Figure:
+def plot_lasso(
+    lasso: Any,
+    coefficients: pd.DataFrame | None = None,
+    *,
+    C: float | None = None,
+    top: int = 25,
+    title: str = "LASSO path",
+) -> Figure:
     """LASSO: cross-validated AUC against log(lambda) and the selected coefficients.
 
     Parameters
     ----------
-    result
-        A :class:`radiogenomics.models.LassoResult`.
+    lasso
+        A :class:`radiogenomics.models.LassoResult`, or its CV-curve table (``log_lambda``,
+        ``auc_mean``, ``auc_sd``, ``n_nonzero``, and ``C``; a models result's ``lasso_cv``
+        also marks the penalty used in ``chosen``).
+    coefficients
+        With a table: the coefficients (``feature``, ``coefficient``, ``selected``).
+    C
+        With a table: the penalty used (default: the row marked ``chosen``).
     top
         Largest absolute coefficients shown.
+    title
+        Title of the path panel.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    if isinstance(lasso, pd.DataFrame):
+        curve = lasso
+        if coefficients is None:
+            raise InputError("plot_lasso: with a CV-curve table, pass the coefficients table too.")
+        if C is None and "chosen" in curve.columns and curve["chosen"].astype(bool).any():
+            C = float(curve.loc[curve["chosen"].astype(bool), "C"].iloc[0])
+        n_selected = int(coefficients["selected"].astype(bool).sum())
+    else:
+        curve, coefficients = lasso.cv_curve, lasso.coefficients
+        C = lasso.C if C is None else C
+        n_selected = len(lasso.selected)
     fig = Figure(figsize=(10, 4))
     ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
-    c = result.cv_curve
+    c = curve
     ax1.errorbar(c["log_lambda"], c["auc_mean"], yerr=c["auc_sd"], fmt="o-", ms=3, capsize=2)
-    ax1.axvline(-np.log(result.C), ls="--", color="tab:red", lw=1)
+    if C is not None:
+        ax1.axvline(-np.log(C), ls="--", color="tab:red", lw=1)
     tw = ax1.twinx()
     tw.plot(c["log_lambda"], c["n_nonzero"], color="grey", lw=1)
     tw.set_ylabel("non-zero coefficients", color="grey")
-    ax1.set(xlabel="log(lambda) = -log(C)", ylabel="Cross-validated AUC", title="LASSO path")
-    coefs = result.coefficients[result.coefficients["coefficient"] != 0]
+    ax1.set(xlabel="log(lambda) = -log(C)", ylabel="Cross-validated AUC", title=title)
+    coefs = coefficients[coefficients["coefficient"] != 0]
     coefs = coefs.reindex(coefs["coefficient"].abs().sort_values(ascending=False).index).head(top)
     ax2.barh(coefs["feature"].astype(str)[::-1], coefs["coefficient"][::-1],
              color=["tab:red" if v > 0 else "tab:blue" for v in coefs["coefficient"][::-1]])
-    ax2.set(xlabel="Coefficient (standardised)", title=f"{len(result.selected)} selected features")
+    ax2.set(xlabel="Coefficient (standardised)", title=f"{n_selected} selected features")
     ax2.tick_params(axis="y", labelsize=7)
     fig.tight_layout()
     return fig
 
 
-def plot_calibration(tables: Mapping[str, pd.DataFrame], *, title: str = "Calibration") -> Figure:
+def plot_calibration(tables: Mapping[str, pd.DataFrame] | pd.DataFrame, *, title: str = "Calibration") -> Figure:
     """Calibration curves with their Brier scores.
 
     Parameters
     ----------
     tables
-        Model -> output of :func:`radiogenomics.models.calibration_table`.
+        Model -> output of :func:`radiogenomics.models.calibration_table` (Brier score in
+        ``attrs["brier"]``), or one long table with ``classifier`` and ``brier`` columns (a
+        models result's ``calibration``).
     title
         Axes title.
 
@@ -241,11 +279,13 @@ def plot_calibration(tables: Mapping[str, pd.DataFrame], *, title: str = "Calibr
     -------
     matplotlib.figure.Figure
     """
+    if isinstance(tables, pd.DataFrame):
+        tables = {str(k): g for k, g in tables.groupby("classifier", sort=False)}
     fig = Figure(figsize=(5.5, 5))
     ax = fig.add_subplot()
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect")
     for name, t in tables.items():
-        brier = t.attrs.get("brier", np.nan)
+        brier = float(t["brier"].iloc[0]) if "brier" in t.columns else t.attrs.get("brier", np.nan)
         ax.plot(t["mean_predicted"], t["observed_fraction"], "o-", ms=3, label=f"{name} (Brier {brier:.3f})")
     ax.set(xlabel="Predicted probability", ylabel="Observed fraction positive", xlim=(0, 1), ylim=(0, 1), title=title)
     ax.legend(fontsize=7, loc="upper left")
@@ -278,13 +318,22 @@ def plot_decision_curve(table: pd.DataFrame, *, title: str = "Decision curve") -
     return fig
 
 
-def plot_nomogram(nomogram: Any, *, title: str = "Nomogram") -> Figure:
+def plot_nomogram(
+    nomogram: Any,
+    points: pd.DataFrame | None = None,
+    total_points: pd.DataFrame | None = None,
+    *,
+    title: str = "Nomogram",
+) -> Figure:
     """Draw a nomogram: a points axis, one axis per variable, total points and probability.
 
     Parameters
     ----------
     nomogram
-        A :class:`radiogenomics.models.Nomogram`.
+        A :class:`radiogenomics.models.Nomogram`, or its coefficients table (a models result's
+        ``nomogram_coefficients``).
+    points, total_points
+        With a coefficients table: the ``nomogram_points`` and ``nomogram_total_points`` tables.
     title
         Figure title.
 
@@ -292,6 +341,12 @@ def plot_nomogram(nomogram: Any, *, title: str = "Nomogram") -> Figure:
     -------
     matplotlib.figure.Figure
     """
+    if isinstance(nomogram, pd.DataFrame):
+        from ..models.clinical import Nomogram
+
+        if points is None or total_points is None:
+            raise InputError("plot_nomogram: with a coefficients table, pass the points and total_points tables too.")
+        nomogram = Nomogram.from_tables(nomogram, points, total_points)
     coef = nomogram.coefficients
     n_rows = len(coef) + 3
     fig = Figure(figsize=(8, 0.55 * n_rows + 0.8))
@@ -376,16 +431,87 @@ def plot_split_auc(splits: pd.DataFrame, *, title: str = "AUC over repeated spli
 
 
 def models(result: Any) -> dict[str, Figure]:
-    """The figures of a models result (to be filled by the stage's own plotting).
+    """The figures of a models result, drawn from its tables only (a result read back draws the same).
 
     Parameters
     ----------
     result
-        The stage's result.
+        A :class:`~radiogenomics.models.ModelsResult`.
 
     Returns
     -------
     dict
-        Name → figure.
+        Those of ``split_auc``, ``pca_variance``, ``lasso``, ``learning_curves``, ``roc``,
+        ``precision_recall``, ``confusion_matrices``, ``calibration``, ``decision_curve`` and
+        ``nomogram`` whose tables the result holds; each figure's caption names the feature
+        set and the cohort it shows.
     """
-    return {}
+    from ..models.evaluate import COHORTS
+    from ..models.metrics import delong_ci
+    from ..models.validation import _wide_scores
+
+    figs: dict[str, Figure] = {}
+    p = result.parameters
+    primary = result.primary_feature_set
+    train = f"the '{primary}' features of the training cohort"
+    if result.splits is not None:
+        sets = ", ".join(f"'{s}'" for s in dict.fromkeys(result.splits["feature_set"]))
+        n = int(result.splits["split"].nunique())
+        figs["split_auc"] = captioned(
+            plot_split_auc(result.splits),
+            f"Test AUC of each classifier over {n} repeated stratified train/test splits of the training cohort, "
+            f"feature set(s) {sets} on the same splits.")
+    if result.pca is not None:
+        n_comp = int(result.pca["kept"].sum())
+        variance = float(p.get("variance", result.pca["cumulative_variance"].iloc[max(n_comp - 1, 0)]))
+        figs["pca_variance"] = captioned(
+            plot_pca_variance(result.pca, n_comp, variance=variance),
+            f"Explained variance of the principal components of {train}: {n_comp} component(s) reach "
+            f"{variance:.0%} of the variance.")
+    if result.lasso_cv is not None and result.lasso_coefficients is not None:
+        n_sel = int(result.lasso_coefficients["selected"].astype(bool).sum())
+        figs["lasso"] = captioned(
+            plot_lasso(result.lasso_cv, result.lasso_coefficients),
+            f"LASSO (L1 logistic regression) on {train}: cross-validated AUC along the penalty path (dashed: "
+            f"the penalty used) and the {n_sel} selected feature(s).")
+    if result.learning_curves is not None:
+        figs["learning_curves"] = captioned(
+            plot_learning_curves(result.learning_curves),
+            f"Learning curves on {train}: training and cross-validated AUC against the training-set size.")
+    if result.validation_predictions is not None or result.oof_predictions is not None:
+        cohort = COHORTS[result.evaluation_cohort]
+        pred = result.predictions()
+        scores, labels = _wide_scores(pred)
+        predicted = pred.pivot(index="sample", columns="classifier", values="predicted")[list(scores.columns)]
+        y = labels.to_numpy()
+        ci = {c: (d["ci_low"], d["ci_high"]) for c in scores.columns for d in [delong_ci(y, scores[c])]}
+        where = f"the '{primary}' features, {cohort}"
+        figs["roc"] = captioned(
+            plot_roc(scores, labels, ci=ci, title=f"ROC ({primary}, {cohort})"),
+            f"ROC curves of every classifier on {where}; AUC with its DeLong 95% CI in the legend.")
+        figs["precision_recall"] = captioned(
+            plot_precision_recall(scores, labels, title=f"Precision-recall ({primary}, {cohort})"),
+            f"Precision-recall curves of every classifier on {where}; the dashed line is the prevalence.")
+        figs["confusion_matrices"] = captioned(
+            plot_confusion_matrices(predicted, labels.loc[predicted.index],
+                                    title=f"Confusion matrices ({primary}, {cohort})"),
+            f"Confusion matrices on {where}, at the Youden threshold chosen on the training cohort's "
+            "out-of-fold predictions.")
+    if result.calibration is not None:
+        figs["calibration"] = captioned(
+            plot_calibration(result.calibration, title=f"Calibration ({COHORTS[result.evaluation_cohort]})"),
+            f"Calibration of every classifier's predicted probability on the '{primary}' features, "
+            f"{COHORTS[result.evaluation_cohort]}; Brier score in the legend.")
+    if result.decision_curve is not None:
+        figs["decision_curve"] = captioned(
+            plot_decision_curve(result.decision_curve, title=f"Decision curve ({COHORTS[result.evaluation_cohort]})"),
+            f"Decision curves (net benefit against threshold probability) of every classifier on the '{primary}' "
+            f"features, {COHORTS[result.evaluation_cohort]}, with treat-all and treat-none.")
+    if result.nomogram_coefficients is not None and result.nomogram_points is not None \
+            and result.nomogram_total_points is not None:
+        variables = ", ".join(str(v) for v in result.nomogram_coefficients["variable"])
+        figs["nomogram"] = captioned(
+            plot_nomogram(result.nomogram_coefficients, result.nomogram_points, result.nomogram_total_points),
+            f"Nomogram of a logistic model fitted on the training cohort: radiomic score (out-of-fold logistic "
+            f"regression on the '{primary}' features) and clinical variables ({variables}).")
+    return figs

@@ -1,21 +1,32 @@
-# Shared helpers: config validation, result paths, which inputs each stage reads.
+# Shared helpers: config validation, result folders (from the package's layout table), inputs.
+#
+# Rules pass only paths to the `radiogenomics` CLI (quoted with shlex), plus --config: each stage
+# command reads its own settings from the config section of its stage, so no config value is ever
+# pasted into a shell line, and every default lives in the package (radiogenomics._config).
+import shlex
 import shutil
 import sys
 from pathlib import Path
 
-from snakemake.utils import validate
+from radiogenomics._config import validate_config
+from radiogenomics._results import stage_folder
 
+# the config file the stage commands read (--config): the one given on the command line, else the
+# Snakefile's default config/config.yaml
+_configs = list(getattr(workflow, "overwrite_configfiles", None) or []) or list(workflow.configfiles)
+CONFIG = str(Path(_configs[-1]).resolve()) if _configs else ""
+# the package's own validation (the schema is package data): fills every default, so no rule
+# below needs a fallback value of its own
+_validated = validate_config(config, name=CONFIG or "config")
+config.clear()
+config.update(_validated)
 
-validate(config, schema="../schemas/config.schema.yaml")
-
-RESULTS = config.get("results", "results")
-SEED = int(config.get("seed", 0))
-SYNTHETIC = bool(config.get("synthetic", False))
+RESULTS = config["results"]
+SYNTHETIC = bool(config["synthetic"])
 # The `radiogenomics` console script that belongs to the Python running Snakemake, so that
 # rules use the same installation even when its bin/ folder is not on PATH.
 _beside = Path(sys.executable).parent / "radiogenomics"
-RG = str(_beside) if _beside.exists() else (shutil.which("radiogenomics") or "radiogenomics")
-SCRIPTS = Path(workflow.basedir) / "scripts"
+RG = shlex.quote(str(_beside) if _beside.exists() else (shutil.which("radiogenomics") or "radiogenomics"))
 _NEVER = "(?!x)x"  # a wildcard constraint no name matches
 
 
@@ -24,8 +35,31 @@ def R(path):
     return f"{RESULTS}/{path}"
 
 
+def folder(stage, **wildcards):
+    """The result folder of a stage (the package's layout table)."""
+    return R(stage_folder(stage, **wildcards).as_posix())
+
+
 def log_path(name):
     return R(f"logs/{name}.log")
+
+
+def args(*parts):
+    """A shell-safe argument string: every part quoted (lists are flattened, None dropped)."""
+    flat = []
+    for part in parts:
+        if part is None:
+            continue
+        if isinstance(part, (list, tuple)):
+            flat.extend(str(p) for p in part if p is not None)
+        else:
+            flat.append(str(part))
+    return shlex.join(flat)
+
+
+def threads_of(section):
+    n = int(config[section]["n_jobs"])
+    return workflow.cores if n == -1 else max(1, n)
 
 
 def _cohort(cohort):
@@ -39,29 +73,14 @@ def has_validation():
     return bool(v.get("cases") or (v.get("features") and v.get("labels")))
 
 
-def features_file(cohort):
-    """Patient-level feature table of a cohort: given in the config or extracted."""
+def cohorts():
+    return ["training", "validation"] if has_validation() else ["training"]
+
+
+def imaging_source(cohort):
+    """A cohort's features come from a case sheet (extracted) or from a table given as it is."""
     c = _cohort(cohort)
-    if c.get("features"):
-        return c["features"]
-    return R(f"imaging/{cohort}/features_patient.parquet")
-
-
-def labels_file(cohort):
-    c = _cohort(cohort)
-    if c.get("features"):
-        return c["labels"]
-    return R(f"imaging/{cohort}/labels.parquet")
-
-
-def extracted_cohorts():
-    out = []
-    if config["imaging"].get("cases") and not config["imaging"].get("features"):
-        out.append("training")
-    v = config["imaging"].get("validation") or {}
-    if v.get("cases") and not v.get("features"):
-        out.append("validation")
-    return out
+    return "table" if c.get("features") else "cases"
 
 
 SERIES = {s["name"]: s for s in config["expression"]["series"]}
@@ -80,25 +99,14 @@ def _alt(names):
     return "|".join(names) if names else _NEVER
 
 
-def expression_dir():
-    """Folder with the expression table and labels the association reads (always merged, so
-    that every series is brought to one scale the same way, also when there is only one)."""
-    return R("expression/merged")
-
-
 def deep_enabled():
-    return bool((config.get("deep") or {}).get("enabled", False))
+    return bool(config["deep"]["enabled"])
 
 
 def all_outputs():
-    out = [
-        R("differential/differential.parquet"),
-        R("association/positive_specific.parquet"),
-        R("enrichment/enrichment.parquet"),
-        R("module/module.parquet"),
-        R("models/summary.parquet"),
-        R("report/report.html"),
-    ]
+    out = [folder("extraction", cohort=c) for c in cohorts()]
+    out += [folder(s) for s in ("expression", "differential", "association", "enrichment", "module", "models")]
     if deep_enabled():
-        out.append(R("deep/predictions.parquet"))
+        out.append(folder("deep"))
+    out.append(R("report/report.html"))
     return out

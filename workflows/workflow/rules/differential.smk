@@ -3,16 +3,12 @@
 
 rule differential:
     input:
-        features=features_file("training"),
-        labels=labels_file("training"),
+        features=folder("extraction", cohort="training"),
     output:
-        table=R("differential/differential.parquet"),
+        directory(folder("differential")),
     log:
         log_path("differential"),
     params:
-        out=R("differential"),
-        select_by=config.get("differential", {}).get("select_by", "p"),
-        threshold=config.get("differential", {}).get("threshold", 0.05),
+        config=CONFIG,
     shell:
-        "{RG} differential --features {input.features} --labels {input.labels} "
-        "--select-by {params.select_by} --threshold {params.threshold} --out {params.out} > {log} 2>&1"
+        "{RG} differential --features {input.features:q} --config {params.config:q} --out {output:q} > {log:q} 2>&1"

@@ -3,18 +3,17 @@
 
 rule enrichment:
     input:
-        associations=R("association/positive_specific.parquet"),
+        association=folder("association"),
         gmt=config["enrichment"]["gmt"],
-        expression=expression_dir() + "/expression.parquet",
     output:
-        table=R("enrichment/enrichment.parquet"),
+        directory(folder("enrichment")),
     log:
         log_path("enrichment"),
     params:
-        out=R("enrichment"),
-        gmt=" ".join(f"--gmt {g}" for g in config["enrichment"]["gmt"]),
-        # default background: the genes measured in the expression table
-        background=lambda wc, input: config["enrichment"].get("background") or input.expression,
+        libraries=lambda wc, input: args([x for g in input.gmt for x in ("--gmt", g)]),
+        # default background: the genes the association tested (the merged expression table's)
+        background=args("--background", config["enrichment"]["background"]) if config["enrichment"].get("background") else "",
+        config=CONFIG,
     shell:
-        "{RG} enrich --associations {input.associations} {params.gmt} --background {params.background} --offline "
-        "--out {params.out} > {log} 2>&1"
+        "{RG} enrich --associations {input.association:q} {params.libraries} {params.background} --offline "
+        "--config {params.config:q} --out {output:q} > {log:q} 2>&1"

@@ -1,24 +1,23 @@
 # Expression series: GEO (SOFT / series matrix) or local tables; merged on shared genes.
 
 
+def _fetch_args(wc):
+    s = SERIES[wc.series]
+    local = ["--soft", s["soft"]] if s.get("soft") else ["--series-matrix", s["series_matrix"]] if s.get("series_matrix") else []
+    return args(s.get("geo") or wc.series, local)
+
+
 rule fetch_series:
     output:
-        expression=R("expression/series/{series}/expression.parquet"),
-        labels=R("expression/series/{series}/labels.parquet"),
+        directory(folder("series", series="{series}")),
     log:
         log_path("expression_fetch_{series}"),
     params:
-        out=lambda wc: R(f"expression/series/{wc.series}"),
-        accession=lambda wc: SERIES[wc.series].get("geo") or wc.series,
-        local=lambda wc: (
-            f"--soft {SERIES[wc.series]['soft']}" if SERIES[wc.series].get("soft")
-            else f"--series-matrix {SERIES[wc.series]['series_matrix']}" if SERIES[wc.series].get("series_matrix")
-            else ""
-        ),
+        fetch=_fetch_args,
     wildcard_constraints:
         series=_alt(GEO_SERIES),
     shell:
-        "{RG} geo fetch {params.accession} {params.local} --out {params.out} > {log} 2>&1"
+        "{RG} geo fetch {params.fetch} --out {output:q} > {log:q} 2>&1"
 
 
 rule import_series:
@@ -26,32 +25,27 @@ rule import_series:
         expression=lambda wc: SERIES[wc.series]["expression"],
         labels=lambda wc: SERIES[wc.series]["labels"],
     output:
-        expression=R("expression/series/{series}/expression.parquet"),
-        labels=R("expression/series/{series}/labels.parquet"),
+        directory(folder("series", series="{series}")),
     log:
         log_path("expression_import_{series}"),
     params:
-        out=lambda wc: R(f"expression/series/{wc.series}"),
-        scale=lambda wc: SERIES[wc.series].get("scale", "linear"),
-        log_offset=lambda wc: SERIES[wc.series].get("log_offset", 0.0),
-        synthetic=SYNTHETIC,
+        series=lambda wc: args("--name", wc.series, "--scale", SERIES[wc.series]["scale"],
+                               "--log-offset", SERIES[wc.series]["log_offset"]),
     wildcard_constraints:
         series=_alt(LOCAL_SERIES),
-    script:
-        "../scripts/import_series.py"
+    shell:
+        "{RG} geo import --expression {input.expression:q} --labels {input.labels:q} {params.series} "
+        "--out {output:q} > {log:q} 2>&1"
 
 
 rule merge_series:
     input:
-        expand(R("expression/series/{series}/expression.parquet"), series=list(SERIES)),
+        [folder("series", series=s) for s in SERIES],
     output:
-        expression=R("expression/merged/expression.parquet"),
-        labels=R("expression/merged/labels.parquet"),
+        directory(folder("expression")),
     log:
         log_path("expression_merge"),
     params:
-        dirs=[R(f"expression/series/{s}") for s in SERIES],
-        out=R("expression/merged"),
-        combat="--combat" if config["expression"].get("combat") else "",
+        combat="--combat" if config["expression"]["combat"] else "",
     shell:
-        "{RG} geo merge {params.dirs} {params.combat} --out {params.out} > {log} 2>&1"
+        "{RG} geo merge {input:q} {params.combat} --out {output:q} > {log:q} 2>&1"

@@ -1,21 +1,22 @@
-# Radiomic features from images + masks (pyradiomics), aggregated per patient.
+# Imaging features per patient: extracted from images + masks (pyradiomics), or a table given as it is.
 
 
 rule extract:
     input:
-        cases=lambda wc: _cohort(wc.cohort)["cases"],
+        lambda wc: _cohort(wc.cohort)["cases"] if imaging_source(wc.cohort) == "cases"
+        else [_cohort(wc.cohort)["features"], _cohort(wc.cohort)["labels"]],
     output:
-        features=R("imaging/{cohort}/features_patient.parquet"),
-        labels=R("imaging/{cohort}/labels.parquet"),
+        directory(folder("extraction", cohort="{cohort}")),
     log:
         log_path("extract_{cohort}"),
     params:
-        out=lambda wc: R(f"imaging/{wc.cohort}"),
-        preset=config["imaging"].get("preset", "ultrasound2d"),
-        aggregate=config["imaging"].get("aggregate", "mean"),
-    threads: config["imaging"].get("jobs", 1)
+        source=lambda wc, input: (
+            args("--cases", input[0], "--config", CONFIG, "--cache", R("cache/features"))
+            if imaging_source(wc.cohort) == "cases"
+            else args("--features", input[0], "--labels", input[1])
+        ),
+    threads: threads_of("imaging")
     wildcard_constraints:
         cohort="training|validation",
     shell:
-        "{RG} extract --cases {input.cases} --preset {params.preset} --aggregate {params.aggregate} "
-        "--jobs {threads} --out {params.out} > {log} 2>&1"
+        "{RG} extract {params.source} --n-jobs {threads} --out {output:q} > {log:q} 2>&1"

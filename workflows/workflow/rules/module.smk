@@ -3,22 +3,15 @@
 
 rule module:
     input:
-        enrichment=R("enrichment/enrichment.parquet"),
-        differential=R("differential/differential.parquet"),
-        associations=R("association/positive_specific.parquet"),
+        enrichment=folder("enrichment"),
+        differential=folder("differential"),
+        association=folder("association"),
     output:
-        module=R("module/module.parquet"),
-        similarity=R("module/similarity.parquet"),
-        matrix=R("module/similarity_matrix.parquet"),
-        graphml=R("module/network.graphml"),
-        cyjs=R("module/network.cyjs"),
-        figure=report(R("module/network.png"), caption="../report/module.rst", category="Feature module"),
+        directory(folder("module")),
     log:
         log_path("module"),
     params:
-        out=R("module"),
-        threshold=config.get("module", {}).get("simpson_threshold", 0.6),
-        seed=SEED,
+        config=CONFIG,
     shell:
-        "{RG} module --enrichment {input.enrichment} --differential {input.differential} "
-        "--associations {input.associations} --threshold {params.threshold} --seed {params.seed} --out {params.out} > {log} 2>&1"
+        "{RG} module --enrichment {input.enrichment:q} --differential {input.differential:q} "
+        "--associations {input.association:q} --config {params.config:q} --out {output:q} > {log:q} 2>&1"

@@ -2,15 +2,9 @@
 
 
 def _report_inputs(wc):
-    inp = [
-        R("differential/differential.parquet"),
-        R("association/positive_specific.parquet"),
-        R("enrichment/enrichment.parquet"),
-        R("module/module.parquet"),
-        R("models/summary.parquet"),
-    ]
+    inp = [folder(s) for s in ("differential", "association", "enrichment", "module", "models")]
     if deep_enabled():
-        inp += [R("deep/predictions.parquet"), R("deep/gradcam")]
+        inp.append(folder("deep"))
     return inp
 
 
@@ -29,9 +23,8 @@ rule report:
         log_path("report"),
     params:
         results=RESULTS,
-        synthetic="--synthetic" if SYNTHETIC else "--not-synthetic",
-        title=config.get("report", {}).get("title", "HER2 radiogenomics report"),
-        config_file=lambda wc: workflow.configfiles[-1] if workflow.configfiles else "",
+        synthetic="--synthetic" if SYNTHETIC else "",
+        config=CONFIG,
     shell:
-        "{RG} report --results {params.results} --out {output.html} --figures {output.figures} "
-        "{params.synthetic} --title '{params.title}' > {log} 2>&1"
+        "{RG} report --results {params.results:q} --out {output.html:q} --figures {output.figures:q} "
+        "{params.synthetic} --config {params.config:q} > {log:q} 2>&1"

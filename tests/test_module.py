@@ -16,14 +16,17 @@ from matplotlib.figure import Figure
 
 import radiogenomics as rg
 from radiogenomics._validation import InputError
-from radiogenomics.enrichment import enrich, pairwise_similarity, similarity_matrix, significant_terms
-from radiogenomics.network import (
+from radiogenomics.enrichment import enrich
+from radiogenomics.module import (
+    ModuleResult,
     auxiliary_features,
     build_module,
     build_network,
     from_cytoscape,
     from_graphml,
     network_tables,
+    significant_terms,
+    similarity_matrix,
     to_cytoscape,
     to_graphml,
 )
@@ -92,7 +95,7 @@ def test_module_recovers_planted_auxiliary_features():
         planted = list(cohort.positive_specific_links.query("feature == @f")["gene"])
         sets[f] = list(dict.fromkeys(planted + list(rng.choice(genes, 20, replace=False))))
     enr = enrich(sets, cohort.gene_sets, background=genes).table
-    diff = rg.differential(cohort.features, cohort.feature_labels)
+    diff = rg.differential(cohort.features, cohort.feature_labels).table
     mod = build_module(enr, diff)
     aux = mod.module[mod.module["role"] == "auxiliary"]
     # features n_differential + k (k = positive-only factors 0..2) share factor k's pathway
@@ -161,10 +164,10 @@ def test_network_tables_and_figures():
     assert len(nodes) == g.number_of_nodes() and len(edges) == g.number_of_edges()
     assert {"id", "kind", "label", "role"} <= set(nodes.columns)
     assert {"source", "target", "interaction", "weight"} <= set(edges.columns)
-    from radiogenomics.plotting.enrichment import plot_enrichment, plot_similarity
-    from radiogenomics.plotting.network import plot_network
+    from radiogenomics.plotting import plot_enrichment, plot_network, plot_similarity
 
-    for fig in (plot_network(g), plot_enrichment(enr), plot_similarity(similarity_matrix(mod.term_sets))):
+    feature = enr["feature"].iloc[0]
+    for fig in (plot_network(g), plot_enrichment(enr, feature=feature), plot_similarity(similarity_matrix(mod.term_sets))):
         assert isinstance(fig, Figure) and fig.axes
 
 
@@ -200,7 +203,7 @@ def test_cli_enrich_and_module(tmp_path):
         rows += [(f, g, 10, 0) for g in dict.fromkeys(planted + list(rng.choice(genes, 20, replace=False)))]
     inp = tmp_path / "in"
     write_table(pd.DataFrame(rows, columns=["feature", "gene", "hits_positive", "hits_negative"]), inp, "positive_specific")
-    write_table(rg.differential(cohort.features, cohort.feature_labels), inp, "differential")
+    write_table(rg.differential(cohort.features, cohort.feature_labels).table, inp, "differential")
     write_table(cohort.expression.iloc[:3], inp, "expression")
     (inp / "syn.gmt").write_text("\n".join(cohort.to_gmt_lines()) + "\n")
     out = tmp_path / "out"
@@ -211,13 +214,17 @@ def test_cli_enrich_and_module(tmp_path):
     enr = pd.read_parquet(out / "enrichment.parquet")
     assert list(enr.columns[:4]) == ["feature", "library", "term", "overlap"] and (enr["q_value"] < 1e-10).sum() >= 6
     prov = json.loads((out / "provenance.json").read_text())["stages"]["enrichment"]
-    assert prov["extra"]["libraries"][0]["name"] == "syn" and prov["extra"]["libraries"][0]["sha256"]
-    r = runner.invoke(app, ["module", "--enrichment", str(out / "enrichment.parquet"), "--differential",
+    libs = prov["parameters"]["libraries"]
+    assert libs[0]["name"] == "syn" and libs[0]["sha256"]
+    assert prov["inputs"]["library:syn"]["sha256"] == libs[0]["sha256"]
+    # the module reads the enrichment result folder (or a table) and the differential table
+    out = tmp_path / "module"
+    r = runner.invoke(app, ["module", "--enrichment", str(tmp_path / "out"), "--differential",
                             str(inp / "differential.parquet"), "--associations", str(inp / "positive_specific.csv"),
                             "--out", str(out)])
     assert r.exit_code == 0, r.output
-    for name in ("similarity.parquet", "module.csv", "network.graphml", "network.cyjs", "network_nodes.csv",
-                 "network_edges.csv", "network.png"):
+    for name in ("similarity.parquet", "similarity_matrix.parquet", "module.csv", "network.graphml", "network.cyjs",
+                 "network_nodes.csv", "network_edges.csv", "network.png", "similarity.png", "provenance.json"):
         assert (out / name).is_file(), name
     module = pd.read_csv(out / "module.csv")
     assert (module["role"] == "auxiliary").sum() == 3
@@ -227,3 +234,30 @@ def test_cli_enrich_and_module(tmp_path):
     r = runner.invoke(app, ["enrich", "--associations", str(inp / "nothere.parquet"), "--gmt", "KEGG_2021_Human",
                             "--offline", "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "nothere.parquet" in r.output
+
+
+def test_module_stage_composes_results_and_round_trips(tmp_path):
+    cohort = rg.make_cohort(seed=0)
+    enr_table, diff_table = _hand_enrichment()
+    mod = rg.module(enr_table, diff_table)
+    assert isinstance(mod, ModuleResult) and mod.members == list(build_module(enr_table, diff_table).module["feature"])
+    # the square matrix is the long pair table's Simpson index, computed once in the stage
+    pairs = mod.similarity
+    for r in pairs.itertuples():
+        assert mod.similarity_matrix.loc[r.feature_a, r.feature_b] == pytest.approx(r.simpson)
+    assert mod.parameters["threshold"] == 0.6 and mod.parameters["alpha"] == 0.05
+    # from upstream results: differential + enrichment (+ association for gene nodes)
+    assoc = rg.associate(cohort.features, cohort.expression, cohort.feature_labels,
+                         expression_labels=cohort.expression_labels, n_perturbations=20, min_hits=3, n_null=0,
+                         show_progress=False)
+    diff = rg.differential(cohort.features, cohort.feature_labels)
+    enr = rg.enrich(assoc, cohort.gene_sets)
+    res = rg.module(enr, diff, association=assoc, column="p_value")
+    assert res.parameters["column"] == "p_value" and res.feature_set() == res.members
+    assert set(res.members) >= set(diff.selected)
+    assert any(d.get("kind") == "gene" for _, d in res.graph.nodes(data=True))
+    res.write(tmp_path / "module")
+    back = ModuleResult.read(tmp_path / "module")
+    pd.testing.assert_frame_equal(back.module, res.module)
+    assert back.graph.number_of_nodes() == res.graph.number_of_nodes()
+    assert "network" in back.figures()

@@ -1,4 +1,5 @@
-"""Core statistics against independent references (scipy, statsmodels) and planted truth."""
+"""The association stage: the engine against scipy's pearsonr on its own draws, planted links,
+its null model, seeds and backends, bad input."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
 import radiogenomics as rg
 from radiogenomics._validation import AlignmentError, InputError, LabelError, ParameterError
-from radiogenomics.core import associate, critical_r, differential, max_normalize, null_hit_probability, pearson_matrix
+from radiogenomics.association import AssociationResult, associate, critical_r, null_hit_probability, pearson_matrix
+from radiogenomics.imaging.result import load_features
 
 
 def _noise(seed=3, n_feat=6, n_genes=400, n_img=(40, 60), n_exp=(60, 90)):
@@ -23,77 +24,6 @@ def _noise(seed=3, n_feat=6, n_genes=400, n_img=(40, 60), n_exp=(60, 90)):
     yl = pd.Series(np.r_[np.ones(n_img[0]), np.zeros(n_img[1])].astype(int), index=X.index)
     el = pd.Series(np.r_[np.ones(n_exp[0]), np.zeros(n_exp[1])].astype(int), index=E.index)
     return X, E, yl, el
-
-
-# ---------------------------------------------------------------- max-normalisation
-def test_max_normalize_divides_by_column_max_and_guards():
-    df = pd.DataFrame({"a": [1.0, 2.0, 4.0], "b": [0.5, 0.25, 1.0]}, index=["x", "y", "z"])
-    out = max_normalize(df)
-    np.testing.assert_array_equal(out["a"], [0.25, 0.5, 1.0])
-    np.testing.assert_array_equal(out["b"], [0.5, 0.25, 1.0])
-    with pytest.raises(InputError, match="'neg'"):
-        max_normalize(df.assign(neg=[-1.0, -2.0, -0.5]))
-    with pytest.raises(InputError, match="NaN"):
-        max_normalize(df.assign(a=[1.0, np.nan, 2.0]))
-    with pytest.raises(InputError, match="inf"):
-        max_normalize(df.assign(a=[1.0, np.inf, 2.0]))
-    logged = pd.DataFrame({"g": [-1.0, -2.0, -3.0]}, index=["x", "y", "z"])  # log2 of values < 1
-    with pytest.raises(InputError, match="unlog_base"):
-        max_normalize(logged)
-    np.testing.assert_allclose(max_normalize(logged, unlog_base=2)["g"], [1.0, 0.5, 0.25])
-
-
-def test_max_normalize_keeps_pearson_and_ratios():
-    rng = np.random.default_rng(0)
-    df = pd.DataFrame(rng.lognormal(size=(30, 3)), columns=list("abc"))
-    out = max_normalize(df)
-    np.testing.assert_allclose(out.corr().to_numpy(), df.corr().to_numpy(), rtol=1e-12)
-    np.testing.assert_allclose(out["a"][:10].mean() / out["a"][10:].mean(), df["a"][:10].mean() / df["a"][10:].mean())
-
-
-# ---------------------------------------------------------------- differential
-def test_differential_equals_scipy_and_statsmodels():
-    rng = np.random.default_rng(1)
-    n = 50
-    df = pd.DataFrame(rng.lognormal(size=(n, 40)), index=[f"s{i}" for i in range(n)],
-                      columns=[f"f{j}" for j in range(40)])
-    y = pd.Series((rng.random(n) < 0.4).astype(int), index=df.index)
-    df.loc[y == 1, "f0"] *= 3
-    df["tied"] = np.round(rng.random(n) * 3)  # heavy ties exercise the tie correction
-    res = differential(df, y)
-    pos, neg = df[y == 1], df[y == 0]
-    for col in df.columns:
-        ref = stats.mannwhitneyu(pos[col], neg[col], alternative="two-sided", method="asymptotic")
-        assert res.loc[col, "p_value"] == pytest.approx(ref.pvalue, rel=1e-12, abs=1e-300)
-        assert res.loc[col, "u_statistic"] == ref.statistic
-        assert res.loc[col, "fold_change"] == pytest.approx(pos[col].mean() / neg[col].mean(), rel=1e-12)
-    q_ref = multipletests(res["p_value"].to_numpy(), method="fdr_bh")[1]
-    np.testing.assert_allclose(res["q_value"].to_numpy(), q_ref, rtol=1e-12)
-    assert res.loc["f0", "direction"] == "up" and res.loc["f0", "rank"] == 1
-    assert res.loc["f0", "log2_fold_change"] == pytest.approx(np.log2(res.loc["f0", "fold_change"]))
-    assert set(res.index[res["selected"]]) == set(res.index[res["p_value"] < 0.05])
-    by_q = differential(df, y, select_by="q", threshold=0.05)
-    assert set(by_q.index[by_q["selected"]]) == set(res.index[res["q_value"] < 0.05])
-
-
-def test_differential_finds_planted_features():
-    c = rg.make_cohort(seed=2)
-    res = differential(c.features, c.feature_labels)
-    assert set(c.differential_features) <= set(res.index[res["selected"]])
-    assert (res.loc[c.differential_features, "direction"] == "up").all()
-
-
-@pytest.mark.shared
-def test_differential_on_scanb_ranks_her2_amplicon_on_top(scanb):
-    expr, samples = scanb
-    lab = samples.dropna(subset=["her2_status"]).set_index("title")["her2_status"].astype(int)
-    res = differential(expr.loc[lab.index], lab, log_base=2)
-    top10 = res.sort_values("p_value").index[:10]
-    for gene in ("ERBB2", "GRB7", "STARD3", "PGAP3"):
-        assert gene in top10, (gene, list(top10))
-    assert res.loc["ERBB2", "mean_positive"] == pytest.approx(8.8, abs=0.1)
-    assert res.loc["ERBB2", "mean_negative"] == pytest.approx(5.7, abs=0.1)
-    assert res.loc["ESR1", "direction"] == "down"
 
 
 # ---------------------------------------------------------------- association: exactness
@@ -203,13 +133,14 @@ def test_default_rule_on_small_samples_selects_many_by_chance():
     assert (ns.empirical_fdr > 0.8).all()
 
 
-def test_seed_gives_identical_results_for_any_jobs_chunks_and_dask():
+def test_seed_gives_identical_results_for_any_jobs_chunks_and_backend():
     c = rg.make_cohort(seed=5, n_genes=600)
     kw = dict(expression_labels=c.expression_labels, n_null=3, seed=13, show_progress=False)
     a = associate(c.features, c.expression, c.feature_labels, n_jobs=1, **kw)
     b = associate(c.features, c.expression, c.feature_labels, n_jobs=2, chunk_size=97, **kw)
+    p = associate(c.features, c.expression, c.feature_labels, n_jobs=2, chunk_size=150, backend="processes", **kw)
     d = associate(c.features, c.expression, c.feature_labels, backend="dask", chunk_size=250, **kw)
-    for other in (b, d):
+    for other in (b, p, d):
         for cls in ("positive", "negative"):
             pd.testing.assert_frame_equal(a.hits[cls], other.hits[cls])
         pd.testing.assert_frame_equal(a.null_counts, other.null_counts)
@@ -229,6 +160,33 @@ def test_validation_setting_and_outputs():
     assert set(sets) == set(c.features.columns)
     assert sum(map(len, sets.values())) == len(res.positive_specific)
     assert list(res.top_genes["n_features"]) == sorted(res.top_genes["n_features"], reverse=True)
+
+
+def test_association_accepts_upstream_results_and_round_trips(tmp_path):
+    c = rg.make_cohort(seed=6, n_genes=300)
+    features = load_features(c.features, c.feature_labels)
+    kw = dict(n_perturbations=20, min_hits=3, n_null=2, show_progress=False)
+    res = rg.associate(features, c.expression, expression_labels=c.expression_labels, **kw)
+    same = associate(c.features, c.expression, c.feature_labels, expression_labels=c.expression_labels, **kw)
+    pd.testing.assert_frame_equal(res.positive_specific, same.positive_specific)
+    assert res.genes == list(c.expression.columns) and res.features == list(c.features.columns)
+    assert res.parameters["backend"] == "threads" and res.parameters["seed"] == 0
+    res.write(tmp_path / "assoc")
+    back = AssociationResult.read(tmp_path / "assoc")
+    for name, table in res.tables().items():
+        pd.testing.assert_frame_equal(back.tables()[name], table, check_dtype=False, obj=name)
+    assert back.gene_sets() == res.gene_sets()
+    assert back.parameters["sample_size"] == res.parameters["sample_size"]
+    assert list(back.figures()) == ["null"]
+
+
+def test_max_normalize_option_leaves_every_hit_unchanged():
+    c = rg.make_cohort(seed=6, n_genes=200)
+    kw = dict(expression_labels=c.expression_labels, n_perturbations=15, min_hits=2, n_null=0, show_progress=False)
+    plain = associate(c.features, c.expression, c.feature_labels, **kw)
+    scaled = associate(c.features, c.expression, c.feature_labels, max_normalize=True, **kw)
+    pd.testing.assert_frame_equal(plain.hits_positive, scaled.hits_positive)
+    assert scaled.parameters["max_normalize"] is True
 
 
 # ---------------------------------------------------------------- bad input

@@ -1,24 +1,26 @@
-"""Tumour crops for the deep path: case sheet, crops around each mask, patient-wise splits, augmentation.
+"""Tumour crops for the deep path: the imaging path's sheet and readers, crops around each mask, splits.
 
-The case sheet is the imaging path's (``case_id, patient_id, image, mask[, label]``, paths
-relative to the sheet). Each image is read with SimpleITK, scaled to [0, 1] (8-bit images: /255; others:
-by their own 0.5 and 99.5 percentiles), and cropped to a square around the mask's bounding box enlarged by
-``margin`` (a fraction of the box's longer side on every side), then resampled to
-``size × size`` (linear for the image, nearest for the mask). Parts of the square outside the
-image are filled with 0. Nothing here needs torch except :func:`make_augmentation`.
+Cases come from the imaging path's case sheet (:func:`radiogenomics.imaging.cases.load_cases`)
+and are read by its readers (:func:`radiogenomics.imaging.readers.read_case`), so the deep path
+sees exactly the pixels pyradiomics sees: RGB turned into BT.601 luma, the mask binarised by
+``mask_label``, image and mask checked to lie on the same grid. Each image is then scaled to
+[0, 1] (``"uint8"``: /255; ``"percentile"``: its own 0.5 and 99.5 percentiles), cropped to a
+square around the mask's bounding box enlarged by ``margin`` (a fraction of the box's longer
+side on every side) and resampled to ``size × size`` (linear for the image, nearest for the
+mask). Parts of the square outside the image are filled with 0. Nothing here needs torch.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._logging import get_logger, progress
+from .._results import dropped_table
 from .._validation import (
     DataFileError,
     InputError,
@@ -27,19 +29,16 @@ from .._validation import (
     check_choice,
     check_float,
     check_int,
-    check_labels,
     format_names,
 )
 
 __all__ = [
     "CropSet",
-    "read_case_sheet",
-    "read_image",
+    "read_arrays",
     "crop_around_mask",
     "load_crops",
-    "patient_labels",
     "split_patients",
-    "make_augmentation",
+    "DROPPED_EXTRA",
 ]
 
 log = get_logger(__name__)
@@ -47,7 +46,12 @@ log = get_logger(__name__)
 SPLITS = ("train", "validation", "test")
 BACKGROUNDS = ("keep", "zero")
 INTENSITIES = ("uint8", "percentile")
-_ALIASES = {"id": "case_id", "case": "case_id", "patient": "patient_id", "her2": "label"}
+#: Extra columns of the ``dropped`` table of crops (as the imaging stage's).
+DROPPED_EXTRA = ("patient_id", "file", "failure")
+
+
+def _no_drops() -> pd.DataFrame:
+    return dropped_table(extra=DROPPED_EXTRA)
 
 
 @dataclass
@@ -61,10 +65,11 @@ class CropSet:
     masks
         ``uint8`` array ``(n, 1, size, size)`` of 0/1.
     cases
-        One row per crop, index ``case_id``; columns ``patient_id``, ``label`` (0/1 or ``<NA>``),
-        ``image``, ``mask`` (absolute paths) and ``split`` when one was assigned.
-    failures
-        Cases that could not be cropped: columns ``case_id``, ``image``, ``mask``, ``reason``.
+        One row per crop, index ``case_id``: the normalised case sheet's rows (``patient_id``,
+        ``label`` 0/1 or ``<NA>``, ``image``, ``mask``...) and ``split`` once assigned.
+    dropped
+        Cases that could not be cropped: ``kind`` (``"case"``), ``item`` (case id), ``reason``,
+        ``patient_id``, ``file``, ``failure`` (as the imaging stage's).
     size, margin, background, intensity, window
         The crop settings.
     """
@@ -72,9 +77,9 @@ class CropSet:
     images: np.ndarray
     masks: np.ndarray
     cases: pd.DataFrame
-    failures: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["case_id", "image", "mask", "reason"]))
+    dropped: pd.DataFrame = field(default_factory=_no_drops)
     size: int = 64
-    margin: float = 0.25
+    margin: float = 0.1
     background: str = "keep"
     intensity: str = "uint8"
     window: int | None = None
@@ -104,7 +109,7 @@ class CropSet:
             pos = self.cases.index.get_indexer(ids)
         return CropSet(
             images=self.images[pos], masks=self.masks[pos], cases=self.cases.iloc[pos].copy(),
-            failures=self.failures, size=self.size, margin=self.margin, background=self.background,
+            dropped=self.dropped, size=self.size, margin=self.margin, background=self.background,
             intensity=self.intensity, window=self.window,
         )
 
@@ -136,103 +141,42 @@ class CropSet:
         return lab.to_numpy(dtype=np.int64)
 
 
-def read_case_sheet(path: str | os.PathLike, *, require_labels: bool = False) -> pd.DataFrame:
-    """Read the imaging case sheet and resolve its paths against the sheet's folder.
+def read_arrays(
+    image: str | os.PathLike,
+    mask: str | os.PathLike,
+    *,
+    mask_label: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One case's image and 0/1 mask as 2D arrays, read by the imaging path's readers.
 
     Parameters
     ----------
-    path
-        CSV (or Parquet) with columns ``case_id``, ``patient_id``, ``image``, ``mask`` and
-        optionally ``label`` (1 HER2-positive, 0 negative). ``ID``/``Image``/``Mask``/``Label``
-        (pyradiomics batch style) are accepted; without ``patient_id`` every case is its own
-        patient.
-    require_labels
-        Every case must have a 0/1 label.
+    image, mask
+        Files (see :func:`radiogenomics.imaging.readers.read_case`).
+    mask_label
+        Lesion value in the mask (``None``: the mask must be binary).
 
     Returns
     -------
-    pandas.DataFrame
-        Index ``case_id`` (str); columns ``patient_id`` (str), ``image``, ``mask`` (absolute
-        paths as str) and ``label`` (``Int8``, ``<NA>`` where unknown).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise MissingDataFileError(f"{path}: case sheet not found.")
-    try:
-        df = pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path, dtype=str)
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise DataFileError(f"{path}: cannot be read as a case sheet ({exc}).") from exc
-    df = df.rename(columns=lambda c: _ALIASES.get(str(c).strip().lower(), str(c).strip().lower()))
-    missing = [c for c in ("case_id", "image", "mask") if c not in df.columns]
-    if missing:
-        raise DataFileError(
-            f"{path}: missing column(s) {format_names(missing)}; a case sheet needs case_id, "
-            f"patient_id, image, mask[, label] (has {format_names(df.columns)})."
-        )
-    df["case_id"] = df["case_id"].astype(str)
-    dup = df["case_id"][df["case_id"].duplicated()].unique()
-    if len(dup):
-        raise DataFileError(f"{path}: duplicated case_id {format_names(dup)}.")
-    if "patient_id" not in df.columns:
-        log.info("%s: no patient_id column; every case is its own patient", path)
-        df["patient_id"] = df["case_id"]
-    df["patient_id"] = df["patient_id"].astype(str)
-    base = path.resolve().parent
-    for col in ("image", "mask"):
-        df[col] = [str(p if Path(p).is_absolute() else (base / p)) for p in df[col].astype(str)]
-    if "label" in df.columns:
-        raw = df.set_index("case_id")["label"]
-        known = raw.dropna()
-        known = known[known.astype(str).str.strip() != ""]
-        checked = check_labels(known, name=f"{path} label column")
-        df["label"] = pd.array(checked.reindex(raw.index).to_numpy(dtype=float), dtype="Int8")
-    else:
-        df["label"] = pd.array([pd.NA] * len(df), dtype="Int8")
-    if require_labels and df["label"].isna().any():
-        raise LabelError(
-            f"{path}: case(s) {format_names(df['case_id'][df['label'].isna()])} have no 0/1 label; "
-            "training needs one for every case."
-        )
-    return df.set_index("case_id")[["patient_id", "image", "mask", "label"]]
-
-
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read a 2D image (PNG, NRRD, NIfTI, DICOM...) with SimpleITK as a float array.
-
-    Colour images are averaged to grey; a 3D volume with one slice is squeezed.
-
-    Parameters
-    ----------
-    path
-        Image file.
-
-    Returns
-    -------
-    numpy.ndarray
-        2D ``float64`` array (rows, columns).
+    tuple of numpy.ndarray
+        ``(image, mask)``: ``float64`` gray values (RGB → BT.601 luma) and ``uint8`` 0/1, shape
+        ``(rows, columns)``.
     """
     import SimpleITK as sitk
 
-    path = Path(path)
-    if not path.exists():
-        raise MissingDataFileError(f"{path}: image file not found.")
-    try:
-        img = sitk.ReadImage(str(path))
-    except RuntimeError as exc:
-        raise DataFileError(f"{path}: SimpleITK cannot read it ({str(exc).strip().splitlines()[-1]}).") from exc
-    arr = sitk.GetArrayFromImage(img).astype(np.float64)
-    if img.GetNumberOfComponentsPerPixel() > 1:
-        arr = arr[..., :3].mean(axis=-1)
-    arr = np.squeeze(arr)
-    if arr.ndim != 2:
-        raise DataFileError(f"{path}: expected a 2D image, got shape {arr.shape}.")
-    return arr
+    from ..imaging.readers import read_case
+
+    img, msk = read_case(image, mask, mask_label=mask_label)
+    arr, marr = sitk.GetArrayFromImage(img), sitk.GetArrayFromImage(msk)
+    if arr.shape[0] != 1:
+        raise DataFileError(f"image {image}: a volume of {arr.shape[0]} slices; the deep path crops 2D images.")
+    return arr[0].astype(np.float64), marr[0].astype(np.uint8)
 
 
 def _scale(image: np.ndarray, *, intensity: str, path: Any = "") -> np.ndarray:
     if intensity == "uint8":
         if image.min() < 0 or image.max() > 255:
-            raise DataFileError(f"{path}: intensity='uint8' but values span [{image.min()}, {image.max()}].")
+            raise DataFileError(f"image {path}: intensity='uint8' but values span [{image.min()}, {image.max()}].")
         return image / 255.0
     lo, hi = np.percentile(image, [0.5, 99.5])
     if hi <= lo:
@@ -245,7 +189,7 @@ def crop_around_mask(
     mask: np.ndarray,
     *,
     size: int = 64,
-    margin: float = 0.25,
+    margin: float = 0.1,
     background: str = "keep",
     window: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -304,21 +248,22 @@ def crop_around_mask(
 
 
 def load_crops(
-    cases: pd.DataFrame,
+    cases: str | os.PathLike | pd.DataFrame,
     *,
     size: int = 64,
-    margin: float = 0.25,
+    margin: float = 0.1,
     background: str = "keep",
     intensity: str = "uint8",
     window: int | None = None,
     strict: bool = False,
+    show_progress: bool | None = None,
 ) -> CropSet:
-    """Read every case of a sheet and crop it around its mask.
+    """Read every case of a sheet (with the imaging readers) and crop it around its mask.
 
     Parameters
     ----------
     cases
-        Output of :func:`read_case_sheet` (index ``case_id``).
+        Case sheet: a file or a table (:func:`radiogenomics.imaging.cases.load_cases`).
     size
         Crop side in pixels after resampling.
     margin
@@ -334,76 +279,52 @@ def load_crops(
         Fixed crop side in input pixels (see :func:`crop_around_mask`); ``None`` crops the
         mask's box plus ``margin``.
     strict
-        Raise on the first unreadable case instead of recording it in ``failures``.
+        Raise on the first unreadable case instead of dropping it.
+    show_progress
+        Progress bar; ``None`` follows the package log level.
 
     Returns
     -------
     CropSet
-        Crops of the readable cases; the others are logged and listed in ``failures``
-        (columns ``case_id``, ``image``, ``mask``, ``reason``).
+        Crops of the readable cases; the others are logged and listed in ``dropped`` with the
+        imaging stage's failure kinds.
     """
+    from ..imaging.cases import load_cases
+    from ..imaging.readers import failed_file, failure_kind
+
     size = check_int(size, "size", owner="load_crops", min_value=8)
     margin = check_float(margin, "margin", owner="load_crops", min_value=0.0, max_value=5.0)
     check_choice(background, "background", owner="load_crops", choices=BACKGROUNDS)
     check_choice(intensity, "intensity", owner="load_crops", choices=INTENSITIES)
-    images, masks, kept, failures = [], [], [], []
-    for case_id, row in progress(cases.iterrows(), desc="cropping", total=len(cases)):
+    sheet = load_cases(cases)
+    images, masks, kept, drops = [], [], [], []
+    disable = None if show_progress is None else not show_progress
+    for case_id, row in progress(sheet.iterrows(), desc="cropping", total=len(sheet), disable=disable):
+        ml = None if pd.isna(row["mask_label"]) else int(row["mask_label"])
         try:
-            img = read_image(row["image"])
-            msk = read_image(row["mask"])
-            if img.shape != msk.shape:
-                raise DataFileError(f"image shape {img.shape} differs from mask shape {msk.shape}")
-            crop, cmask = crop_around_mask(_scale(img, intensity=intensity, path=row['image']), msk > 0, size=size, margin=margin, background=background,
-                                           window=window)
+            img, msk = read_arrays(row["image"], row["mask"], mask_label=ml)
+            crop, cmask = crop_around_mask(_scale(img, intensity=intensity, path=row["image"]), msk, size=size,
+                                           margin=margin, background=background, window=window)
         except (InputError, MissingDataFileError) as exc:
             if strict:
                 raise type(exc)(f"case {case_id!r}: {exc}") from exc
             log.warning("case %r dropped: %s", case_id, exc)
-            failures.append({"case_id": str(case_id), "image": row["image"], "mask": row["mask"], "reason": str(exc)})
+            drops.append({"kind": "case", "item": str(case_id), "reason": str(exc), "patient_id": row["patient_id"],
+                          "file": failed_file(exc, row["image"], row["mask"]), "failure": failure_kind(exc)})
             continue
         images.append(crop)
         masks.append(cmask)
         kept.append(case_id)
     if not kept:
         raise InputError(
-            f"no case could be cropped ({len(failures)} failed; first: {failures[0]['reason'] if failures else 'none'})."
+            f"no case could be cropped ({len(drops)} failed; first: {drops[0]['reason'] if drops else 'none'})."
         )
-    out_cases = cases.loc[kept].copy()
-    out_cases.index.name = "case_id"
-    fail = pd.DataFrame(failures, columns=["case_id", "image", "mask", "reason"])
     return CropSet(
         images=np.stack(images)[:, None].astype(np.float32),
         masks=np.stack(masks)[:, None].astype(np.uint8),
-        cases=out_cases, failures=fail, size=size, margin=margin, background=background,
-        intensity=intensity, window=window,
+        cases=sheet.loc[kept].copy(), dropped=dropped_table(drops, extra=DROPPED_EXTRA), size=size, margin=margin,
+        background=background, intensity=intensity, window=window,
     )
-
-
-def patient_labels(cases: pd.DataFrame) -> pd.Series:
-    """One 0/1 label per patient; cases of one patient must agree.
-
-    Parameters
-    ----------
-    cases
-        Table with ``patient_id`` and ``label`` columns.
-
-    Returns
-    -------
-    pandas.Series
-        ``int8`` labels indexed by patient id (name ``her2``), in first-appearance order.
-    """
-    if cases["label"].isna().any():
-        raise LabelError(f"case(s) {format_names(cases.index[cases['label'].isna()])} have no label.")
-    grouped = cases.groupby("patient_id", sort=False)["label"]
-    n = grouped.nunique()
-    bad = n.index[n > 1]
-    if len(bad):
-        raise LabelError(f"patient(s) {format_names(bad)} have images with different labels.")
-    out = grouped.first().astype("int8")
-    out.index = out.index.map(str)
-    out.index.name = "sample_id"
-    out.name = "her2"
-    return out
 
 
 def split_patients(
@@ -422,7 +343,7 @@ def split_patients(
     Parameters
     ----------
     cases
-        Table with ``patient_id`` and ``label`` columns, index = case id.
+        Table with ``patient_id`` and ``label`` columns, index = case id; every case labelled.
     validation, test
         Fractions of each label's patients.
     seed
@@ -434,12 +355,21 @@ def split_patients(
         Split name (``train``, ``validation``, ``test``) per case, indexed like ``cases``,
         named ``split``.
     """
+    from ..imaging.aggregate import patient_labels
+
     owner = "split_patients"
     validation = check_float(validation, "validation", owner=owner, min_value=0.0, max_value=1.0, closed="left")
     test = check_float(test, "test", owner=owner, min_value=0.0, max_value=1.0, closed="left")
     seed = check_int(seed, "seed", owner=owner, min_value=0)
     if validation + test >= 1.0:
         raise InputError(f"validation + test fractions must be < 1; got {validation} + {test}.")
+    if cases["label"].isna().any():
+        raise LabelError(f"case(s) {format_names(cases.index[cases['label'].isna()])} have no label; a "
+                         "patient-wise split needs a 0/1 label for every case.")
+    per_patient = cases.groupby(cases["patient_id"].astype(str), sort=False)["label"].nunique()
+    if (per_patient > 1).any():
+        raise LabelError(f"patient(s) {format_names(per_patient.index[per_patient > 1])} have images with "
+                         "different labels.")
     labels = patient_labels(cases)
     rng = np.random.default_rng(seed)
     assignment: dict[str, str] = {}
@@ -460,50 +390,7 @@ def split_patients(
             assignment[p] = "test"
         for p in patients[n_val + n_test:]:
             assignment[p] = "train"
-    out = cases["patient_id"].map(assignment).rename("split")
+    out = cases["patient_id"].astype(str).map(assignment).rename("split")
     counts = {s: int((out == s).sum()) for s in SPLITS}
     log.info("patient-wise split (seed %d): %s images", seed, counts)
     return out
-
-
-def make_augmentation(*, seed: int = 0, zoom: float = 0.1, contrast: float = 0.2, prob: float = 0.5) -> Any:
-    """The seed study's augmentations as a MONAI ``Compose`` on ``(1, H, W)`` arrays.
-
-    90° rotations, horizontal and vertical flips, a small zoom (kept size) and a small
-    gamma contrast change, each applied with probability ``prob``.
-
-    Parameters
-    ----------
-    seed
-        Seed of the transforms' own random state.
-    zoom
-        Zoom range ``[1 - zoom, 1 + zoom]``; 0 disables zooming.
-    contrast
-        Gamma range ``[1 - contrast, 1 + contrast]``; 0 disables it.
-    prob
-        Probability of each transform.
-
-    Returns
-    -------
-    monai.transforms.Compose
-    """
-    from ._backend import require_torch
-
-    require_torch("augmentation")
-    from monai.transforms import Compose, RandAdjustContrast, RandFlip, RandRotate90, RandZoom
-
-    zoom = check_float(zoom, "zoom", owner="make_augmentation", min_value=0.0, max_value=0.5)
-    contrast = check_float(contrast, "contrast", owner="make_augmentation", min_value=0.0, max_value=0.9)
-    prob = check_float(prob, "prob", owner="make_augmentation", min_value=0.0, max_value=1.0)
-    steps: list[Any] = [
-        RandRotate90(prob=prob, max_k=3, spatial_axes=(0, 1)),
-        RandFlip(prob=prob, spatial_axis=0),
-        RandFlip(prob=prob, spatial_axis=1),
-    ]
-    if zoom > 0:
-        steps.append(RandZoom(prob=prob, min_zoom=1 - zoom, max_zoom=1 + zoom, keep_size=True, padding_mode="constant"))
-    if contrast > 0:
-        steps.append(RandAdjustContrast(prob=prob, gamma=(1 - contrast, 1 + contrast)))
-    compose = Compose(steps)
-    compose.set_random_state(seed=seed)
-    return compose

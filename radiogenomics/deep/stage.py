@@ -1,0 +1,251 @@
+"""The deep stage: train a ResNet on tumour crops with patient-wise splits, then predict, embed and
+explain (Grad-CAM), in one call (:func:`run`); or apply a trained model to cases (:func:`apply_model`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._logging import get_logger
+from .._validation import check_choice
+from .crops import CropSet, load_crops, split_patients
+from .result import DeepResult, overlay_names
+
+__all__ = ["run", "apply_model"]
+
+log = get_logger(__name__)
+
+
+def _describe(
+    model: Any,
+    crops: CropSet,
+    *,
+    checkpoint: bytes | None,
+    history: pd.DataFrame | None,
+    parameters: Mapping[str, Any],
+    embeddings: bool,
+    gradcam_layer: str | None,
+    batch_size: int,
+    synthetic: bool,
+    show_progress: bool | None,
+) -> DeepResult:
+    """Predictions, metrics, deep features and Grad-CAM of ``model`` on ``crops``, as a result."""
+    from ..imaging.aggregate import patient_labels
+    from .embed import embed
+    from .gradcam import grad_cam
+    from .predict import patient_predictions, predict, prediction_metrics
+
+    images = predict(model, crops, batch_size=batch_size)
+    patients = patient_predictions(images)
+    emb_image, emb_patient = embed(model, crops, batch_size=batch_size) if embeddings else (None, None)
+    gradcam, maps = None, None
+    if gradcam_layer:
+        cam = grad_cam(model, crops, target_layer=gradcam_layer, batch_size=batch_size, show_progress=show_progress)
+        gradcam = cam.table.assign(overlay=overlay_names(cam.table.index))
+        maps = {"case_id": np.asarray(cam.table.index, dtype=str), "images": crops.images[:, 0],
+                "masks": crops.masks[:, 0], "cams": cam.cams}
+    labelled = crops.cases["label"].notna().any()
+    return DeepResult(
+        predictions=patients, predictions_image=images, metrics=prediction_metrics(images, patients),
+        history=history,
+        splits=crops.cases[["patient_id", "label", "split"]].copy() if "split" in crops.cases.columns else None,
+        embeddings_patient=emb_patient, embeddings_image=emb_image,
+        labels=patient_labels(crops.cases) if labelled else None, gradcam=gradcam, checkpoint=checkpoint,
+        gradcam_maps=maps, parameters={**parameters, "n_cropped": len(crops)}, dropped=crops.dropped,
+        synthetic=synthetic,
+    )
+
+
+def run(
+    cases: str | os.PathLike | pd.DataFrame,
+    *,
+    arch: str = "resnet18",
+    size: int = 64,
+    margin: float = 0.1,
+    background: str = "keep",
+    intensity: str = "uint8",
+    epochs: int = 30,
+    batch_size: int = 16,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-4,
+    class_weights: str = "balanced",
+    patience: int = 5,
+    min_epochs: int = 3,
+    validation: float = 0.2,
+    test: float = 0.2,
+    augment: bool = True,
+    max_pool: bool = False,
+    pretrained: str | os.PathLike | None = None,
+    gradcam_layer: str | None = "layer4",
+    device: str = "auto",
+    seed: int = 0,
+    show_progress: bool | None = None,
+) -> DeepResult:
+    """The deep path: a MONAI ResNet trained on tumour crops, its predictions, deep features and Grad-CAM.
+
+    Cases are read with the imaging path's sheet and readers and cropped around their masks
+    (:func:`~radiogenomics.deep.crops.load_crops`); whole patients go to train, validation and
+    test, stratified by label (:func:`~radiogenomics.deep.crops.split_patients`); the network
+    is trained with early stopping on validation AUC
+    (:func:`~radiogenomics.deep.train.train_classifier`), then scores every crop, gives its
+    penultimate-layer features and Grad-CAM heat maps.
+
+    Parameters
+    ----------
+    cases
+        Case sheet (file or table, see :func:`radiogenomics.imaging.cases.load_cases`); every
+        case needs a 0/1 ``label``.
+    arch
+        ``"resnet18"``, ``"resnet34"`` or ``"resnet50"``.
+    size
+        Crop side in pixels.
+    margin
+        Context around the mask's box, as a fraction of its longer side on each side.
+    background
+        ``"keep"`` or ``"zero"`` the tissue around the lesion.
+    intensity
+        ``"uint8"`` (/255) or ``"percentile"`` scaling.
+    epochs
+        Maximum number of epochs.
+    batch_size
+        Images per step (and per inference pass).
+    lr, weight_decay
+        AdamW learning rate and weight decay.
+    class_weights
+        ``"balanced"`` (inverse class frequency) or ``"none"``.
+    patience
+        Epochs without validation-AUC gain before stopping.
+    min_epochs
+        Epochs before a model may be kept.
+    validation, test
+        Fractions of each label's patients held out for validation and test.
+    augment
+        Rotations, flips, zoom and contrast on training crops.
+    max_pool
+        Keep the max-pool after the first convolution.
+    pretrained
+        Local weights file to start from (never downloaded).
+    gradcam_layer
+        Module explained by Grad-CAM (``"layer4"``: the last block); ``None`` skips Grad-CAM.
+    device
+        ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda[:N]"``.
+    seed
+        Seed of the split, the weights, the shuffling and the augmentation.
+    show_progress
+        Progress bars; ``None`` follows the package log level.
+
+    Returns
+    -------
+    DeepResult
+        Every table of :data:`~radiogenomics._results.LAYOUT` ``["deep"]``, the checkpoint and
+        the Grad-CAM maps.
+    """
+    from ..imaging.cases import cases_are_synthetic, load_cases
+    from .model import checkpoint_bytes
+    from .train import train_classifier
+
+    check_choice(class_weights, "class_weights", owner="rg.deep.run", choices=("balanced", "none"))
+    sheet = load_cases(cases)
+    synthetic = cases_are_synthetic(cases, sheet)
+    crops = load_crops(sheet, size=size, margin=margin, background=background, intensity=intensity,
+                       show_progress=show_progress)
+    crops.cases["split"] = split_patients(crops.cases, validation=validation, test=test, seed=seed)
+    trained = train_classifier(
+        crops, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+        class_weights=None if class_weights == "none" else "balanced", patience=patience, min_epochs=min_epochs,
+        augment=augment, max_pool=max_pool, pretrained=pretrained, device=device, seed=seed,
+        show_progress=show_progress,
+    )
+    extra = {"epoch": trained.best_epoch, "validation_auc": trained.best_validation_auc}
+    parameters = {
+        "arch": arch, "size": size, "margin": margin, "background": background, "intensity": intensity,
+        "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
+        "class_weights": class_weights, "class_weight_values": trained.config["class_weights"],
+        "patience": patience, "min_epochs": min_epochs, "validation": validation, "test": test, "augment": augment,
+        "max_pool": max_pool, "pretrained": None if pretrained is None else str(pretrained),
+        "gradcam_layer": gradcam_layer, "device": device, "device_used": trained.device, "seed": seed,
+        "best_epoch": trained.best_epoch, "best_validation_auc": trained.best_validation_auc,
+        "epochs_run": int(len(trained.history)), "n_cases": int(len(sheet)),
+    }
+    log.info("deep: %s kept at epoch %d (validation AUC %.3f)", arch, trained.best_epoch, trained.best_validation_auc)
+    return _describe(trained.model, crops, checkpoint=checkpoint_bytes(trained.model, config=trained.config, extra=extra),
+                     history=trained.history, parameters=parameters, embeddings=True, gradcam_layer=gradcam_layer,
+                     batch_size=batch_size, synthetic=synthetic, show_progress=show_progress)
+
+
+def apply_model(
+    model: str | os.PathLike | bytes | DeepResult,
+    cases: str | os.PathLike | pd.DataFrame,
+    *,
+    embeddings: bool = True,
+    gradcam_layer: str | None = "layer4",
+    batch_size: int = 32,
+    device: str = "auto",
+    show_progress: bool | None = None,
+) -> DeepResult:
+    """A trained model's predictions (and deep features, Grad-CAM) on cases, cropped as it was trained.
+
+    Parameters
+    ----------
+    model
+        A checkpoint file (``model.pt``), a deep result folder, its content, or a
+        :class:`DeepResult`.
+    cases
+        Case sheet (file or table); labels are optional here.
+    embeddings
+        Also compute the deep features.
+    gradcam_layer
+        Module explained by Grad-CAM; ``None`` skips it.
+    batch_size
+        Images per pass.
+    device
+        ``"auto"``, ``"cpu"`` or ``"cuda[:N]"``.
+    show_progress
+        Progress bars; ``None`` follows the package log level.
+
+    Returns
+    -------
+    DeepResult
+        ``predictions``, ``predictions_image``, ``metrics`` (where labels are known), and the
+        deep features and Grad-CAM when asked; the checkpoint is carried along.
+    """
+    from pathlib import Path
+
+    from .._results import is_synthetic
+    from ..imaging.cases import cases_are_synthetic, load_cases
+    from .model import load_checkpoint
+    from .result import MODEL_FILE
+
+    if isinstance(model, DeepResult):
+        content = model.checkpoint
+        source = "result"
+    elif isinstance(model, bytes):
+        content, source = model, "bytes"
+    else:
+        path = Path(model) / MODEL_FILE if Path(model).is_dir() else Path(model)
+        content, source = (path.read_bytes() if path.exists() else None), str(path)
+        if content is None:
+            from .._validation import MissingDataFileError
+
+            raise MissingDataFileError(f"{path}: model checkpoint not found.")
+    if content is None:
+        from .._validation import InputError
+
+        raise InputError("the deep result holds no model (model.pt).")
+    net, cfg = load_checkpoint(content, device=device)
+    sheet = load_cases(cases)
+    synthetic = cases_are_synthetic(cases, sheet) or is_synthetic(model if not isinstance(model, bytes) else None)
+    crops = load_crops(sheet, size=int(cfg["size"]), margin=float(cfg["margin"]),
+                       background=cfg.get("background", "keep"), intensity=cfg.get("intensity", "uint8"),
+                       window=cfg.get("window"), show_progress=show_progress)
+    parameters = {"model": source, "model_config": cfg, "embeddings": embeddings, "gradcam_layer": gradcam_layer,
+                  "batch_size": batch_size, "device": device, "device_used": str(next(net.parameters()).device),
+                  "n_cases": int(len(sheet))}
+    return _describe(net, crops, checkpoint=content, history=None, parameters=parameters, embeddings=embeddings,
+                     gradcam_layer=gradcam_layer, batch_size=batch_size, synthetic=synthetic,
+                     show_progress=show_progress)
