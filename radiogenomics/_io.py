@@ -24,6 +24,7 @@ from ._logging import get_logger
 from ._validation import DataFileError, InputError, MissingDataFileError, check_labels, format_names
 
 __all__ = [
+    "cache_folder",
     "umask_mode",
     "atomic_write",
     "write_table",
@@ -53,6 +54,36 @@ def _current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def cache_folder(kind: str, cache_dir: str | os.PathLike | None = None, *, env: str | None = None) -> Path:
+    """The package's cache folder for one kind of download or result (never inside a result folder).
+
+    ``cache_dir`` when given; else ``$<env>`` when that variable is set; else
+    ``$RADIOGENOMICS_CACHE/<kind>``; else ``~/.cache/radiogenomics/<kind>``.
+
+    Parameters
+    ----------
+    kind
+        ``"geo"``, ``"features"``, ``"genesets"``...
+    cache_dir
+        Explicit folder.
+    env
+        A variable naming this kind's folder itself (e.g. ``RADIOGENOMICS_GENESETS``).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder (not created here).
+    """
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    if env and os.environ.get(env):
+        return Path(os.environ[env]).expanduser()
+    root = os.environ.get("RADIOGENOMICS_CACHE")
+    if root:
+        return Path(root).expanduser() / kind
+    return Path("~/.cache/radiogenomics").expanduser() / kind
 
 
 def umask_mode(mode: int = 0o666) -> int:

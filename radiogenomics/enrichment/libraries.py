@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_write, file_sha256, read_json, write_json
+from .._io import atomic_write, cache_folder, file_sha256, read_json, write_json
 from .._logging import get_logger
 from .._validation import DataFileError, InputError, MissingDataFileError, ParameterError
 
@@ -234,14 +234,14 @@ def write_gmt(library: GeneSetLibrary | Mapping[str, Iterable[str]], path: str |
 
 
 def default_cache_dir() -> Path:
-    """The Enrichr cache folder: ``$RADIOGENOMICS_GENESETS`` or ``~/.cache/radiogenomics/genesets``.
+    """The Enrichr cache folder: ``$RADIOGENOMICS_GENESETS``, else ``$RADIOGENOMICS_CACHE/genesets``, else
+    ``~/.cache/radiogenomics/genesets``.
 
     Returns
     -------
     pathlib.Path
     """
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "radiogenomics" / "genesets"
+    return cache_folder("genesets", env=CACHE_ENV)
 
 
 def _looks_like_path(spec: str) -> bool:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._io import cache_folder
 from .._logging import get_logger, timed
 from .._results import dropped_table
 from .._validation import (
@@ -517,12 +518,7 @@ def default_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     pathlib.Path
         The folder (not created here).
     """
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    root = os.environ.get("RADIOGENOMICS_CACHE")
-    if root:
-        return Path(root).expanduser() / "geo"
-    return Path("~/.cache/radiogenomics/geo").expanduser()
+    return cache_folder("geo", cache_dir)
 
 
 KINDS = ("soft", "series_matrix")

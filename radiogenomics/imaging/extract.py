@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._io import atomic_write, file_sha256
+from .._io import atomic_write, cache_folder, file_sha256
 from .._logging import get_logger, progress
 from .._validation import BACKENDS, ParameterError, check_choice, format_names
 from .readers import failed_file, failure_kind
@@ -339,12 +339,7 @@ def default_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     pathlib.Path
         The folder (not created here).
     """
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    root = os.environ.get("RADIOGENOMICS_CACHE")
-    if root:
-        return Path(root).expanduser() / "features"
-    return Path("~/.cache/radiogenomics/features").expanduser()
+    return cache_folder("features", cache_dir)
 
 
 @dataclass(frozen=True)
