@@ -25,7 +25,7 @@ demo: $(VENV)/.installed-base
 	$(BIN)/radiogenomics demo --out $(OUT)
 
 test: $(VENV)/.installed-test
-	$(BIN)/ruff check radiogenomics tests benchmarks workflows
+	$(BIN)/ruff check --no-cache radiogenomics tests benchmarks
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-test

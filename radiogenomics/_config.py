@@ -9,7 +9,9 @@ stage command reads its section with ``--config``: one source of every default.
 
 from __future__ import annotations
 
+import ast
 import copy
+import functools
 import importlib
 import inspect
 import os
@@ -19,8 +21,8 @@ from typing import Any
 
 from ._validation import DataFileError, InputError, MissingDataFileError
 
-__all__ = ["SCHEMA_PATH", "SECTIONS", "INPUT_KEYS", "load_config", "validate_config", "stage_parameters",
-           "stage_function", "api_default"]
+__all__ = ["SCHEMA_PATH", "SECTIONS", "DEFINED_IN", "INPUT_KEYS", "load_config", "validate_config",
+           "stage_parameters", "stage_function", "api_default", "source_defaults"]
 
 #: The config schema (package data; the Snakemake workflow validates against the same file).
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "config.schema.yaml"
@@ -36,6 +38,20 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "models": ("radiogenomics.models", "evaluate"),
     "deep": ("radiogenomics.deep", "run"),
     "report": ("radiogenomics.report", "render"),
+}
+
+#: The file (under the package) that defines each section's stage function: the CLI reads the
+#: defaults from it without importing the stage (see :func:`source_defaults`).
+DEFINED_IN: dict[str, str] = {
+    "imaging": "imaging/stage.py",
+    "expression": "expression/merge.py",
+    "differential": "differential/stage.py",
+    "association": "association/stage.py",
+    "enrichment": "enrichment/ora.py",
+    "module": "module/stage.py",
+    "models": "models/evaluate.py",
+    "deep": "deep/stage.py",
+    "report": "report/render.py",
 }
 
 #: Keys of a section that are inputs or workflow switches, not function arguments.
@@ -84,6 +100,41 @@ def api_default(func: Callable[..., Any], name: str) -> Any:
     if param.default is inspect.Parameter.empty:
         raise KeyError(f"{func.__qualname__}: parameter {name!r} has no default")
     return param.default
+
+
+@functools.lru_cache(maxsize=None)
+def source_defaults(section: str) -> dict[str, Any]:
+    """The literal defaults of a section's stage function, read from its source without importing it.
+
+    Importing every stage (scipy, scikit-learn, networkx...) only to show ``--help`` or start a
+    command costs seconds per call; the defaults written in the function's signature are the
+    same values (tests compare them with :func:`api_default`).
+
+    Parameters
+    ----------
+    section
+        A key of :data:`SECTIONS`.
+
+    Returns
+    -------
+    dict
+        Parameter name → default.
+    """
+    name = SECTIONS[section][1]
+    path = Path(__file__).parent / DEFINED_IN[section]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    node = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None)
+    if node is None:
+        raise KeyError(f"{path}: no function {name!r}")
+    args = node.args
+    out: dict[str, Any] = {}
+    positional = [*args.posonlyargs, *args.args]
+    for arg, value in zip(positional[len(positional) - len(args.defaults):], args.defaults):
+        out[arg.arg] = ast.literal_eval(value)
+    for arg, value in zip(args.kwonlyargs, args.kw_defaults):
+        if value is not None:
+            out[arg.arg] = ast.literal_eval(value)
+    return out
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

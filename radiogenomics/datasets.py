@@ -278,6 +278,8 @@ def make_cohort(
         gene_sets[f"SYNTHETIC_DECOY_{j:02d}"] = sorted(rng.choice(gene_pool, size=min(size, gene_pool.size), replace=False))
 
     links_df = pd.DataFrame(links, columns=["feature", "gene", "factor", "her2_class"])
+    for table in (feat_df, feat_labels, expr_df, exp_labels):
+        table.attrs["synthetic"] = True  # the flag follows the tables into every stage's result
     return SyntheticCohort(
         features=feat_df,
         feature_labels=feat_labels,

@@ -92,6 +92,15 @@ def test_cli_defaults_are_the_stage_functions_defaults(path: tuple[str, ...]) ->
     assert any(p.name == "config" for p in cmd.params), f"{' '.join(path)} has no --config"
 
 
+@pytest.mark.parametrize("section", list(SECTIONS))
+def test_defaults_read_from_the_source_are_the_functions_defaults(section: str) -> None:
+    from radiogenomics._config import source_defaults
+
+    params = inspect.signature(stage_function(section)).parameters
+    expected = {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
+    assert source_defaults(section) == expected
+
+
 def test_stage_parameters_take_the_section_and_the_master_seed(tmp_path: Path) -> None:
     cfg = tmp_path / "config.yaml"
     cfg.write_text("seed: 3\nimaging: {features: f.csv, labels: l.csv, n_jobs: 2}\nexpression: {series: [{name: A}]}\n"

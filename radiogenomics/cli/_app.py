@@ -77,9 +77,9 @@ def default(section: str, name: str) -> Any:
     -------
     Any
     """
-    from .._config import api_default, stage_function
+    from .._config import source_defaults
 
-    return api_default(stage_function(section), name)
+    return source_defaults(section)[name]
 
 
 def stage_options(ctx: typer.Context, section: str, values: Mapping[str, Any], config: Path | None) -> dict[str, Any]:
