@@ -102,7 +102,7 @@ def api_default(func: Callable[..., Any], name: str) -> Any:
     return param.default
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def source_defaults(section: str) -> dict[str, Any]:
     """The literal defaults of a section's stage function, read from its source without importing it.
 

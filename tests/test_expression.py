@@ -492,7 +492,7 @@ def test_import_series_orients_aligns_and_records(tmp_path: Path) -> None:
     cohort = make_cohort(n_positive=6, n_negative=6, n_genes=120, seed=3)
     expr, labels = cohort.expression, cohort.expression_labels
     res = ex.import_series(expr, labels, name="local_1", scale="linear")
-    assert res.stage == "series" and res.name == "local_1" and res.synthetic is False
+    assert res.stage == "series" and res.name == "local_1" and res.synthetic is True  # make_cohort tables say so
     pd.testing.assert_frame_equal(res.expression, expr.rename_axis("sample_id"), check_names=False)
     assert res.labels.equals(labels.loc[res.expression.index].astype("int8").rename("her2").rename_axis("sample_id"))
     assert res.parameters["transposed"] is False and res.parameters["scale"] == "linear"
