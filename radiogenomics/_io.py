@@ -34,6 +34,10 @@ __all__ = [
     "read_table",
     "read_labels",
     "orient_samples",
+    "split_label_column",
+    "check_numeric_columns",
+    "labels_with_unknown",
+    "MISSING_LABELS",
     "file_sha256",
 ]
 
@@ -385,19 +389,44 @@ def read_table(
     if len(dupc):
         raise DataFileError(f"{path}: duplicated column names {format_names(dupc)}.")
     if numeric:
-        bad = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
-        if bad:
-            example = df[bad[0]].dropna()
-            example = example[pd.to_numeric(example, errors="coerce").isna()]
-            where = f"; e.g. {example.iloc[0]!r} at row {example.index[0]!r}" if len(example) else ""
-            raise DataFileError(
-                f"{path}: non-numeric column(s) {format_names(bad)}{where}; expected numbers only."
-            )
+        check_numeric_columns(df, name=str(path))
     return df
+
+
+def check_numeric_columns(table: pd.DataFrame, *, name: str) -> pd.DataFrame:
+    """Refuse a table with a non-numeric column, naming the column, an example value and the fix.
+
+    Parameters
+    ----------
+    table
+        Rows = samples (or features as rows: the check is per column either way).
+    name
+        The file or table, for messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table`` unchanged.
+    """
+    bad = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
+    if bad:
+        example = table[bad[0]].dropna()
+        example = example[pd.to_numeric(example, errors="coerce").isna()]
+        where = f"; e.g. {example.iloc[0]!r} at row {example.index[0]!r}" if len(example) else ""
+        raise DataFileError(
+            f"{name}: non-numeric column(s) {format_names(bad)}{where}; expected numbers only. A column of "
+            "HER2 labels inside the table is named with --label-column (config: imaging.label_column); "
+            "pyradiomics batch output is recognised by its Image, Mask and diagnostics_* columns."
+        )
+    return table
 
 
 def orient_samples(table: pd.DataFrame, samples: pd.Index | Sequence[str], *, name: str) -> pd.DataFrame:
     """Return ``table`` with rows = samples, transposing it if its columns are the samples.
+
+    The one orientation rule of the package, used by every reader of a table that comes with
+    labels (imaging features, expression matrices): the side (rows or columns) holding more of
+    the labelled sample ids is the samples' side; ties keep rows = samples.
 
     Parameters
     ----------
@@ -413,20 +442,98 @@ def orient_samples(table: pd.DataFrame, samples: pd.Index | Sequence[str], *, na
     pandas.DataFrame
     """
     samples = pd.Index([str(s) for s in samples])
-    in_rows = table.index.isin(samples).sum()
-    in_cols = table.columns.isin(samples).sum()
+    rows, cols = table.index.map(str), table.columns.map(str)
+    in_rows = rows.isin(samples).sum()
+    in_cols = cols.isin(samples).sum()
     if in_rows == 0 and in_cols == 0:
         raise InputError(
-            f"{name}: none of its row or column ids match the {len(samples)} labelled samples "
-            f"(e.g. {format_names(samples[:3])}); rows must be samples."
+            f"{name}: none of its row or column ids match the {len(samples)} labelled sample ids (rows e.g. "
+            f"{format_names(rows[:3])}; columns e.g. {format_names(cols[:3])}; labels e.g. "
+            f"{format_names(samples[:3])}); the table and its labels must use the same sample ids "
+            "(rows = samples, or samples as columns: detected)."
         )
     if in_cols > in_rows:
         log.info("%s: samples are columns; transposing to rows = samples", name)
-        return table.T
+        out = table.T
+        out.attrs.update(table.attrs)
+        return out
     return table
 
 
-def read_labels(path: str | os.PathLike, *, column: str | None = None) -> pd.Series:
+def _numeric_where_possible(table: pd.DataFrame) -> pd.DataFrame:
+    """Columns of text that are all numbers become numbers (a transposed table of mixed rows)."""
+    out = table.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            conv = pd.to_numeric(out[col], errors="coerce")
+            if int(conv.notna().sum()) == int(out[col].notna().sum()):
+                out[col] = conv
+    return out
+
+
+def split_label_column(table: pd.DataFrame, column: str, *, name: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Take the labels out of a table that holds them (a ``label_column`` column, or row when samples are columns).
+
+    Parameters
+    ----------
+    table
+        Rows = samples with a label column, or features as rows with a label row.
+    column
+        Name of the column (or row) holding the labels.
+    name
+        File or table name used in messages.
+
+    Returns
+    -------
+    tuple of (pandas.DataFrame, pandas.Series)
+        The table with rows = samples and without the labels, and the raw labels (not checked
+        yet) on the same index.
+    """
+    column = str(column)
+    table = table.copy(deep=False)
+    table.columns = table.columns.map(str)
+    table.index = table.index.map(str)
+    if column in table.columns:
+        labels = table[column]
+        rest = table.drop(columns=column)
+    elif column in table.index:
+        log.info("%s: labels are the row %r; samples are columns, transposing to rows = samples", name, column)
+        labels = table.loc[column]
+        rest = table.drop(index=column).T
+        rest = _numeric_where_possible(rest)
+    else:
+        raise InputError(
+            f"{name}: no column (or row) {column!r} holding the labels (--label-column, config "
+            f"imaging.label_column); columns: {format_names(table.columns, limit=8)}."
+        )
+    rest.attrs.update(table.attrs)
+    return rest, labels.rename("her2")
+
+
+#: Label values that mean "not known" (compared lower-cased, stripped): such samples are excluded
+#: with their reason where the stage allows it (expression series), never guessed.
+MISSING_LABELS = ("", "na", "n/a", "nan", "none", "null", "unknown", "not available", "nd", "-", "?", "missing")
+
+
+def _label_column(df: pd.DataFrame, path: Path, column: str | None) -> str:
+    if column is not None:
+        if column not in df.columns:
+            raise DataFileError(
+                f"{path}: no column {column!r} (--label-column); columns: {format_names(df.columns)}."
+            )
+        return column
+    if df.shape[1] == 1:
+        return str(df.columns[0])
+    for cand in ("her2", "label", "HER2", "her2_status"):
+        if cand in df.columns:
+            return cand
+    raise DataFileError(
+        f"{path}: cannot tell which column holds the labels (columns: {format_names(df.columns)}); "
+        "name it with --label-column (config: label_column), or keep only the sample id and 'her2' columns."
+    )
+
+
+def read_labels(path: str | os.PathLike, *, column: str | None = None, missing: str = "error") -> pd.Series:
     """Read HER2 labels (sample id, 0/1) from a CSV/TSV/Parquet file.
 
     Parameters
@@ -436,26 +543,59 @@ def read_labels(path: str | os.PathLike, *, column: str | None = None) -> pd.Ser
     column
         Label column; by default the only column, else the first of ``her2``, ``label``,
         ``HER2``, ``her2_status``.
+    missing
+        ``"error"``: every value must be 0 or 1. ``"keep"``: empty cells and the markers of
+        :data:`MISSING_LABELS` (``NA``, ``unknown``...) are returned as ``<NA>`` (the caller
+        excludes those samples and says why); any other value is still an error.
 
     Returns
     -------
     pandas.Series
-        0/1 labels (see :func:`radiogenomics._validation.check_labels`).
+        0/1 labels (see :func:`radiogenomics._validation.check_labels`); ``Int8`` with ``<NA>``
+        for unknown ones when ``missing="keep"``.
     """
     path = Path(path)
     df = _read_raw(path)
     df.index = df.index.map(str)
-    if column is None:
-        if df.shape[1] == 1:
-            column = df.columns[0]
-        else:
-            for cand in ("her2", "label", "HER2", "her2_status"):
-                if cand in df.columns:
-                    column = cand
-                    break
-    if column is None or column not in df.columns:
-        raise DataFileError(
-            f"{path}: cannot tell which column holds the labels (columns: {format_names(df.columns)}); "
-            "pass the label column name."
-        )
+    df.columns = df.columns.map(str)
+    column = _label_column(df, path, column)
+    if missing == "keep":
+        return labels_with_unknown(df[column], name=str(path))
     return check_labels(df[column], name=str(path))
+
+
+def labels_with_unknown(labels: pd.Series, *, name: str) -> pd.Series:
+    """0/1 labels where unknown ones (empty, ``NA``, ``unknown``...) are kept as ``<NA>``.
+
+    Parameters
+    ----------
+    labels
+        Raw labels indexed by sample id.
+    name
+        What they are, for messages.
+
+    Returns
+    -------
+    pandas.Series
+        ``Int8`` 0/1 with ``<NA>`` for the unknown ones, named ``her2``.
+    """
+    from ._validation import LabelError
+
+    raw = labels.copy()
+    raw.index = raw.index.map(str)
+    dup = raw.index[raw.index.duplicated()].unique()
+    if len(dup):
+        raise LabelError(f"{name}: duplicated sample ids {format_names(dup)}.")
+    text = raw.astype("string").str.strip().str.lower()
+    unknown = raw.isna() | text.isin(MISSING_LABELS).fillna(True)
+    values = pd.to_numeric(raw.where(~unknown), errors="coerce")
+    bad = raw.index[~unknown & ~values.isin([0, 1])]
+    if len(bad):
+        shown = format_names([f"{s}={raw[s]!r}" for s in bad])
+        raise LabelError(
+            f"{name}: labels must be 1 (HER2-positive), 0 (HER2-negative) or empty/NA (unknown: the sample is "
+            f"excluded); sample(s) {shown} are none of these."
+        )
+    out = values.astype("Int8")
+    out[unknown.to_numpy()] = pd.NA
+    return out.rename("her2")

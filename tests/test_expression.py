@@ -518,8 +518,11 @@ def test_import_series_orients_aligns_and_records(tmp_path: Path) -> None:
     back = ex.SeriesResult.read(log2.write(tmp_path / "out", figures=False)[0].parent)
     _assert_same_series(log2, back)
     # bad input names what is wrong
-    with pytest.raises(AlignmentError, match="labelled sample"):
-        ex.import_series(expr.iloc[:-1], labels, name="x")
+    # a labelled sample without values is excluded with its reason, not an error
+    short = ex.import_series(expr.iloc[:-1], labels, name="x")
+    lost = short.decisions.loc[expr.index[-1]]
+    assert (lost["status"], lost["rule"]) == ("excluded", "no_expression") and len(short.labels) == len(expr) - 1
+    assert short.dropped.set_index("item").loc[expr.index[-1], "reason"].startswith("in x labels but not in")
     with pytest.raises(ParameterError, match="'scale' parameter of import_series"):
         ex.import_series(expr, labels, name="x", scale="log10")
     with pytest.raises(ParameterError, match="'name' parameter"):

@@ -130,11 +130,14 @@ def test_merge_bad_input() -> None:
     low["G1"] = -5.0  # log2(FPKM + 0.1) at -5 means FPKM < 0: max <= 0 after un-logging
     res = ex.merge_series({"A": low, "B": exprs["B"]}, labs, scales={"A": "log2", "B": "linear"},
                           log_offsets={"A": 0.1})
-    assert "G1" not in res.expression.columns
-    row = res.dropped.set_index("item").loc["G1"]
-    assert row["kind"] == "gene" and row["reason"].startswith("maximum <= 0") and row["series"] == "A"
-    with pytest.raises(InputError, match="share no usable gene"):
-        ex.merge_series(exprs, labs, scales={"A": "log2", "B": "linear"}, log_offsets={"A": 1e6})
+    # the one max-normalisation rule: a gene at the floor (maximum <= 0 after un-logging) is left unchanged there
+    np.testing.assert_allclose(res.expression.loc[low.index, "G1"], 2.0 ** -5 - 0.1)
+    record = res.parameters["max_normalization"]["A"]
+    assert record["left_unchanged"] == ["G1"] and record["divided_by_maximum"] == len(res.expression.columns) - 1
+    assert res.parameters["max_normalization"]["B"]["left_unchanged"] == []
+    assert "G1" not in set(res.dropped["item"])
+    with pytest.raises(InputError, match="share no gene"):
+        ex.merge_series({"A": exprs["A"], "B": exprs["B"].add_prefix("X")}, labs, scales={"A": "log2", "B": "linear"})
 
 
 # --------------------------------------------------------------------------- CLI

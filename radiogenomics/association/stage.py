@@ -226,9 +226,11 @@ def associate(
     top_n
         Rows of ``top_genes`` (paper: 25).
     max_normalize
-        Max-normalise both tables first, as the paper did. Pearson r is invariant to it, so the
-        result is the same; radiomic features that are negative by nature make it undefined,
-        hence off by default.
+        Max-normalise both tables first, as the paper did (columns whose maximum is <= 0, such
+        as radiomic features negative by nature, are left unchanged: the rule of
+        :mod:`radiogenomics.expression.normalize`, recorded per table in
+        ``parameters["max_normalization"]``). Pearson r is invariant to it, so the hits are the
+        same either way.
     seed
         Seed of every draw; the same seed gives bit-identical results for any ``n_jobs``,
         ``chunk_size`` and ``backend``.
@@ -274,11 +276,15 @@ def associate(
         expression = pd.DataFrame(index=lazy.samples)  # ids only; values stay with Dask
     else:
         expression = check_table(expression, name="expression")
+    normalization: dict[str, Any] | None = None
     if max_normalize:
         from ..expression.normalize import max_normalize as _max_normalize
+        from ..expression.normalize import max_scales, normalization_record
 
+        normalization = {"features": normalization_record(max_scales(features, name="features"))}
         features = _max_normalize(features, name="features")
         if lazy is None:
+            normalization["expression"] = normalization_record(max_scales(expression, name="expression"))
             expression = _max_normalize(expression, name="expression")
         else:
             log.info("max-normalisation of the lazy expression table skipped: Pearson r is invariant to it")
@@ -408,6 +414,7 @@ def associate(
     parameters = dict(
         mode=mode, n_perturbations=n_perturbations, sample_size=sample_size, r_threshold=r_threshold,
         alpha=alpha, min_hits=min_hits, n_null=n_null, top_n=top_n, max_normalize=bool(max_normalize),
+        max_normalization=normalization,
         seed=seed, n_jobs=n_jobs, chunk_size=chunk_size, backend=backend, r_critical=r_crit,
         hit_threshold=threshold, **probabilities, n_features=n_feat, n_genes=n_genes,
         n_samples={f"{t}_{c}": int(pools[c][i].size) for c in CLASSES for i, t in enumerate(("features", "expression"))},

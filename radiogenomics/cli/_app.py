@@ -54,9 +54,22 @@ def cli_errors(func: F) -> F:
         except (RadiogenomicsError, FileNotFoundError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=2) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug: the traceback for the report, then one line
+            import traceback
+
+            traceback.print_exc()
+            typer.echo(f"error: unexpected {type(exc).__name__} in `radiogenomics {func.__name__.removesuffix('_cmd')}`: "
+                       f"{exc} (a bug: please report it with the traceback above).", err=True)
+            raise typer.Exit(code=1) from None
 
     return wrapper  # type: ignore[return-value]
 
+
+#: Help of the ``--label-column`` option of the commands that read feature tables.
+LABEL_COLUMN_HELP = ("The HER2 labels' column (1/0): in the feature table itself when --labels is not given "
+                     "(a row when samples are columns), else in the labels file.")
 
 #: The ``--config`` option every stage command takes.
 CONFIG_HELP = ("Workflow config (YAML; see workflows/config/config.yaml): its section for this stage fills "
@@ -145,29 +158,44 @@ def read_input(path: Path, stage: str, *, what: str) -> Any:
     return result
 
 
-def features_input(features: Path, labels: Path | None, *, transpose: bool = False) -> Any:
+def features_input(features: Path, labels: Path | None, *, transpose: bool = False,
+                   label_column: str | None = None, require_labels: bool = True) -> Any:
     """The imaging features an analysis stage reads: an imaging result folder, or a table + labels.
+
+    Every stage command reads its features here, so every stage accepts the same layouts (see
+    :func:`radiogenomics.imaging.load_features`: features as rows, labels inside, pyradiomics'
+    batch output).
 
     Parameters
     ----------
     features
-        An ``extract`` result folder, or a feature table (CSV/TSV/Parquet, rows = patients).
+        An ``extract`` result folder, or a feature table (CSV/TSV/Parquet).
     labels
         Labels file (sample id, her2); replaces the folder's own labels when given.
     transpose
         The table stores samples as columns.
+    label_column
+        The labels' column: in the table itself (without ``labels``), else in the labels file.
+    require_labels
+        A table must come with its labels (every analysis stage); ``False`` accepts one without.
 
     Returns
     -------
     ExtractionResult
     """
+    from .._validation import ParameterError
     from ..imaging.result import load_features
 
     result = read_input(features, "extraction", what="--features")
     if result is None:
-        return load_features(features, labels, transpose=transpose)
+        if require_labels and labels is None and label_column is None:
+            raise ParameterError(
+                f"--features {features} is a table: give its HER2 labels with --labels FILE (sample id, her2), or "
+                "--label-column NAME when the table holds them (config: imaging.labels / imaging.label_column)."
+            )
+        return load_features(features, labels, transpose=transpose, label_column=label_column)
     if labels is not None:
         from .._io import read_labels
 
-        return load_features(result.features, read_labels(labels), name=str(features))
+        return load_features(result.features, read_labels(labels, column=label_column), name=str(features))
     return result

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ._app import CONFIG_HELP, app, cli_errors, default, features_input, read_input, stage_options
+from ._app import CONFIG_HELP, LABEL_COLUMN_HELP, app, cli_errors, default, features_input, read_input, stage_options
 
 S = "association"
 
@@ -19,6 +19,7 @@ def associate_cmd(
     expression: Path = typer.Option(..., "--expression", help="Expression: a `geo merge` result folder or a matrix (samples x genes, or genes x samples: detected)."),
     out: Path = typer.Option(..., "--out", help="Output folder."),
     labels: Path = typer.Option(None, "--labels", help="HER2 labels of the imaging patients (with a feature table)."),
+    label_column: str = typer.Option(None, "--label-column", help=LABEL_COLUMN_HELP),
     expression_labels: Path = typer.Option(None, "--expression-labels", help="HER2 labels of the expression samples (with a matrix; unpaired mode needs them)."),
     config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
     mode: str = typer.Option(default(S, "mode"), "--mode", help="'unpaired' (the paper) or 'paired'."),
@@ -29,31 +30,40 @@ def associate_cmd(
     min_hits: int = typer.Option(default(S, "min_hits"), "--min-hits", help="Hits needed for association (paper 6 of 75; 2 of 25)."),
     n_null: int = typer.Option(default(S, "n_null"), "--null", help="Permutation-null rounds (0 skips)."),
     top_n: int = typer.Option(default(S, "top_n"), "--top-n", help="Rows of the top-genes table."),
-    max_normalize: bool = typer.Option(default(S, "max_normalize"), "--max-normalize/--no-max-normalize", help="Max-normalise both tables first, as the paper (Pearson r is invariant to it)."),
+    max_normalize: bool = typer.Option(default(S, "max_normalize"), "--max-normalize/--no-max-normalize", help="Max-normalise both tables first, as the paper (Pearson r is invariant to it; a column whose maximum is <= 0 is divided by its largest absolute value, see rg.expression.max_normalize)."),
     seed: int = typer.Option(default(S, "seed"), "--seed"),
     n_jobs: int = typer.Option(default(S, "n_jobs"), "--n-jobs", "--jobs", help="Workers over gene chunks (-1 = all cores)."),
     backend: str = typer.Option(default(S, "backend"), "--backend", help="threads, processes or dask."),
-    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (implies --backend dask); a Parquet matrix is then read by the workers."),
+    scheduler: str = typer.Option(default(S, "scheduler"), "--scheduler", help="Dask scheduler address (implies --backend dask; config: scheduler); a Parquet matrix is then read by the workers."),
 ) -> None:
     """Perturbation-based Pearson association of features with genes, with binomial and permutation nulls."""
     from .._io import orient_samples, read_labels, read_table
+    from .._validation import ParameterError
     from ..association import associate
 
     opts = stage_options(ctx, S, dict(
         mode=mode, n_perturbations=n_perturbations, sample_size=sample_size, r_threshold=r_threshold, alpha=alpha,
         min_hits=min_hits, n_null=n_null, top_n=top_n, max_normalize=max_normalize, seed=seed, n_jobs=n_jobs,
-        backend="dask" if scheduler else backend), config)
-    feats = features_input(features, labels)
+        backend=backend, scheduler=scheduler), config)
+    if opts["scheduler"]:
+        opts["backend"] = "dask"
+    feats = features_input(features, labels, label_column=label_column)
     ey = read_labels(expression_labels) if expression_labels is not None else None
     expr = read_input(expression, "expression", what="--expression")
     if expr is None:
-        if scheduler is not None and expression.suffix in (".parquet", ".pq"):
+        if ey is None and opts["mode"] == "unpaired":
+            raise ParameterError(
+                f"--expression {expression} is a table: unpaired mode (--mode unpaired, the default; config "
+                "association.mode) needs the HER2 labels of its samples with --expression-labels FILE; or give a "
+                "`geo merge` result folder, which carries them, or --mode paired when the same patients were sequenced."
+            )
+        if opts["scheduler"] and expression.suffix in (".parquet", ".pq"):
             import dask.dataframe as dd
 
             expr = dd.read_parquet(expression)  # beyond one machine: workers read their own gene chunks
         else:
             known = (ey if ey is not None else feats.labels).index
             expr = orient_samples(read_table(expression), known, name=str(expression))
-    res = associate(feats, expr, expression_labels=ey, scheduler=scheduler, **opts)
+    res = associate(feats, expr, expression_labels=ey, **opts)
     inputs = {"features": features, "expression": expression, "labels": labels, "expression_labels": expression_labels}
     res.write(out, inputs={k: v for k, v in inputs.items() if v is not None})

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ._app import CONFIG_HELP, app, cli_errors, default, features_input, stage_options
+from ._app import CONFIG_HELP, LABEL_COLUMN_HELP, app, cli_errors, default, features_input, stage_options
 
 S = "differential"
 
@@ -18,6 +18,7 @@ def differential_cmd(
     features: Path = typer.Option(..., "--features", help="Imaging features: an `extract` result folder or a table (rows = samples)."),
     out: Path = typer.Option(..., "--out", help="Output folder."),
     labels: Path = typer.Option(None, "--labels", help="Labels file: sample id, her2 (1/0); needed with a table."),
+    label_column: str = typer.Option(None, "--label-column", help=LABEL_COLUMN_HELP),
     config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
     select_by: str = typer.Option(default(S, "select_by"), "--select-by", help="'p' (the paper) or 'q' (BH)."),
     threshold: float = typer.Option(default(S, "threshold"), "--threshold", help="Selection threshold."),
@@ -29,6 +30,6 @@ def differential_cmd(
     from ..differential import differential
 
     opts = stage_options(ctx, S, dict(select_by=select_by, threshold=threshold, method=method, log_base=log_base), config)
-    data = features_input(features, labels, transpose=transpose)
+    data = features_input(features, labels, transpose=transpose, label_column=label_column)
     res = differential(data, name=str(features), **opts)
     res.write(out, inputs={k: v for k, v in {"features": features, "labels": labels}.items() if v is not None})

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from ._app import CONFIG_HELP, app, cli_errors, default, features_input, stage_options
+from ._app import CONFIG_HELP, LABEL_COLUMN_HELP, app, cli_errors, default, features_input, stage_options
 
 S = "imaging"
 _CACHE_HELP = ("Extraction cache folder (default: $RADIOGENOMICS_CACHE/features, else "
@@ -29,6 +29,7 @@ def extract_cmd(
                                          "is (rows = patients; features as rows are detected from --labels)."),
     labels: Path | None = typer.Option(None, "--labels", help="With --features: labels file (sample id, her2)."),
     transpose: bool = typer.Option(False, "--transpose", help="With --features: the table stores samples as columns."),
+    label_column: str | None = typer.Option(None, "--label-column", help="With --features: " + LABEL_COLUMN_HELP),
     config: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
     preset: str = typer.Option(default(S, "preset"), "--preset", help="Preset name (ultrasound2d, ct, mri, "
                                "log_wavelet) or a pyradiomics parameter YAML."),
@@ -48,12 +49,12 @@ def extract_cmd(
     from ..imaging import extract
     from ..imaging.extract import default_cache_dir
 
-    if (cases is None) == (features is None) or (cases is not None and labels is not None):
+    if (cases is None) == (features is None) or (cases is not None and (labels is not None or label_column)):
         raise ParameterError("give exactly one of --cases (a case sheet to extract; labels in its 'label' column) "
-                             "and --features (a feature table, with --labels).")
+                             "and --features (a feature table, with --labels or --label-column).")
     check_output_folder(out)
     if features is not None:
-        res = features_input(features, labels, transpose=transpose)
+        res = features_input(features, labels, transpose=transpose, label_column=label_column, require_labels=False)
         inputs = {"features": features, "labels": labels}
     else:
         opts = stage_options(ctx, S, dict(preset=preset, aggregate=aggregate, n_jobs=n_jobs, backend=backend,
@@ -120,7 +121,7 @@ def harmonize(
     from .._validation import DataFileError
     from ..imaging.harmonize import ComBatHarmonizer
 
-    train = features_input(features, None).features
+    train = features_input(features, None, require_labels=False).features
     sc = read_table(scanners, numeric=False)
     if "scanner" not in sc.columns:
         raise DataFileError(f"{scanners}: needs a 'scanner' column (columns: {list(sc.columns)}).")
@@ -128,7 +129,7 @@ def harmonize(
     write_table(model.transform(train, sc["scanner"]), out, "features_harmonized")
     inputs = {"features": features, "scanners": scanners}
     if new_features is not None:
-        new = features_input(new_features, None).features
+        new = features_input(new_features, None, require_labels=False).features
         write_table(model.transform(new, sc["scanner"]), out, "new_features_harmonized")
         inputs["new_features"] = new_features
     with atomic_write(out / "combat_model.pkl", mode="wb") as fh:

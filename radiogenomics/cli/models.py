@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from ._app import CONFIG_HELP, app, cli_errors, default, features_input, stage_options
+from ._app import CONFIG_HELP, LABEL_COLUMN_HELP, app, cli_errors, default, features_input, stage_options
 
 S = "models"
 
@@ -67,6 +67,7 @@ def models_command(
     labels: Path = typer.Option(None, "--labels", help="Training labels: sample_id, her2 (1/0); needed with a table."),
     validation_features: Path = typer.Option(None, "--validation-features", help="Validation cohort: an `extract` result folder or a table."),
     validation_labels: Path = typer.Option(None, "--validation-labels", help="Validation labels (needed with a table)."),
+    label_column: str = typer.Option(None, "--label-column", help=LABEL_COLUMN_HELP + " Applies to both cohorts."),
     feature_set: list[str] = typer.Option(
         [], "--feature-set",
         help="NAME=PATH: a `differential` or `module` result folder, a text list (one feature per line) or a table "
@@ -93,16 +94,18 @@ def models_command(
     if validation_labels is not None and validation_features is None:
         raise ParameterError("--validation-labels needs --validation-features.")
     for table, lab, what in ((features, labels, "--labels"), (validation_features, validation_labels, "--validation-labels")):
-        if table is not None and lab is None and table.is_file():
-            raise ParameterError(f"{what} is needed with the feature table {table} (or give an `extract` result folder).")
+        if table is not None and lab is None and label_column is None and table.is_file():
+            raise ParameterError(f"{what} is needed with the feature table {table} (or --label-column NAME when the "
+                                 "table holds its labels, or an `extract` result folder).")
     names = None if classifiers is None else [c.strip() for c in classifiers.split(",") if c.strip()]
     opts = stage_options(ctx, S, dict(n_splits=n_splits, test_size=test_size, classifiers=names, variance=variance,
                                       n_bootstrap=n_bootstrap, n_jobs=n_jobs, seed=seed), config)
     sets = [_feature_set(spec) for spec in feature_set]
     if len({name for name, _, _ in sets}) < len(sets):
         raise ParameterError(f"--feature-set: repeated name among {[name for name, _, _ in sets]}.")
-    train = features_input(features, labels)
-    val = None if validation_features is None else features_input(validation_features, validation_labels)
+    train = features_input(features, labels, label_column=label_column)
+    val = None if validation_features is None else features_input(validation_features, validation_labels,
+                                                                   label_column=label_column)
     clin = None if clinical is None else read_table(clinical, numeric=False)
     fsets = {name: list(train.features.columns) if s is None else s for name, _, s in sets}
     res = evaluate(train, feature_sets=fsets or None, validation=val, clinical=clin, **opts)

@@ -1,10 +1,11 @@
 """Merging several series: gene intersection, per-series max-normalisation, optional ComBat.
 
-Order: (1) genes present in every series are kept and the loss is reported; (2) genes whose
-maximum is ≤ 0 in some series (after un-logging) are dropped, because max-normalisation is
-undefined for them; (3) each series is max-normalised on its own (log2 series are un-logged
-first, explicitly, with their manifest's pseudo-count); (4) optionally ComBat (inmoose
-``pycombat_norm``) removes series effects with HER2 status as a protected covariate; (5) the
+Order: (1) genes present in every series are kept and the loss is reported; (2) each series
+is max-normalised on its own (log2 series are un-logged first, explicitly, with their
+manifest's pseudo-count; a gene whose maximum is ≤ 0 there, i.e. at the detection floor, is left
+unchanged: the one rule of :mod:`.normalize`, recorded per series in
+``parameters["max_normalization"]``); (3) optionally ComBat (inmoose
+``pycombat_norm``) removes series effects with HER2 status as a protected covariate; (4) the
 separation of series is measured before and after (silhouette of series labels on the first
 principal components, and the fraction of each gene's variance explained by series).
 """
@@ -30,7 +31,7 @@ from .._validation import (
     check_labels,
     format_names,
 )
-from .normalize import max_normalize, unlog
+from .normalize import max_normalize, max_scales, normalization_record, unlog
 from .series import SCALES, SeriesResult, _LabelledTables
 
 __all__ = ["ExpressionResult", "batch_separation", "merge_series", "pca_scores", "standardized"]
@@ -63,10 +64,11 @@ class ExpressionResult(_LabelledTables, StageResult):
     parameters
         ``series`` (names, in order), ``scales``, ``log_offsets``, ``combat``,
         ``combat_covariate`` (``"her2"`` when HER2 status was protected, else ``None``),
-        ``n_components``.
+        ``n_components``, ``max_normalization`` (per series: see
+        :func:`~radiogenomics.expression.normalize.normalization_record`).
     dropped
         Genes left out: ``kind`` (``"gene"``), ``item``, ``reason`` (not in every series;
-        maximum ≤ 0; constant within a series under ComBat), ``series``, ``detail``.
+        constant within a series under ComBat), ``series``, ``detail``.
     synthetic
         Some input series was synthetic.
     """
@@ -321,32 +323,18 @@ def merge_series(
             missing = [n for n in names if n not in present]
             drops.append({"kind": "gene", "item": g, "reason": "not in every series", "series": ";".join(present),
                           "detail": f"missing from {', '.join(missing)}"})
-    # genes that cannot be max-normalised in some series (maximum <= 0 on the linear scale)
-    bad: dict[str, list[str]] = {}
-    for name in names:
-        col_max = exprs[name][shared].max(axis=0).to_frame().T
-        if scales_by[name] == "log2":
-            col_max = unlog(col_max, base=2.0, offset=offsets[name])
-        col_max = col_max.iloc[0]
-        for g in col_max.index[~(col_max > 0)]:
-            bad.setdefault(g, []).append(name)
-    for g, ns in bad.items():
-        drops.append({"kind": "gene", "item": g, "reason": "maximum <= 0 (max-normalisation undefined)",
-                      "series": ";".join(ns), "detail": f"in {', '.join(ns)}"})
-    shared = [g for g in shared if g not in bad]
     if not shared:
-        raise InputError(f"series {format_names(names)} share no usable gene; check that all are gene-level symbols.")
+        raise InputError(f"series {format_names(names)} share no gene; check that all are gene-level symbols.")
     genes = pd.DataFrame([{"series": n, "genes": exprs[n].shape[1], "kept": len(shared),
                            "lost": exprs[n].shape[1] - len(shared), "samples": exprs[n].shape[0]} for n in names])
     for row in genes.itertuples():
         log.info("%s: %d of %d genes kept in the intersection (%d lost)", row.series, row.kept, row.genes, row.lost)
     batch = pd.Series({s: n for n in names for s in exprs[n].index}, name="series")
     concatenated = pd.concat([exprs[n][shared] for n in names])
-    normalized = pd.concat([
-        max_normalize(exprs[n][shared], unlog_base=2.0 if scales_by[n] == "log2" else None,
-                      unlog_offset=offsets[n], name=n)
-        for n in names
-    ])
+    linear = {n: unlog(exprs[n][shared], base=2.0, offset=offsets[n]) if scales_by[n] == "log2" else exprs[n][shared]
+              for n in names}
+    normalization = {n: normalization_record(max_scales(linear[n], name=n)) for n in names}
+    normalized = pd.concat([max_normalize(linear[n], name=n) for n in names])
     her2 = pd.concat([labs[n] for n in names]).reindex(normalized.index)
     if combat:
         if len(names) < 2:
@@ -383,7 +371,7 @@ def merge_series(
     sample_series = batch.reindex(final.index)
     sample_series.index.name = "sample_id"
     parameters = {"series": names, "scales": scales_by, "log_offsets": offsets, "combat": bool(combat),
-                  "combat_covariate": covariate, "n_components": n_components}
+                  "combat_covariate": covariate, "n_components": n_components, "max_normalization": normalization}
     result = ExpressionResult(expression=final, labels=her2, series=sample_series, series_genes=genes,
                               batch_check=pd.DataFrame(checks), parameters=parameters,
                               dropped=dropped_table(drops, extra=DROPPED_EXTRA), synthetic=synthetic)

@@ -30,10 +30,8 @@ from .._validation import (
     InputError,
     MissingDataFileError,
     ParameterError,
-    align_samples,
     check_choice,
     check_float,
-    check_labels,
     check_table,
     format_names,
 )
@@ -448,25 +446,34 @@ def prepare_series(
 
 # ---------------------------------------------------------------------------------- local tables
 def import_series(
-    expression: str | os.PathLike | pd.DataFrame,
-    labels: str | os.PathLike | pd.Series,
+    expression: str | os.PathLike | pd.DataFrame | Any,
+    labels: str | os.PathLike | pd.Series | None = None,
     *,
     name: str,
     scale: str = "linear",
     log_offset: float = 0.0,
+    label_column: str | None = None,
 ) -> SeriesResult:
     """A local expression table and its labels, taken as they are, as a series result.
 
     The table may store samples as rows or as columns: its orientation is detected from the
-    labels' sample ids. Nothing is mapped or relabelled; the declared ``scale`` is recorded (and
-    compared with GEO2R's rule, which only warns here: the caller knows the table).
+    labels' sample ids (:func:`radiogenomics._io.orient_samples`). An AnnData (``.h5ad``) file
+    or object is read with its HER2 labels from an ``obs`` column. Nothing is mapped or
+    relabelled; the declared ``scale`` is recorded (and compared with GEO2R's rule, which only
+    warns here: the caller knows the table). Samples whose label is unknown (empty, ``NA``,
+    ``unknown``...) or absent from the labels, and labelled samples without values, are
+    excluded with their reason (``label_decisions`` and ``dropped``); any other label value is
+    an error that names the sample.
 
     Parameters
     ----------
     expression
-        Expression table (or file: CSV/TSV/Parquet), samples × genes or genes × samples.
+        Expression table (or file: CSV/TSV/Parquet, or ``.h5ad``), samples × genes or genes ×
+        samples; or an ``AnnData``.
     labels
-        0/1 HER2 labels (or a labels file: sample id, ``her2``) of exactly the table's samples.
+        0/1 HER2 labels (or a labels file: sample id, ``her2``). ``None``: the labels are the
+        ``label_column`` of the table (a column, or a row when samples are columns) or of the
+        AnnData's ``obs``.
     name
         The series' name (letters, digits, ``_``, ``.``, ``-``): its folder and its label in
         the merged table.
@@ -475,13 +482,20 @@ def import_series(
         max-normalisation when merged).
     log_offset
         Pseudo-count added before the log (e.g. 0.1 for ``log2(FPKM + 0.1)``).
+    label_column
+        The labels' column: in the labels file, or in the table / ``obs`` when ``labels`` is
+        ``None`` (AnnData default: the first of ``her2``, ``HER2``, ``her2_status``, ``label``).
 
     Returns
     -------
     SeriesResult
-        ``expression`` (rows = samples), ``labels``, a ``label_decisions`` table (every
-        sample labelled by the labels table) and ``counts`` (nothing expected).
+        ``expression`` (rows = labelled samples), ``labels``, a ``label_decisions`` table
+        (every sample: ``positive``, ``negative`` or ``excluded`` with the rule ``labels_table``,
+        ``missing``, ``no_label`` or ``no_expression``) and ``counts`` (nothing expected).
     """
+    from .._io import labels_with_unknown, split_label_column
+    from .anndata import is_anndata, label_column_of, read_h5ad
+
     if not isinstance(name, str) or not _NAME.match(name):
         raise ParameterError(
             f"The 'name' parameter of import_series must be letters, digits, '_', '.' or '-'. Got {name!r} instead."
@@ -491,35 +505,93 @@ def import_series(
     synthetic = is_synthetic(expression, labels)
     ename = str(expression) if isinstance(expression, (str, os.PathLike)) else f"{name} expression"
     lname = str(labels) if isinstance(labels, (str, os.PathLike)) else f"{name} labels"
-    y = read_labels(labels) if isinstance(labels, (str, os.PathLike)) else check_labels(labels, name=lname)
-    table = read_table(expression) if isinstance(expression, (str, os.PathLike)) else expression
-    if not isinstance(table, pd.DataFrame):
-        raise InputError(f"{ename} must be a DataFrame or a table file; got {type(table).__name__}.")
+    raw_labels = None
+    if is_anndata(expression):
+        table, obs = read_h5ad(expression)
+        if labels is None:
+            column = label_column_of(obs, label_column, name=ename)
+            raw_labels = obs[column]
+            lname = f"{ename} obs[{column!r}]"
+    else:
+        table = read_table(expression, numeric=False) if isinstance(expression, (str, os.PathLike)) else expression
+        if not isinstance(table, pd.DataFrame):
+            raise InputError(f"{ename} must be a DataFrame, an AnnData or a table file; got {type(table).__name__}.")
+        if labels is None:
+            if label_column is None:
+                raise ParameterError(
+                    f"import_series {name}: give the labels (--labels FILE; config expression.series[].labels), or "
+                    "name the table's label column (--label-column; config expression.series[].label_column)."
+                )
+            table, raw_labels = split_label_column(table, label_column, name=ename)
+            lname = f"{ename} column {label_column!r}"
+    if raw_labels is None:
+        if isinstance(labels, (str, os.PathLike)):
+            y_all = read_labels(labels, column=label_column, missing="keep")
+        else:
+            y_all = labels_with_unknown(labels, name=lname)
+    else:
+        y_all = labels_with_unknown(pd.Series(raw_labels.to_numpy(dtype=object), index=raw_labels.index.map(str)),
+                                    name=lname)
     table = table.copy(deep=False)
     table.index = table.index.map(str)
     table.columns = table.columns.map(str)
-    oriented = orient_samples(table, y.index, name=ename)
+    oriented = orient_samples(table, y_all.index, name=ename)
     transposed = oriented is not table
+    from .._io import check_numeric_columns
+
+    check_numeric_columns(oriented, name=ename)
     table = check_table(oriented, name=ename, allow_nan=True)
-    table, y = align_samples(table, y, data_name=ename, labels_name=lname)
+    # every sample of the table or the labels gets a decision; only the labelled ones are kept
+    unknown = y_all.index[y_all.isna()]
+    known = y_all.dropna()
+    everyone = table.index.union(y_all.index, sort=False)
+    decisions = pd.DataFrame(index=pd.Index(everyone, name="sample_id"))
+    decisions["series"] = name
+    decisions["status"] = "excluded"
+    decisions["her2"] = pd.array([pd.NA] * len(decisions), dtype="Int8")
+    decisions["rule"] = ""
+    decisions["reason"] = ""
+    decisions["raw"] = ""
+    keep = table.index[table.index.isin(known.index)]
+    yk = known.reindex(keep).astype("int8")
+    decisions.loc[keep, "status"] = yk.map({1: "positive", 0: "negative"}).to_numpy()
+    decisions.loc[keep, "her2"] = yk.to_numpy()
+    decisions.loc[keep, "rule"] = "labels_table"
+    decisions.loc[keep, "reason"] = ("label " + yk.astype(str) + " in " + lname).to_numpy()
+    decisions.loc[keep, "raw"] = ("her2=" + yk.astype(str)).to_numpy()
+    miss = table.index[table.index.isin(unknown)]
+    decisions.loc[miss, ["rule", "reason", "raw"]] = ["missing", f"HER2 label unknown (empty or NA) in {lname}",
+                                                      "her2=NA"]
+    nolab = table.index.difference(y_all.index, sort=False)
+    decisions.loc[nolab, ["rule", "reason", "raw"]] = ["no_label", f"not in {lname}", ""]
+    novalue = known.index.difference(table.index, sort=False).union(unknown.difference(table.index, sort=False),
+                                                                    sort=False)
+    decisions.loc[novalue, ["rule", "reason", "raw"]] = ["no_expression", f"in {lname} but not in {ename}", ""]
+    excluded = decisions[decisions["status"] == "excluded"]
+    if len(excluded):
+        counts = excluded["rule"].value_counts()
+        log.warning("%s: %d sample(s) excluded (%s); listed with their reason in label_decisions and dropped",
+                    name, len(excluded), ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    if len(keep) == 0:
+        raise InputError(f"{ename}: no sample has a 0/1 HER2 label in {lname}; nothing to import.")
+    table = table.loc[keep]
     table, gene_rows = _drop_incomplete_genes(table, series=name)
     table.index.name = "sample_id"
-    y = y.astype("int8").rename("her2")
+    y = yk.rename("her2")
     y.index.name = "sample_id"
     observed = infer_scale(table)
     if observed["scale"] != scale:
         log.warning("%s: values look %s by GEO2R's rule (median %.3g, 99th percentile %.3g) but scale=%r was "
-                    "declared; check the scale", name, observed["scale"], observed["q50"], observed["q99"], scale)
-    status = y.map({1: "positive", 0: "negative"})
-    decisions = pd.DataFrame({"series": name, "status": status, "her2": y.astype("Int8"), "rule": "labels_table",
-                              "reason": "label " + y.astype(str) + " in " + lname, "raw": "her2=" + y.astype(str)},
-                             index=y.index)
-    parameters = {"name": name, "accession": None, "source": "table",
+                    "declared (--scale, config expression.series[].scale); check the scale", name, observed["scale"],
+                    observed["q50"], observed["q99"], scale)
+    sample_rows = [{"kind": "sample", "item": r.Index, "reason": r.reason, "series": name, "rule": r.rule,
+                    "detail": r.raw} for r in excluded.itertuples()]
+    parameters = {"name": name, "accession": None, "source": "anndata" if is_anndata(expression) else "table",
                   "expression": str(expression) if isinstance(expression, (str, os.PathLike)) else None,
                   "labels": str(labels) if isinstance(labels, (str, os.PathLike)) else None,
-                  "transposed": transposed, "gene_level": True, "scale": scale, "log_offset": log_offset,
-                  "observed_scale": observed}
-    log.info("%s: %d samples x %d genes imported (%d positive, %d negative)", name, table.shape[0], table.shape[1],
-             int((y == 1).sum()), int((y == 0).sum()))
+                  "label_column": label_column, "transposed": transposed, "gene_level": True, "scale": scale,
+                  "log_offset": log_offset, "observed_scale": observed}
+    log.info("%s: %d samples x %d genes imported (%d positive, %d negative, %d excluded)", name, table.shape[0],
+             table.shape[1], int((y == 1).sum()), int((y == 0).sum()), len(excluded))
     return SeriesResult(expression=table, labels=y, decisions=decisions, counts=check_counts(decisions, None),
-                        parameters=parameters, dropped=_dropped([gene_rows]), synthetic=synthetic)
+                        parameters=parameters, dropped=_dropped([sample_rows, gene_rows]), synthetic=synthetic)

@@ -112,6 +112,26 @@ def _html_table(df: pd.DataFrame, *, max_rows: int = 25, index: bool = True) -> 
     return html
 
 
+def _normalization_notes(parameters: Mapping[str, Any], stage: str) -> list[str]:
+    """What max-normalisation did to each table's columns (the rule of radiogenomics.expression.normalize)."""
+    record = parameters.get("max_normalization")
+    if not record:
+        if stage == "association" and parameters.get("max_normalize") is False:
+            return ["Tables were not max-normalised (Pearson r is invariant to it)."]
+        return []
+    notes = []
+    for what, rec in record.items():
+        if not isinstance(rec, Mapping):
+            continue
+        unchanged = list(rec.get("left_unchanged") or [])
+        shown = ", ".join(unchanged[:8]) + (f" and {len(unchanged) - 8} more" if len(unchanged) > 8 else "")
+        text = (f"Max-normalisation of {what}: {rec.get('divided_by_maximum', 0)} column(s) divided by their maximum"
+                + (f"; {len(unchanged)} column(s) with maximum ≤ 0 left unchanged ({shown})" if unchanged else "")
+                + ". Pearson r is invariant to this scaling.")
+        notes.append(text)
+    return notes
+
+
 def _need(result: Any, what: str) -> Any:
     if result is None:
         raise _NotRunError(f"the {what} stage left no results")
@@ -135,6 +155,7 @@ def _cohort(res: Any, figs: _Figures) -> _Section:
     if res.expression is not None:
         e = res.expression.expression
         sec.notes.append(f"Merged expression table: {e.shape[0]} samples × {e.shape[1]} genes.")
+        sec.notes += _normalization_notes(res.expression.parameters, "expression")
     figs.add_all(sec, cohort(res), prefix="cohort")
     sec.tables.append(_Table("Samples per cohort", _html_table(counts)))
     return sec
@@ -168,6 +189,7 @@ def _association(res: Any, figs: _Figures) -> _Section:
         "compare each feature's count with the null model, i.e. how many genes the same rule "
         "selects by chance (analytic binomial and permutation)."
     )
+    sec.notes += _normalization_notes(assoc.parameters, "association")
     figs.add_all(sec, assoc.figures(), prefix="association")
     if null["permutation_mean"].notna().any() and null["observed"].sum() > 0:
         ratio = float(null["permutation_mean"].sum() / max(null["observed"].sum(), 1))
