@@ -56,9 +56,10 @@ DEFINED_IN: dict[str, str] = {
 
 #: Keys of a section that are inputs or workflow switches, not function arguments.
 INPUT_KEYS: dict[str, frozenset[str]] = {
-    "imaging": frozenset({"cases", "features", "labels", "validation"}),
+    "imaging": frozenset({"cases", "features", "labels", "label_column", "validation"}),
     "expression": frozenset({"series"}),
     "enrichment": frozenset({"gmt", "background"}),
+    "module": frozenset({"enrichment"}),
     "models": frozenset({"clinical", "feature_sets"}),
     "deep": frozenset({"enabled"}),
 }
@@ -232,7 +233,7 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def stage_parameters(config: Mapping[str, Any], section: str) -> dict[str, Any]:
-    """The keyword arguments a config gives a stage function (its section, plus the master seed).
+    """The keyword arguments a config gives a stage function (its section, the master seed and the Dask scheduler).
 
     Parameters
     ----------
@@ -256,4 +257,7 @@ def stage_parameters(config: Mapping[str, Any], section: str) -> dict[str, Any]:
         raise InputError(f"config section {section!r}: key(s) {unknown} are not arguments of {func.__qualname__}.")
     if "seed" in params and "seed" in config:
         out["seed"] = config["seed"]
+    # one Dask scheduler address for both heavy loops (extraction, association)
+    if "scheduler" in params and config.get("scheduler") and not out.get("scheduler"):
+        out["scheduler"] = config["scheduler"]
     return out

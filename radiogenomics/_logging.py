@@ -1,12 +1,14 @@
 """Logging for the package: one logger tree under ``radiogenomics``, timings, progress bars.
 
 Library code never prints; it logs through :func:`get_logger` and shows progress through
-:func:`progress` (tqdm, written to stderr, silenced when the verbosity is above INFO).
+:func:`progress` (tqdm, written to stderr, silenced when the verbosity is above INFO or stderr is
+not a terminal, e.g. a workflow stage's log file).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -74,6 +76,13 @@ def timed(message: str, *, logger: logging.Logger | None = None) -> Iterator[Non
     log.info("finished %s (%.2f s)", message, time.perf_counter() - start)
 
 
+def _stderr_is_terminal() -> bool:
+    try:
+        return bool(sys.stderr is not None and sys.stderr.isatty())
+    except (AttributeError, ValueError):  # a closed or replaced stream
+        return False
+
+
 def progress(
     iterable: Iterable[T],
     *,
@@ -92,7 +101,9 @@ def progress(
     total
         Number of items when ``iterable`` has no length.
     disable
-        ``True`` hides the bar; ``None`` hides it when the package log level is above INFO.
+        ``True`` hides the bar, ``False`` shows it; ``None`` shows it only when stderr is a
+        terminal and the package log level is INFO or lower (so a stage's log file, where the
+        workflow sends stderr, never fills with bars).
 
     Returns
     -------
@@ -100,5 +111,5 @@ def progress(
         The wrapped iterable.
     """
     if disable is None:
-        disable = not logging.getLogger(ROOT).isEnabledFor(logging.INFO)
+        disable = not (logging.getLogger(ROOT).isEnabledFor(logging.INFO) and _stderr_is_terminal())
     return tqdm(iterable, desc=desc, total=total, disable=disable, leave=False)

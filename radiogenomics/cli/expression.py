@@ -64,16 +64,40 @@ def fetch(
 @geo_app.command("import")
 @cli_errors
 def import_cmd(
-    expression: Path = typer.Option(..., "--expression", help="Expression table (samples x genes or genes x samples: detected from the labels)."),
-    labels: Path = typer.Option(..., "--labels", help="Labels file: sample id, her2 (1/0)."),
+    expression: Path = typer.Option(..., "--expression", help="Expression table (samples x genes or genes x samples: detected from the labels), or an AnnData .h5ad file (HER2 in an obs column)."),
     name: str = typer.Option(..., "--name", help="Series name (letters, digits, _ . -)."),
     out: Path = typer.Option(..., "--out", help="Output folder."),
+    labels: Path = typer.Option(None, "--labels", help="Labels file: sample id, her2 (1/0; empty or NA = unknown, excluded with the reason)."),
+    label_column: str = typer.Option(None, "--label-column", help="The labels' column: in --labels, else in the table itself (a row when samples are columns) or the .h5ad's obs."),
     scale: str = typer.Option(api_default(import_series, "scale"), "--scale", help="Scale of the values: linear or log2."),
     log_offset: float = typer.Option(api_default(import_series, "log_offset"), "--log-offset", help="Pseudo-count added before the log."),
 ) -> None:
-    """Take a local expression table and its labels as they are, as a series for `geo merge`."""
-    res = import_series(expression, labels, name=name, scale=scale, log_offset=log_offset)
-    res.write(out, inputs={"expression": expression, "labels": labels})
+    """Take a local expression table (or .h5ad) and its labels as they are, as a series for `geo merge`."""
+    res = import_series(expression, labels, name=name, scale=scale, log_offset=log_offset, label_column=label_column)
+    res.write(out, inputs={k: v for k, v in {"expression": expression, "labels": labels}.items() if v is not None})
+
+
+@geo_app.command("export")
+@cli_errors
+def export_cmd(
+    folder: Path = typer.Argument(..., help="A series (`geo fetch`/`geo import`) or merged (`geo merge`) result folder."),
+    out: Path = typer.Option(..., "--out", help="AnnData file to write (.h5ad)."),
+) -> None:
+    """Write an expression result as AnnData (.h5ad): X = expression, obs = her2 and series."""
+    from .._io import read_json
+    from .._results import read_stage
+    from .._validation import DataFileError, ParameterError
+    from ..expression.anndata import write_h5ad
+
+    if out.suffix.lower() != ".h5ad":
+        raise ParameterError(f"--out {out}: the AnnData file must end in .h5ad.")
+    prov = folder / "provenance.json"
+    stages = set(read_json(prov).get("stages") or {}) if prov.exists() else set()
+    stage = next((s for s in ("series", "expression") if s in stages), None)
+    res = read_stage(stage, folder) if stage else None
+    if res is None:
+        raise DataFileError(f"{folder}: not a series (`geo fetch`/`geo import`) or merged (`geo merge`) result folder.")
+    typer.echo(str(write_h5ad(res, out)))
 
 
 @geo_app.command("merge")

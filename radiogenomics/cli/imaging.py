@@ -37,8 +37,8 @@ def extract_cmd(
                                   "(paper) or median."),
     n_jobs: int = typer.Option(default(S, "n_jobs"), "--n-jobs", "--jobs", help="Workers (-1 = all cores)."),
     backend: str = typer.Option(default(S, "backend"), "--backend", help="processes, threads or dask."),
-    scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:8786); "
-                                         "implies --backend dask."),
+    scheduler: str | None = typer.Option(default(S, "scheduler"), "--scheduler", help="Dask scheduler address "
+                                         "(tcp://host:8786; config: scheduler); implies --backend dask."),
     cache_dir: Path | None = typer.Option(None, "--cache", help=_CACHE_HELP),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the cache."),
     strict: bool = typer.Option(default(S, "strict"), "--strict/--no-strict", help="Fail (exit 2) if any case fails."),
@@ -58,8 +58,8 @@ def extract_cmd(
         inputs = {"features": features, "labels": labels}
     else:
         opts = stage_options(ctx, S, dict(preset=preset, aggregate=aggregate, n_jobs=n_jobs, backend=backend,
-                                          strict=strict), config)
-        res = extract(cases, scheduler=scheduler, cache_dir=None if no_cache else default_cache_dir(cache_dir), **opts)
+                                          strict=strict, scheduler=scheduler), config)
+        res = extract(cases, cache_dir=None if no_cache else default_cache_dir(cache_dir), **opts)
         inputs = {"cases": cases}
     res.write(out, inputs={k: v for k, v in inputs.items() if v is not None})
 

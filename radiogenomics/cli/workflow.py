@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import typer
@@ -149,16 +150,59 @@ def run(
     profile: str = typer.Option(None, "--profile", help="Snakemake profile: local, slurm or a folder."),
     directory: Path = typer.Option(None, "--directory", help="Working folder (default: the config's folder; its parent for config/config.yaml)."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Only show what would run."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:8786): image "
+                                  "extraction and perturbation association run on that cluster (config: scheduler)."),
 ) -> None:
     """Run the whole workflow (Snakemake); rerunning continues where an interrupted run stopped.
 
     Arguments after the options are passed to Snakemake unchanged.
     """
-    code = run_workflow(config, cores=cores, profile=profile, directory=directory, dry_run=dry_run,
-                        extra=list(ctx.args))
+    extra = list(ctx.args)
+    if scheduler:
+        extra = ["--config", f"scheduler={scheduler}", *extra]
+    started = time.time()
+    code = run_workflow(config, cores=cores, profile=profile, directory=directory, dry_run=dry_run, extra=extra)
     if code != 0:
+        for log_file, line in failed_stage_logs(config, directory=directory, since=started):
+            typer.echo(f"error: {log_file}: {line}", err=True)
         typer.echo(f"error: the workflow failed (snakemake exit status {code}); see the logs above.", err=True)
         raise typer.Exit(code=code)
+
+
+def failed_stage_logs(config: Path, *, directory: Path | None = None, since: float = 0.0) -> list[tuple[Path, str]]:
+    """The stage logs written since ``since`` that end with an error line, and that line.
+
+    Parameters
+    ----------
+    config
+        The workflow config (its ``results`` folder holds ``logs/``).
+    directory
+        The working folder (as for :func:`snakemake_command`).
+    since
+        Only logs modified after this time (seconds since the epoch).
+
+    Returns
+    -------
+    list of (pathlib.Path, str)
+    """
+    from .._config import load_config
+
+    try:
+        cfg = load_config(config)
+    except Exception:  # noqa: BLE001 - the summary is a courtesy; the failure was reported already
+        return []
+    config = Path(config).resolve()
+    if directory is None:
+        directory = config.parent.parent if config.parent.name == "config" else config.parent
+    logs = Path(directory) / cfg["results"] / "logs"
+    out = []
+    for path in sorted(logs.glob("*.log")) if logs.is_dir() else []:
+        if path.stat().st_mtime < since:
+            continue
+        errors = [ln for ln in path.read_text(errors="replace").splitlines() if ln.startswith("error: ")]
+        if errors:
+            out.append((path, errors[-1][len("error: "):]))
+    return out
 
 
 @app.command("report")

@@ -2,7 +2,9 @@
 
 - :func:`enrich` (also ``rg.enrich``): the stage, returning an :class:`EnrichmentResult`;
 - :mod:`.libraries`: GMT files and Enrichr libraries (fetched once through gseapy, cached);
-- :mod:`.ora`: hypergeometric over-representation of many gene sets at once (sparse).
+- :mod:`.ora`: hypergeometric over-representation of many gene sets at once (sparse);
+- :mod:`.formats`: clusterProfiler's and gseapy's enrichment tables read as the toolkit's, and the
+  toolkit's written in clusterProfiler's columns.
 
 The functional similarity of features built on these results is the module stage's
 (:mod:`radiogenomics.module`).
@@ -10,6 +12,15 @@ The functional similarity of features built on these results is the module stage
 
 from __future__ import annotations
 
+from .formats import (
+    ENRICHMENT_FORMATS,
+    check_enrichment_table,
+    enrichment_table,
+    from_clusterprofiler,
+    from_gseapy,
+    read_enrichment_files,
+    to_clusterprofiler,
+)
 from .libraries import (
     GeneSetLibrary,
     default_cache_dir,
@@ -35,4 +46,11 @@ __all__ = [
     "as_gene_sets",
     "bh_by_group",
     "hypergeom_sf",
+    "ENRICHMENT_FORMATS",
+    "check_enrichment_table",
+    "enrichment_table",
+    "from_clusterprofiler",
+    "from_gseapy",
+    "read_enrichment_files",
+    "to_clusterprofiler",
 ]

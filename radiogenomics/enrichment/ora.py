@@ -73,6 +73,10 @@ class EnrichmentResult(StageResult):
         universe), ``background_size`` (universe size), ``p_value`` (hypergeometric upper tail),
         ``q_value`` (BH within feature and library), ``odds_ratio`` (Haldane–Anscombe) and
         ``genes`` (shared genes, ``;``-separated, sorted). Written as ``enrichment``.
+    clusterprofiler
+        The same table in clusterProfiler's columns (``Cluster``, ``ONTOLOGY``, ``ID``,
+        ``Description``, ``GeneRatio``, ``BgRatio``, ``pvalue``, ``p.adjust``, ``qvalue``,
+        ``geneID``, ``Count``), for R users (derived from ``table``; written, not read back).
     summary
         One row per feature and library: ``feature``, ``library``, ``genes_given``,
         ``genes_in_universe``, ``genes_outside_universe``, ``background_size``,
@@ -95,6 +99,14 @@ class EnrichmentResult(StageResult):
     parameters: Mapping[str, Any] = field(default_factory=dict)
     dropped: pd.DataFrame = field(default_factory=lambda: dropped_table(extra=("library",)))
     synthetic: bool = False
+
+    @property
+    def clusterprofiler(self) -> pd.DataFrame:
+        """:attr:`table` in clusterProfiler's compareCluster columns (written as ``clusterprofiler``; see
+        :func:`~radiogenomics.enrichment.to_clusterprofiler`)."""
+        from .formats import to_clusterprofiler
+
+        return to_clusterprofiler(self.table)
 
     @property
     def libraries(self) -> list[dict[str, Any]]:

@@ -123,6 +123,7 @@ def auxiliary_features(
     *,
     method: str = "simpson",
     threshold: float = 0.6,
+    inclusive: bool = False,
 ) -> pd.DataFrame:
     """Non-differential features whose similarity to a differential feature exceeds ``threshold``.
 
@@ -135,7 +136,9 @@ def auxiliary_features(
     method
         ``"simpson"`` or ``"jaccard"``: the column compared with ``threshold``.
     threshold
-        Strict lower bound (the paper: Simpson > 0.6).
+        Lower bound (the paper: Simpson > 0.6).
+    inclusive
+        ``True``: similarity ≥ ``threshold`` qualifies; ``False`` (the paper): only > ``threshold``.
 
     Returns
     -------
@@ -156,7 +159,8 @@ def auxiliary_features(
         pd.DataFrame({"feature": a, "partner": b, "similarity": s}),
         pd.DataFrame({"feature": b, "partner": a, "similarity": s}),
     ], ignore_index=True)
-    hit = both[~both["feature"].isin(diff) & both["partner"].isin(diff) & (both["similarity"] > threshold)]
+    above = both["similarity"] >= threshold if inclusive else both["similarity"] > threshold
+    hit = both[~both["feature"].isin(diff) & both["partner"].isin(diff) & above]
     if hit.empty:
         return pd.DataFrame(columns=cols)
     hit = hit.sort_values(["feature", "similarity", "partner"], ascending=[True, False, True], kind="mergesort")
@@ -174,6 +178,7 @@ def build_module(
     column: str = "q_value",
     method: str = "simpson",
     threshold: float = 0.6,
+    inclusive: bool = False,
 ) -> FeatureModule:
     """Build the feature module: differential features plus their auxiliary features.
 
@@ -190,6 +195,8 @@ def build_module(
         Similarity used for auxiliary features: ``"simpson"`` (paper) or ``"jaccard"``.
     threshold
         Auxiliary when the similarity to a differential feature is above this (paper: 0.6).
+    inclusive
+        Also when it equals ``threshold`` (the paper's rule is strict: ``False``).
 
     Returns
     -------
@@ -209,7 +216,7 @@ def build_module(
     terms = significant_terms(enrichment, alpha=alpha, column=column, features=diff.index)
     sim = pairwise_similarity(terms)
     differential_features = list(diff.index[diff["selected"]])
-    aux = auxiliary_features(sim, differential_features, method=method, threshold=threshold)
+    aux = auxiliary_features(sim, differential_features, method=method, threshold=threshold, inclusive=inclusive)
     label = "Simpson" if method == "simpson" else "Jaccard"
     rows = []
     for f in differential_features:
@@ -233,10 +240,11 @@ def build_module(
     if no_terms:
         log.info("%d differential feature(s) have no significant term and cannot recruit auxiliary "
                  "features: %s", len(no_terms), format_names(no_terms))
-    log.info("feature module: %d differential + %d auxiliary feature(s) (%s > %g)",
-             len(differential_features), len(aux), label, threshold)
+    log.info("feature module: %d differential + %d auxiliary feature(s) (%s %s %g)",
+             len(differential_features), len(aux), label, ">=" if inclusive else ">", threshold)
     return FeatureModule(
         module=module[MODULE_COLUMNS], similarity=sim, term_sets=terms, differential=diff,
-        parameters={"method": method, "threshold": threshold, "alpha": alpha, "column": column},
+        parameters={"method": method, "threshold": threshold, "inclusive": bool(inclusive), "alpha": alpha,
+                    "column": column},
     )
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .._logging import get_logger
 from .._results import StageResult, dropped_table, is_synthetic
-from .._validation import InputError
+from .._validation import InputError, check_choice
 from .auxiliary import build_module
 from .network import build_network, from_graphml, network_tables, to_cytoscape, to_graphml
 from .similarity import replication, similarity_matrix
@@ -45,7 +45,8 @@ class ModuleResult(StageResult):
     graph
         The module network (networkx); written as ``network.graphml`` and ``network.cyjs``.
     parameters
-        ``method``, ``threshold``, ``alpha``, ``column``, ``top_terms``, ``top_genes``.
+        ``method``, ``threshold``, ``inclusive``, ``alpha``, ``column``, ``enrichment_format``,
+        ``top_terms``, ``top_genes``.
     dropped
         Empty (every feature is considered).
     synthetic
@@ -117,6 +118,16 @@ def _table(obj: Any, attr: str, name: str) -> pd.DataFrame:
     raise InputError(f"{name} must be a DataFrame or the {name} stage's result; got {type(obj).__name__}.")
 
 
+def _enrichment(obj: Any, enrichment_format: str, name: str) -> pd.DataFrame:
+    """The enrichment table of a result, or a table in the given layout converted to the toolkit's."""
+    from ..enrichment.formats import enrichment_table
+
+    if isinstance(obj, pd.DataFrame):
+        return enrichment_table(obj, enrichment_format=enrichment_format, name=name) \
+            if enrichment_format != "radiogenomics" else obj
+    return _table(obj, "table", name)
+
+
 def module(
     enrichment: pd.DataFrame | Any,
     differential: pd.DataFrame | Any,
@@ -127,6 +138,8 @@ def module(
     column: str = "q_value",
     method: str = "simpson",
     threshold: float = 0.6,
+    inclusive: bool = False,
+    enrichment_format: str = "radiogenomics",
     top_terms: int = 5,
     top_genes: int = 10,
 ) -> ModuleResult:
@@ -135,7 +148,10 @@ def module(
     Parameters
     ----------
     enrichment
-        The enrichment stage's result (:func:`radiogenomics.enrich`) or its table.
+        The enrichment stage's result (:func:`radiogenomics.enrich`) or its table; or another
+        tool's table in the layout ``enrichment_format`` (see
+        :mod:`radiogenomics.enrichment.formats`; :func:`~radiogenomics.enrichment.read_enrichment_files`
+        reads files and per-feature folders).
     differential
         The differential stage's result (:func:`radiogenomics.differential`) or its table.
     association
@@ -153,6 +169,13 @@ def module(
     threshold
         A non-differential feature is auxiliary when its similarity to a differential feature is
         above this (paper: 0.6).
+    inclusive
+        Also when the similarity equals ``threshold`` (≥); the paper's rule is strict (>).
+    enrichment_format
+        Layout of an ``enrichment`` table: ``"radiogenomics"`` (the enrichment stage's),
+        ``"clusterprofiler"`` (``as.data.frame`` of enrichGO/enrichKEGG/compareCluster, feature in
+        ``Cluster``) or ``"gseapy"`` (``gseapy.enrich(...).results``, feature in ``Cluster``).
+        Validation enrichment tables are read in the same layout.
     top_terms, top_genes
         Terms and genes linked to each feature in the network.
 
@@ -160,23 +183,30 @@ def module(
     -------
     ModuleResult
     """
+    from ..enrichment.formats import ENRICHMENT_FORMATS, check_enrichment_table
+
+    check_choice(enrichment_format, "enrichment_format", owner="module", choices=ENRICHMENT_FORMATS)
+    check_choice(column, "column", owner="module", choices=("q_value", "p_value"))
     synthetic = is_synthetic(enrichment, differential, association, validation_enrichment)
-    enr = _table(enrichment, "table", "enrichment")
+    enr = _enrichment(enrichment, enrichment_format, "enrichment")
+    check_enrichment_table(enr, column=column, name="enrichment")
     diff = _table(differential, "table", "differential")
     if alpha is None:
         alpha = float(getattr(enrichment, "alpha", 0.05))
     links = association
     if association is not None and not isinstance(association, (pd.DataFrame, Mapping)):
         links = _table(association, "positive_specific", "association")
-    built = build_module(enr, diff, alpha=alpha, column=column, method=method, threshold=threshold)
+    built = build_module(enr, diff, alpha=alpha, column=column, method=method, threshold=threshold,
+                         inclusive=inclusive)
     matrix = similarity_matrix(built.term_sets, method=method)
     rep = None
     if validation_enrichment is not None:
-        rep = replication(enr, _table(validation_enrichment, "table", "validation enrichment"), alpha=alpha,
-                          column=column)
+        rep = replication(enr, _enrichment(validation_enrichment, enrichment_format, "validation enrichment"),
+                          alpha=alpha, column=column)
     graph = build_network(built, enr, associations=links, top_terms=top_terms, top_genes=top_genes)
     nodes, edges = network_tables(graph)
-    parameters = {**built.parameters, "top_terms": top_terms, "top_genes": top_genes}
+    parameters = {**built.parameters, "enrichment_format": enrichment_format, "top_terms": top_terms,
+                  "top_genes": top_genes}
     return ModuleResult(
         module=built.module, similarity=built.similarity, similarity_matrix=matrix, network_nodes=nodes,
         network_edges=edges, replication=rep, graph=graph, parameters=parameters, synthetic=synthetic,

@@ -11,7 +11,8 @@ rule association:
         log_path("association"),
     params:
         config=CONFIG,
+        scheduler=lambda wc: scheduler_args(),
     threads: threads_of("association")
     shell:
         "{RG} associate --features {input.features:q} --expression {input.expression:q} --config {params.config:q} "
-        "--n-jobs {threads} --out {output:q} > {log:q} 2>&1"
+        "{params.scheduler} --n-jobs {threads} --out {output:q} > {log:q} 2>&1"

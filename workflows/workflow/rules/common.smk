@@ -70,7 +70,21 @@ def _cohort(cohort):
 
 def has_validation():
     v = config["imaging"].get("validation") or {}
-    return bool(v.get("cases") or (v.get("features") and v.get("labels")))
+    return bool(v.get("cases") or (v.get("features") and (v.get("labels") or v.get("label_column"))))
+
+
+def scheduler_args():
+    """``--scheduler ADDRESS`` for the two heavy loops when the config (or `run --scheduler`) names one."""
+    return args("--scheduler", config["scheduler"]) if config.get("scheduler") else ""
+
+
+def supplied_enrichment():
+    """An enrichment table (or folder of per-feature tables) given in the config instead of computed."""
+    return config["module"].get("enrichment")
+
+
+def enrichment_input():
+    return supplied_enrichment() or folder("enrichment")
 
 
 def cohorts():
@@ -91,8 +105,11 @@ for _n, _s in SERIES.items():
         raise ValueError(
             f"config: expression series {_n!r} needs `expression` (+ `labels`), `geo`, `soft` or `series_matrix`."
         )
-    if _s.get("expression") and not _s.get("labels"):
-        raise ValueError(f"config: expression series {_n!r} has `expression` but no `labels` file.")
+    if _s.get("expression") and not (_s.get("labels") or _s.get("label_column") or str(_s["expression"]).endswith(".h5ad")):
+        raise ValueError(
+            f"config: expression series {_n!r} has `expression` but no `labels` file (or `label_column`: the "
+            "column of HER2 labels inside the table, or the obs column of an .h5ad file)."
+        )
 
 
 def _alt(names):
@@ -105,7 +122,9 @@ def deep_enabled():
 
 def all_outputs():
     out = [folder("extraction", cohort=c) for c in cohorts()]
-    out += [folder(s) for s in ("expression", "differential", "association", "enrichment", "module", "models")]
+    out += [folder(s) for s in ("expression", "differential", "association", "module", "models")]
+    if not supplied_enrichment():
+        out.append(folder("enrichment"))
     if deep_enabled():
         out.append(folder("deep"))
     out.append(R("report/report.html"))

@@ -1,10 +1,11 @@
-# Over-representation of each feature's HER2-positive-specific genes in GO / KEGG.
+# Over-representation of each feature's HER2-positive-specific genes in GO / KEGG (not run when an
+# enrichment table from another tool is supplied as module.enrichment).
 
 
 rule enrichment:
     input:
         association=folder("association"),
-        gmt=config["enrichment"]["gmt"],
+        gmt=(config.get("enrichment") or {}).get("gmt") or [],
     output:
         directory(folder("enrichment")),
     log:
@@ -12,7 +13,8 @@ rule enrichment:
     params:
         libraries=lambda wc, input: args([x for g in input.gmt for x in ("--gmt", g)]),
         # default background: the genes the association tested (the merged expression table's)
-        background=args("--background", config["enrichment"]["background"]) if config["enrichment"].get("background") else "",
+        background=args("--background", config["enrichment"]["background"])
+        if (config.get("enrichment") or {}).get("background") else "",
         config=CONFIG,
     shell:
         "{RG} enrich --associations {input.association:q} {params.libraries} {params.background} --offline "

@@ -20,22 +20,31 @@ rule fetch_series:
         "{RG} geo fetch {params.fetch} --out {output:q} > {log:q} 2>&1"
 
 
+def _import_inputs(wc):
+    s = SERIES[wc.series]
+    return {"expression": s["expression"], **({"labels": s["labels"]} if s.get("labels") else {})}
+
+
+def _import_args(wc, input):
+    s = SERIES[wc.series]
+    labels = ["--labels", input.labels] if s.get("labels") else []
+    inside = ["--label-column", s["label_column"]] if s.get("label_column") else []
+    return args("--name", wc.series, "--scale", s["scale"], "--log-offset", s["log_offset"], labels, inside)
+
+
 rule import_series:
     input:
-        expression=lambda wc: SERIES[wc.series]["expression"],
-        labels=lambda wc: SERIES[wc.series]["labels"],
+        unpack(_import_inputs),
     output:
         directory(folder("series", series="{series}")),
     log:
         log_path("expression_import_{series}"),
     params:
-        series=lambda wc: args("--name", wc.series, "--scale", SERIES[wc.series]["scale"],
-                               "--log-offset", SERIES[wc.series]["log_offset"]),
+        series=_import_args,
     wildcard_constraints:
         series=_alt(LOCAL_SERIES),
     shell:
-        "{RG} geo import --expression {input.expression:q} --labels {input.labels:q} {params.series} "
-        "--out {output:q} > {log:q} 2>&1"
+        "{RG} geo import --expression {input.expression:q} {params.series} --out {output:q} > {log:q} 2>&1"
 
 
 rule merge_series:
