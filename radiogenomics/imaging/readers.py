@@ -1,7 +1,20 @@
 """Image and mask readers (SimpleITK) with the checks pyradiomics leaves to the user.
 
 Supported inputs: PNG, BMP, JPEG, TIFF (2D, gray or RGB/RGBA), NRRD, NIfTI, MetaImage and
-DICOM series (a folder holding one series). Conventions:
+DICOM series (a folder holding one series). Masks may also be DICOM segmentations, the form
+TCIA and PACS exports give them (the ``[dicom]`` extra):
+
+* **DICOM SEG** (a ``.dcm`` file of modality ``SEG``), read with highdicom: the segment
+  ``mask_label`` (the only one when not given) as a volume in patient space, resampled
+  (nearest neighbour) onto the image's grid; every voxel of the segment must land on it.
+* **DICOM RTSTRUCT** (modality ``RTSTRUCT``; the image must be the DICOM series it was drawn on),
+  read with rt-utils: the ROI numbered ``mask_label`` (the only one when not given). rt-utils'
+  own ``get_roi_mask_by_name`` swaps rows and columns on non-square images (1.2.7), so each
+  contour is mapped to pixels with rt-utils' patient-to-pixel transform and filled (OpenCV
+  ``fillPoly``, as rt-utils does) on a grid of the slice's own rows × columns, and slices are
+  matched to the image by SOP instance UID.
+
+Conventions:
 
 * **RGB → luminance.** Colour screenshots are converted to gray with the ITU-R BT.601 luma
   weights ``Y = 0.299 R + 0.587 G + 0.114 B`` (what Pillow's ``convert("L")`` and OpenCV
@@ -27,7 +40,8 @@ import numpy as np
 
 from .._validation import DataFileError, InputError, MissingDataFileError
 
-__all__ = ["read_image", "read_mask", "read_case", "failure_kind", "failed_file", "FAILURE_KINDS", "LUMA_WEIGHTS"]
+__all__ = ["read_image", "read_mask", "read_case", "read_seg", "read_rtstruct", "dicom_mask_kind", "failure_kind",
+           "failed_file", "FAILURE_KINDS", "LUMA_WEIGHTS"]
 
 #: ITU-R BT.601 luma weights used to turn RGB into gray.
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
@@ -162,6 +176,207 @@ def read_mask(path: str | os.PathLike, *, mask_label: int | None = None) -> obje
     return out
 
 
+def dicom_mask_kind(path: str | os.PathLike) -> str | None:
+    """``"SEG"`` or ``"RTSTRUCT"`` for a DICOM segmentation file, else ``None`` (any other file or folder).
+
+    Parameters
+    ----------
+    path
+        A mask path.
+
+    Returns
+    -------
+    str or None
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return None
+    if head[128:132] != b"DICM" and path.suffix.lower() != ".dcm":
+        return None
+    try:
+        import pydicom
+
+        modality = str(pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Modality"]).get("Modality", ""))
+    except Exception:  # noqa: BLE001 - not readable as DICOM: the ordinary reader reports it
+        return None
+    return modality if modality in ("SEG", "RTSTRUCT") else None
+
+
+def _need(module: str, what: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        from .._validation import OptionalDependencyError
+
+        raise OptionalDependencyError(
+            f"{what} masks need the [dicom] extra ({module.split('.')[0]}): pip install 'radiogenomics[dicom]'."
+        ) from exc
+
+
+def _check_on_grid(out, expected: int, path: Path, what: str) -> None:
+    sitk = _sitk()
+    got = int(sitk.GetArrayViewFromImage(out).sum())
+    if got == 0:
+        raise InputError(f"mask {path}: empty mask ({what} has no voxel on the image's grid).")
+    if got != expected:
+        raise InputError(f"mask {path}: geometry mismatch ({what}: {expected} voxel(s), {got} on the image's grid; "
+                         "it was not drawn on this image).")
+
+
+def read_seg(path: str | os.PathLike, reference, *, mask_label: int | None = None) -> object:
+    """A DICOM SEG segment as a 0/1 mask on ``reference``'s grid (highdicom).
+
+    Parameters
+    ----------
+    path
+        The SEG file.
+    reference
+        The image (SimpleITK) whose grid the mask is placed on.
+    mask_label
+        Segment number; ``None``: the SEG must hold exactly one segment.
+
+    Returns
+    -------
+    SimpleITK.Image
+        3D ``uint8`` 0/1 image with ``reference``'s geometry.
+    """
+    sitk = _sitk()
+    hd = _need("highdicom", "DICOM SEG")
+    path = Path(path)
+    try:
+        seg = hd.seg.segread(path)
+    except Exception as exc:  # noqa: BLE001 - highdicom raises several types for a broken file
+        raise DataFileError(f"mask {path}: cannot be read as DICOM SEG ({exc}).") from exc
+    numbers = [int(n) for n in seg.segment_numbers]
+    if mask_label is None:
+        if len(numbers) != 1:
+            names = ", ".join(f"{n} ({seg.get_segment_description(n).segment_label})" for n in numbers[:6])
+            raise InputError(f"mask {path}: not binary (DICOM SEG with segments {names}); give the segment number in "
+                             "the case sheet's 'mask_label' column.")
+        label = numbers[0]
+    else:
+        label = int(mask_label)
+        if label not in numbers:
+            raise InputError(f"mask {path}: mask label {label} is absent (segments present: "
+                             f"{', '.join(map(str, numbers))}).")
+    volume = seg.get_volume(segment_numbers=[label], combine_segments=True)
+    native = volume.to_simpleitk()
+    arr = sitk.GetArrayViewFromImage(native)
+    expected = int((arr > 0).sum())
+    if expected == 0:
+        raise InputError(f"mask {path}: empty mask (segment {label} has no voxel).")
+    binary = sitk.Cast(native > 0, sitk.sitkUInt8)
+    reference = _to_volume(reference)
+    _check_aligned(binary, reference, path)
+    out = sitk.Resample(binary, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+    _check_on_grid(out, expected, path, f"segment {label}")
+    return out
+
+
+def _check_aligned(mask, reference, path: Path, *, tolerance: float = 1e-2) -> None:
+    """The mask's voxel centres are voxel centres of ``reference`` (axes may be permuted or flipped)."""
+    corners = [(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1)]
+    index = np.array([reference.TransformPhysicalPointToContinuousIndex(mask.TransformIndexToPhysicalPoint(c))
+                      for c in corners])
+    steps = np.abs(index[1:] - index[0])
+    on_grid = np.allclose(index[0], np.round(index[0]), atol=tolerance)
+    unit_steps = np.allclose(steps, np.round(steps), atol=tolerance) and np.array_equal(
+        np.sort(np.round(steps), axis=1), np.tile([0.0, 0.0, 1.0], (3, 1)))
+    if not (on_grid and unit_steps):
+        raise InputError(
+            f"mask {path}: geometry mismatch (the SEG's voxels do not lie on the image's voxels: its first voxel falls "
+            f"at image index {tuple(float(v) for v in np.round(index[0], 3))}); it was not drawn on this image."
+        )
+
+
+def _series_uids(folder: Path) -> list[str]:
+    """SOP instance UIDs of a DICOM series folder, in SimpleITK's slice order."""
+    import pydicom
+
+    sitk = _sitk()
+    reader = sitk.ImageSeriesReader()
+    series = reader.GetGDCMSeriesIDs(str(folder))
+    files = reader.GetGDCMSeriesFileNames(str(folder), series[0]) if series else []
+    return [str(pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["SOPInstanceUID"]).SOPInstanceUID)
+            for f in files]
+
+
+def read_rtstruct(path: str | os.PathLike, image_path: str | os.PathLike, reference, *,
+                  mask_label: int | None = None) -> object:
+    """A DICOM RTSTRUCT ROI as a 0/1 mask on the grid of the DICOM series it was drawn on (rt-utils).
+
+    Parameters
+    ----------
+    path
+        The RTSTRUCT file.
+    image_path
+        The DICOM series folder of the image (the RTSTRUCT's referenced series).
+    reference
+        That image as read by :func:`read_image`.
+    mask_label
+        ROI number; ``None``: the RTSTRUCT must hold exactly one ROI.
+
+    Returns
+    -------
+    SimpleITK.Image
+        3D ``uint8`` 0/1 image with ``reference``'s geometry.
+    """
+    sitk = _sitk()
+    rt_utils = _need("rt_utils", "DICOM RTSTRUCT")
+    image_helper = _need("rt_utils.image_helper", "DICOM RTSTRUCT")
+    cv2 = _need("cv2", "DICOM RTSTRUCT")
+    path, folder = Path(path), Path(image_path)
+    if not folder.is_dir():
+        raise InputError(f"mask {path}: an RTSTRUCT is read on the DICOM series it was drawn on; the case's image "
+                         f"{folder} must be that series' folder.")
+    try:
+        rt = rt_utils.RTStructBuilder.create_from(dicom_series_path=str(folder), rt_struct_path=str(path))
+    except Exception as exc:  # noqa: BLE001 - rt-utils raises bare Exceptions
+        raise DataFileError(f"mask {path}: cannot be read as an RTSTRUCT of the series in {folder} ({exc}).") from exc
+    rois = {int(r.ROINumber): str(r.ROIName) for r in rt.ds.StructureSetROISequence}
+    if mask_label is None:
+        if len(rois) != 1:
+            shown = ", ".join(f"{n} ({name})" for n, name in list(rois.items())[:6])
+            raise InputError(f"mask {path}: not binary (RTSTRUCT with ROIs {shown}); give the ROI number in the "
+                             "case sheet's 'mask_label' column.")
+        number = next(iter(rois))
+    else:
+        number = int(mask_label)
+        if number not in rois:
+            raise InputError(f"mask {path}: mask label {number} is absent (ROI numbers present: "
+                             f"{', '.join(f'{n} ({name})' for n, name in rois.items())}).")
+    contours = next((getattr(c, "ContourSequence", []) for c in rt.ds.ROIContourSequence
+                     if int(c.ReferencedROINumber) == number), [])
+    series = rt.series_data
+    to_pixel = image_helper.get_patient_to_pixel_transformation_matrix(series)
+    slices = {}
+    for sl in series:
+        polygons = [np.around(image_helper.apply_transformation_to_3d_points(
+            np.reshape(np.asarray(c, dtype=float), (-1, 3)), to_pixel)[:, :2]).astype(np.int32)
+            for c in image_helper.get_slice_contour_data(sl, contours)]
+        plane = np.zeros((int(sl.Rows), int(sl.Columns)), dtype=np.uint8)
+        if polygons:
+            cv2.fillPoly(plane, polygons, 1)
+        slices[str(sl.SOPInstanceUID)] = plane
+    uids = _series_uids(folder)
+    missing = [u for u in uids if u not in slices]
+    if missing or len(uids) != reference.GetSize()[2]:
+        raise InputError(f"mask {path}: geometry mismatch (the RTSTRUCT's series does not match the image {folder}).")
+    arr = np.stack([slices[u] for u in uids])
+    if not arr.any():
+        raise InputError(f"mask {path}: empty mask (ROI {number} '{rois[number]}' has no contour on this series).")
+    out = sitk.GetImageFromArray(arr)
+    out.CopyInformation(reference)
+    return out
+
+
 def read_case(
     image_path: str | os.PathLike,
     mask_path: str | os.PathLike,
@@ -174,9 +389,10 @@ def read_case(
     Parameters
     ----------
     image_path, mask_path
-        Files (or DICOM folders).
+        Files (or DICOM folders); the mask may be a DICOM SEG or RTSTRUCT file (see the module
+        docstring).
     mask_label
-        Lesion value in the mask (see :func:`read_mask`).
+        Lesion value in the mask (see :func:`read_mask`), or the SEG segment / RTSTRUCT ROI number.
     tolerance
         Relative tolerance on spacing, and absolute tolerance (in mm, scaled by the spacing) on
         origin and direction.
@@ -187,7 +403,13 @@ def read_case(
         ``(image, mask)``: float32 image and 0/1 ``uint8`` mask, both 3D SimpleITK images.
     """
     image = read_image(image_path)
-    mask = read_mask(mask_path, mask_label=mask_label)
+    kind = dicom_mask_kind(mask_path)
+    if kind == "SEG":
+        mask = read_seg(mask_path, image, mask_label=mask_label)
+    elif kind == "RTSTRUCT":
+        mask = read_rtstruct(mask_path, image_path, image, mask_label=mask_label)
+    else:
+        mask = read_mask(mask_path, mask_label=mask_label)
     isize, msize = image.GetSize(), mask.GetSize()
     if isize != msize:
         raise InputError(f"image {image_path} and mask {mask_path}: size mismatch ({isize} vs {msize}).")
