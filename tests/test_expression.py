@@ -486,7 +486,6 @@ def test_series_result_write_read_round_trip(tmp_path: Path, manifest_folder: Pa
 
 
 def test_import_series_orients_aligns_and_records(tmp_path: Path) -> None:
-    from radiogenomics._validation import AlignmentError
     from radiogenomics.datasets import make_cohort
 
     cohort = make_cohort(n_positive=6, n_negative=6, n_genes=120, seed=3)

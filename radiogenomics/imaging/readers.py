@@ -252,7 +252,7 @@ def read_seg(path: str | os.PathLike, reference, *, mask_label: int | None = Non
     path = Path(path)
     try:
         seg = hd.seg.segread(path)
-    except Exception as exc:  # noqa: BLE001 - highdicom raises several types for a broken file
+    except Exception as exc:
         raise DataFileError(f"mask {path}: cannot be read as DICOM SEG ({exc}).") from exc
     numbers = [int(n) for n in seg.segment_numbers]
     if mask_label is None:
@@ -338,7 +338,7 @@ def read_rtstruct(path: str | os.PathLike, image_path: str | os.PathLike, refere
                          f"{folder} must be that series' folder.")
     try:
         rt = rt_utils.RTStructBuilder.create_from(dicom_series_path=str(folder), rt_struct_path=str(path))
-    except Exception as exc:  # noqa: BLE001 - rt-utils raises bare Exceptions
+    except Exception as exc:
         raise DataFileError(f"mask {path}: cannot be read as an RTSTRUCT of the series in {folder} ({exc}).") from exc
     rois = {int(r.ROINumber): str(r.ROIName) for r in rt.ds.StructureSetROISequence}
     if mask_label is None:
