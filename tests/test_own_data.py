@@ -393,3 +393,39 @@ def test_dicom_mask_kind_is_none_for_ordinary_files(tmp_path: Path) -> None:
 
     (tmp_path / "m.nrrd").write_bytes(b"NRRD0004\n")
     assert dicom_mask_kind(tmp_path / "m.nrrd") is None and dicom_mask_kind(tmp_path) is None
+
+
+# ------------------------------------------------------------------ one scheduler key for both heavy loops
+def test_config_scheduler_runs_association_and_extraction_on_that_cluster(tmp_path: Path, cohort) -> None:
+    from distributed import LocalCluster
+    from typer.testing import CliRunner
+
+    from radiogenomics.cli import app
+    from radiogenomics.imaging.synthetic import make_ultrasound_cohort
+
+    feats, labels = _plain(tmp_path, cohort)
+    cohort.expression.to_csv(tmp_path / "expr.csv")
+    cohort.expression_labels.rename("her2").to_frame().to_csv(tmp_path / "expr_labels.csv")
+    make_ultrasound_cohort(tmp_path / "us", n_patients=4, images_per_patient=1, size=48, seed=0)
+    runner = CliRunner()
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        cfg = tmp_path / "config.yaml"
+        cfg.write_text(f"scheduler: {cluster.scheduler_address}\nimaging: {{cases: us/cases.csv}}\n"
+                       "expression: {series: [{name: A}]}\nenrichment: {gmt: [g.gmt]}\n"
+                       "association: {n_perturbations: 8, min_hits: 2, n_null: 1}\n")
+        r = runner.invoke(app, ["associate", "--features", str(feats), "--labels", str(labels), "--expression",
+                                str(tmp_path / "expr.csv"), "--expression-labels", str(tmp_path / "expr_labels.csv"),
+                                "--config", str(cfg), "--out", str(tmp_path / "assoc")])
+        assert r.exit_code == 0, r.output
+        r = runner.invoke(app, ["extract", "--cases", str(tmp_path / "us" / "cases.csv"), "--config", str(cfg),
+                                "--no-cache", "--out", str(tmp_path / "imaging")])
+        assert r.exit_code == 0, r.output
+    assoc = rg.association.AssociationResult.read(tmp_path / "assoc")
+    assert assoc.parameters["backend"] == "dask"
+    imaging = rg.imaging.ExtractionResult.read(tmp_path / "imaging")
+    assert imaging.parameters["backend"] == "dask" and imaging.parameters["scheduler"] == cluster.scheduler_address
+    # the same association on threads gives the same hits (seeded draws made up front)
+    local = rg.associate(cohort.features, cohort.expression, cohort.feature_labels,
+                         expression_labels=cohort.expression_labels, n_perturbations=8, min_hits=2, n_null=1,
+                         show_progress=False)
+    pd.testing.assert_frame_equal(assoc.positive_specific, local.positive_specific)

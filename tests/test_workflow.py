@@ -283,3 +283,135 @@ def test_every_stage_says_its_results_are_synthetic(results: Path) -> None:
     unmarked = {where: [s for s, r in doc["stages"].items() if not r["synthetic"]]
                 for where, doc in records.items()}
     assert not any(unmarked.values()), unmarked
+
+
+# ---------------------------------------------------------------------------------------------
+# a researcher's own files, first try: features as rows, log2 expression with unknown labels,
+# clusterProfiler enrichment supplied instead of computed
+# ---------------------------------------------------------------------------------------------
+def _compare_cluster_table(table: pd.DataFrame) -> pd.DataFrame:
+    """clusterProfiler's as.data.frame(compareCluster(...)) columns, from their documented meaning."""
+    codes = {t: f"GO:{2000000 + i:07d}" for i, t in enumerate(dict.fromkeys(table["term"]))}
+    return pd.DataFrame({
+        "Cluster": table["feature"], "ONTOLOGY": "BP", "ID": [codes[t] for t in table["term"]],
+        "Description": table["term"],
+        "GeneRatio": [f"{k}/{n}" for k, n in zip(table["overlap"], table["query_size"])],
+        "BgRatio": [f"{m}/{n}" for m, n in zip(table["set_size"], table["background_size"])],
+        "pvalue": table["p_value"], "p.adjust": table["q_value"], "qvalue": table["q_value"],
+        "geneID": [g.replace(";", "/") for g in table["genes"]], "Count": table["overlap"],
+    })
+
+
+def _own_data_workdir(tmp_path: Path) -> tuple[Path, pd.DataFrame, list[str]]:
+    import numpy as np
+
+    import radiogenomics as rg
+    from radiogenomics.enrichment import read_gmt
+
+    work = copy_test_dir(tmp_path / "w")
+    data = work / "data"
+    # imaging: features as rows (training, separate labels); validation with its labels as a row of the table
+    pd.read_csv(data / "features_training.csv", index_col=0).T.to_csv(data / "features_as_rows.csv")
+    val = pd.read_csv(data / "features_validation.csv", index_col=0).T
+    val.loc["her2"] = pd.read_csv(data / "labels_validation.csv", index_col=0)["her2"].reindex(val.columns)
+    val.to_csv(data / "validation_with_labels.csv")
+    # expression: series A as log2(x + 0.1), genes x samples, with three unknown HER2 labels
+    expr = pd.read_csv(data / "gse_synth_a_expression.csv", index_col=0)
+    np.log2(expr + 0.1).T.round(6).to_csv(data / "gse_a_log2.csv")
+    labels = pd.read_csv(data / "gse_synth_a_labels.csv", index_col=0)["her2"].astype(object)
+    unknown = list(labels.index[:3])
+    labels[unknown] = ["", "NA", "unknown"]
+    labels.to_frame().to_csv(data / "gse_a_labels_unknown.csv")
+    # enrichment done elsewhere (clusterProfiler), on the planted gene sets of the features
+    links = pd.read_csv(data / "planted_links.csv")
+    gene_sets = {f: list(g) for f, g in links.groupby("feature", sort=False)["gene"]}
+    gmt = read_gmt(data / "gene_sets.gmt.txt")
+    native = rg.enrich(gene_sets, gmt, background=list(expr.columns), universe="background", min_size=1).table
+    _compare_cluster_table(native).to_csv(data / "compare_cluster.csv", index=False)
+    cfg_path = work / "config" / "config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["imaging"] = {"features": "data/features_as_rows.csv", "labels": "data/labels_training.csv",
+                      "validation": {"features": "data/validation_with_labels.csv", "label_column": "her2"}}
+    cfg["expression"]["series"][0] = {"name": "GSE_SYNTH_A", "expression": "data/gse_a_log2.csv",
+                                      "labels": "data/gse_a_labels_unknown.csv", "scale": "log2", "log_offset": 0.1}
+    cfg.pop("enrichment")
+    cfg["module"] = {"enrichment": "data/compare_cluster.csv", "enrichment_format": "clusterprofiler",
+                     "column": "p_value", "threshold": 0.6}
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    return work, native, unknown
+
+
+def test_own_data_workflow_completes_on_the_first_run(tmp_path: Path) -> None:
+    import radiogenomics as rg
+
+    work, native, unknown = _own_data_workdir(tmp_path)
+    cfg = str(work / "config" / "config.yaml")
+    proc = run_cli("run", "--config", cfg, "--directory", str(work), "--cores", "2", cwd=work)
+    res = work / "results"
+    logs = "\n".join(f"--- {p.name}\n{p.read_text()[-2000:]}" for p in sorted((res / "logs").glob("*.log")))
+    assert proc.returncode == 0, proc.stderr[-4000:] + logs
+    run = rg.read_results(res)
+    assert run.enrichment is None and not (res / "enrichment").exists()  # supplied, not computed
+    # features as rows were oriented: patients are the rows in every stage
+    train = pd.read_csv(work / "data" / "labels_training.csv", index_col=0)
+    assert set(run.extraction.features.index) == set(train.index.astype(str))
+    assert set(run.extraction_validation.labels.index) == set(run.extraction_validation.features.index)
+    # unknown labels excluded with their reason; the log2 series was un-logged with its pseudo-count
+    series = run.series["GSE_SYNTH_A"]
+    assert set(series.decisions.loc[unknown, "rule"]) == {"missing"}
+    assert not set(unknown) & set(run.expression.expression.index)
+    assert run.expression.parameters["scales"]["GSE_SYNTH_A"] == "log2"
+    # the module from the clusterProfiler table is the one the native table gives
+    expected = rg.module(native, run.differential, column="p_value")
+    cols = ["feature", "role", "partner", "n_terms"]
+    pd.testing.assert_frame_equal(run.module.module[cols].reset_index(drop=True),
+                                  expected.module[cols].reset_index(drop=True))
+    assert run.module.parameters["enrichment_format"] == "clusterprofiler"
+    assert (res / "report" / "report.html").exists()
+    # progress bars stay out of the logs
+    assert not any("\r" in p.read_text() or "it/s]" in p.read_text() for p in (res / "logs").glob("*.log"))
+
+
+def test_a_failed_stage_writes_its_cause_to_its_log(tmp_path: Path) -> None:
+    work = copy_test_dir(tmp_path / "w")
+    labels = work / "data" / "gse_synth_a_labels.csv"
+    table = pd.read_csv(labels, index_col=0)
+    table["her2"] = table["her2"].astype(object)
+    table.iloc[4, 0] = "positive"  # neither 1/0 nor unknown
+    table.to_csv(labels)
+    cfg = str(work / "config" / "config.yaml")
+    proc = run_cli("run", "--config", cfg, "--directory", str(work), "--cores", "1",
+                   "results/expression/series/GSE_SYNTH_A", cwd=work)
+    assert proc.returncode != 0
+    log = work / "results" / "logs" / "expression_import_GSE_SYNTH_A.log"
+    text = log.read_text()
+    sample = table.index[4]
+    assert f"{sample}='positive'" in text and text.strip().splitlines()[-1].startswith("error: ")
+    # `radiogenomics run` names the log and repeats its cause
+    assert str(log) in proc.stderr and f"{sample}='positive'" in proc.stderr
+
+
+def test_run_scheduler_reaches_both_heavy_loops(tmp_path: Path) -> None:
+    from radiogenomics.imaging.synthetic import make_ultrasound_cohort
+
+    work = copy_test_dir(tmp_path / "w")
+    make_ultrasound_cohort(work / "data" / "us", n_patients=6, images_per_patient=1, size=48, seed=0)
+    cfg_path = work / "config" / "config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["imaging"] = {"cases": "data/us/cases.csv"}
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    proc = run_cli("run", "--config", str(cfg_path), "--directory", str(work), "-n", "-p", "--scheduler",
+                   "tcp://127.0.0.1:8786", cwd=work)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    commands = [ln for ln in out.splitlines() if "--scheduler tcp://127.0.0.1:8786" in ln]
+    assert any(" extract " in ln for ln in commands) and any(" associate " in ln for ln in commands), out[-4000:]
+    # the same key in the config file reaches the stage functions of both loops
+    from radiogenomics._config import load_config, stage_parameters
+
+    cfg["scheduler"] = "tcp://10.0.0.1:8786"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    config = load_config(cfg_path)
+    assert stage_parameters(config, "imaging")["scheduler"] == "tcp://10.0.0.1:8786"
+    assert stage_parameters(config, "association")["scheduler"] == "tcp://10.0.0.1:8786"
+    assert "scheduler" not in stage_parameters(config, "differential")
