@@ -74,9 +74,10 @@ class EnrichmentResult(StageResult):
         ``q_value`` (BH within feature and library), ``odds_ratio`` (Haldane–Anscombe) and
         ``genes`` (shared genes, ``;``-separated, sorted). Written as ``enrichment``.
     clusterprofiler
-        The same table in clusterProfiler's columns (``Cluster``, ``ONTOLOGY``, ``ID``,
+        Property: the same table in clusterProfiler's columns (``Cluster``, ``ONTOLOGY``, ``ID``,
         ``Description``, ``GeneRatio``, ``BgRatio``, ``pvalue``, ``p.adjust``, ``qvalue``,
-        ``geneID``, ``Count``), for R users (derived from ``table``; written, not read back).
+        ``geneID``, ``Count``), for R users; written as ``clusterprofiler.csv`` (derived from
+        ``table``, not read back).
     summary
         One row per feature and library: ``feature``, ``library``, ``genes_given``,
         ``genes_in_universe``, ``genes_outside_universe``, ``background_size``,
@@ -102,11 +103,15 @@ class EnrichmentResult(StageResult):
 
     @property
     def clusterprofiler(self) -> pd.DataFrame:
-        """:attr:`table` in clusterProfiler's compareCluster columns (written as ``clusterprofiler``; see
+        """:attr:`table` in clusterProfiler's compareCluster columns (written as ``clusterprofiler.csv``; see
         :func:`~radiogenomics.enrichment.to_clusterprofiler`)."""
         from .formats import to_clusterprofiler
 
         return to_clusterprofiler(self.table)
+
+    def _files(self) -> dict[str, bytes]:
+        """``clusterprofiler.csv``: the table for R users (``read.csv`` gives compareCluster's columns)."""
+        return {"clusterprofiler.csv": self.clusterprofiler.to_csv(index=False).encode("utf-8")}
 
     @property
     def libraries(self) -> list[dict[str, Any]]:
