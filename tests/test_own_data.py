@@ -429,3 +429,22 @@ def test_config_scheduler_runs_association_and_extraction_on_that_cluster(tmp_pa
                          expression_labels=cohort.expression_labels, n_perturbations=8, min_hits=2, n_null=1,
                          show_progress=False)
     pd.testing.assert_frame_equal(assoc.positive_specific, local.positive_specific)
+
+
+def test_an_unexpected_error_ends_with_one_line_after_its_traceback(tmp_path: Path, cohort, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from radiogenomics.cli import app
+
+    feats, labels = _plain(tmp_path, cohort)
+
+    def broken(*args, **kwargs):
+        raise KeyError("p_value")
+
+    monkeypatch.setattr("radiogenomics.differential.differential", broken)
+    r = CliRunner().invoke(app, ["differential", "--features", str(feats), "--labels", str(labels), "--out",
+                                 str(tmp_path / "d")])
+    assert r.exit_code == 1
+    last = r.output.strip().splitlines()[-1]
+    assert last.startswith("error: unexpected KeyError in `radiogenomics differential`: 'p_value'")
+    assert "Traceback" in r.output and not (tmp_path / "d").exists()
