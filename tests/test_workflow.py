@@ -367,7 +367,9 @@ def test_own_data_workflow_completes_on_the_first_run(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(run.module.module[cols].reset_index(drop=True),
                                   expected.module[cols].reset_index(drop=True))
     assert run.module.parameters["enrichment_format"] == "clusterprofiler"
-    assert (res / "report" / "report.html").exists()
+    html = (res / "report" / "report.html").read_text()
+    assert "supplied as a clusterprofiler table" in html
+    assert "Max-normalisation of GSE_SYNTH_A" in html  # the report says what max-normalisation did per series
     # progress bars stay out of the logs
     assert not any("\r" in p.read_text() or "it/s]" in p.read_text() for p in (res / "logs").glob("*.log"))
 

@@ -10,13 +10,16 @@ reads). Typical use::
     scanb = ex.prepare_series(ex.read_series("GSE96058", manifest, samples="samples.csv",
                                              expression="expression_log2fpkm.csv.gz"), manifest)
     local = ex.import_series("local_expression.csv", "local_labels.csv", name="local", scale="log2")
+    h5ad = ex.import_series("cohort.h5ad", name="h5ad", label_column="her2")  # AnnData, HER2 in obs
     merged = ex.merge_series([scanb, local], combat=True)
     merged.write("results/expression/merged")
     merged.expression, merged.labels, merged.series, merged.batch_check
+    ex.write_h5ad(merged, "merged.h5ad")                                       # back to AnnData
 """
 
 from __future__ import annotations
 
+from .anndata import read_h5ad, to_anndata, write_h5ad
 from .geo import (
     GeoSeries,
     cached_file,
@@ -43,7 +46,7 @@ from .labels import (
     validate_manifest,
 )
 from .merge import ExpressionResult, batch_separation, merge_series
-from .normalize import max_normalize, unlog
+from .normalize import max_normalize, max_scales, normalization_record, unlog
 from .platforms import ProbeMapping, map_probes, read_platform_table, symbol_column
 from .series import (
     ScaleError,
@@ -81,7 +84,12 @@ __all__ = [
     "batch_separation",
     "merge_series",
     "max_normalize",
+    "max_scales",
+    "normalization_record",
     "unlog",
+    "read_h5ad",
+    "to_anndata",
+    "write_h5ad",
     "ProbeMapping",
     "map_probes",
     "read_platform_table",

@@ -3,8 +3,10 @@ per-patient aggregation, parallel/cached/Dask extraction, stability (ICC), harmo
 and a synthetic ultrasound cohort for the demo.
 
 - :func:`extract` (also ``rg.extract``): the stage, a case sheet → :class:`ExtractionResult`;
-- :func:`load_features`: a feature table given as it is, as the same result;
-- :mod:`.cases`, :mod:`.readers`: the one case-sheet and image reader (the deep path uses them too);
+- :func:`load_features`: a feature table given as it is (features as rows, labels inside, or
+  pyradiomics' batch output), as the same result;
+- :mod:`.cases`, :mod:`.readers`: the one case-sheet and image reader (the deep path uses them too;
+  masks may be DICOM SEG or RTSTRUCT);
 - :mod:`.extract`: presets, one case, the batch engine and its cache (the module; the package's
   ``extract`` attribute is the stage function).
 """
@@ -23,8 +25,17 @@ from .extract import (
     validate_params,
 )
 from .harmonize import ComBatHarmonizer
-from .readers import failed_file, failure_kind, read_case, read_image, read_mask
-from .result import ExtractionResult, load_features
+from .readers import (
+    dicom_mask_kind,
+    failed_file,
+    failure_kind,
+    read_case,
+    read_image,
+    read_mask,
+    read_rtstruct,
+    read_seg,
+)
+from .result import ExtractionResult, is_pyradiomics_output, load_features
 from .stability import feature_stability, filter_stable, icc_table, perturb_case, perturbation_icc, reader_icc
 
 # after .extract: the stage function takes the package's name ``extract`` from the module of that name
@@ -35,7 +46,8 @@ __all__ = [
     "extract", "ExtractionResult", "load_features",
     "simulate_ultrasound", "make_ultrasound_cohort",
     "read_cases", "normalize_cases", "load_cases", "cases_are_synthetic",
-    "read_image", "read_mask", "read_case", "failure_kind", "failed_file",
+    "read_image", "read_mask", "read_case", "read_seg", "read_rtstruct", "dicom_mask_kind", "failure_kind",
+    "failed_file", "is_pyradiomics_output",
     "list_presets", "load_preset", "validate_params",
     "extract_case", "extract_images", "case_cache_key", "default_cache_dir",
     "aggregate_patients", "patient_table", "patient_labels",

@@ -230,7 +230,7 @@ def _check_on_grid(out, expected: int, path: Path, what: str) -> None:
                          "it was not drawn on this image).")
 
 
-def read_seg(path: str | os.PathLike, reference, *, mask_label: int | None = None) -> object:
+def read_seg(path: str | os.PathLike, reference: object, *, mask_label: int | None = None) -> object:
     """A DICOM SEG segment as a 0/1 mask on ``reference``'s grid (highdicom).
 
     Parameters
@@ -308,7 +308,7 @@ def _series_uids(folder: Path) -> list[str]:
             for f in files]
 
 
-def read_rtstruct(path: str | os.PathLike, image_path: str | os.PathLike, reference, *,
+def read_rtstruct(path: str | os.PathLike, image_path: str | os.PathLike, reference: object, *,
                   mask_label: int | None = None) -> object:
     """A DICOM RTSTRUCT ROI as a 0/1 mask on the grid of the DICOM series it was drawn on (rt-utils).
 

@@ -210,6 +210,10 @@ def _top_genes(res: Any, figs: _Figures) -> _Section:
 
 
 def _enrichment(res: Any, figs: _Figures) -> _Section:
+    supplied = res.module is not None and res.module.parameters.get("enrichment_format", "radiogenomics") != "radiogenomics"
+    if res.enrichment is None and supplied:
+        raise _NotRunError(f"the enrichment was supplied as a {res.module.parameters['enrichment_format']} table "
+                           "(module.enrichment) instead of computed; the module section uses it")
     enr = _need(res.enrichment, "enrichment")
     sec = _Section("enrichment", "Enrichment (GO / KEGG) per feature")
     table, alpha = enr.table, enr.alpha
