@@ -481,6 +481,10 @@ def associate(
         log.info("positive-specific pairs: %d observed, %.1f in the permutation null; %d of %d feature(s) beat "
                  "the null (empirical p < %g; about %.1f would by chance)", int(observed.sum()),
                  null_rounds.sum(axis=1).mean(), n_beat, n_feat, null_alpha, n_feat * null_alpha)
+        if 1.0 / (n_null + 1) >= null_alpha:
+            log.warning("n_null=%d: the smallest attainable empirical p is %.3g >= null_alpha=%g, so no feature can "
+                        "beat the null; use n_null >= %d", n_null, 1.0 / (n_null + 1), null_alpha,
+                        int(np.ceil(1.0 / null_alpha)))
     else:
         log.warning("n_null=0: no permutation null, so no feature has a verdict against chance")
     n_shown = int(checks.shown.sum())
