@@ -26,6 +26,10 @@ def module_command(
     method: str = typer.Option(default(S, "method"), "--method", help="simpson | jaccard."),
     column: str = typer.Option(default(S, "column"), "--column", help="Term rule: q_value (default) or p_value (the paper)."),
     alpha: float = typer.Option(default(S, "alpha"), "--alpha", help="A term is significant when column < alpha (default: the enrichment's FDR level)."),
+    beats_null_only: bool = typer.Option(
+        default(S, "beats_null_only"), "--beats-null-only/--all-features",
+        help="Restrict the module to features whose gene sets beat the association's permutation null "
+             "(default: all features, the paper's method)."),
     top_terms: int = typer.Option(default(S, "top_terms"), "--top-terms", help="Terms per feature in the network."),
     top_genes: int = typer.Option(default(S, "top_genes"), "--top-genes", help="Genes per feature in the network."),
 ) -> None:
@@ -35,7 +39,8 @@ def module_command(
     from .enrichment import _read_long
 
     opts = stage_options(ctx, S, dict(threshold=threshold, method=method, column=column, alpha=alpha,
-                                      top_terms=top_terms, top_genes=top_genes), config)
+                                      beats_null_only=beats_null_only, top_terms=top_terms, top_genes=top_genes),
+                         config)
     enr = read_input(enrichment, "enrichment", what="--enrichment")
     enr = _read_long(enrichment, what="enrichment") if enr is None else enr
     diff = read_input(differential, "differential", what="--differential")
