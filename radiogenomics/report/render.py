@@ -150,6 +150,13 @@ def _differential(res: Any, figs: _Figures) -> _Section:
         f"(two-sided Wilcoxon rank-sum, {by} < {thr:g}; the paper selects p < 0.05 without FDR control; BH q "
         "shown beside)."
     )
+    if "test" in diff.table:
+        n_exact = int((diff.table["test"] == "exact").sum())
+        rule = {"auto": "R's wilcox.test rule: exact when both groups have fewer than 50 patients and the feature "
+                        "has no ties", "exact": "exact wherever the feature has no ties",
+                "asymptotic": "normal approximation throughout"}.get(str(diff.parameters.get("method")), "")
+        sec.notes.append(f"p-values: {n_exact} exact, {len(diff.table) - n_exact} from the tie-corrected normal "
+                         f"approximation ({rule}). Fold change and direction are on the same (un-logged) scale.")
     figs.add_all(sec, diff.figures(), prefix="differential")
     table = diff.table
     cols = [c for c in ("mean_positive", "mean_negative", "fold_change", "p_value", "q_value", "direction") if c in table]
