@@ -342,10 +342,11 @@ def _run_round(
 
 
 def _checked_task(func: Callable[..., Any], block: Any, args: tuple, check: tuple[pd.Index, pd.Index] | None) -> Any:
-    """Run ``func(block, *args)`` on one gene chunk (a lazily read chunk is checked first)."""
+    """Run ``func(block, *args)`` on one gene chunk (a lazily read chunk is checked first), BLAS single-threaded."""
     if check is not None:
         block = _check_block(block, *check)
-    return func(block, *args)
+    with _single_threaded_blas():
+        return func(block, *args)
 
 
 def map_gene_chunks(
@@ -367,7 +368,7 @@ def map_gene_chunks(
     func
         Called with a (samples, chunk genes) float array and ``args``.
     *args
-        Further arguments of ``func``.
+        Further arguments of ``func``; a 1-D array with one value per gene is cut to the chunk.
     chunk_size
         Genes per chunk.
     scheduler
@@ -378,15 +379,21 @@ def map_gene_chunks(
     list
         One result per chunk, in gene order.
     """
-    starts = list(range(0, expression.shape[1], chunk_size))
+    n_genes = expression.shape[1]
+    starts = list(range(0, n_genes, chunk_size))
+
+    def chunk_args(s: int) -> tuple:  # per-gene arrays are cut to the chunk
+        return tuple(a[s:s + chunk_size] if isinstance(a, np.ndarray) and a.shape == (n_genes,) else a for a in args)
+
     if isinstance(expression, _LazyExpression):
         import dask
 
-        parts = [dask.delayed(_checked_task)(func, expression.block(s, s + chunk_size), args,
+        parts = [dask.delayed(_checked_task)(func, expression.block(s, s + chunk_size), chunk_args(s),
                                              (expression.samples, expression.genes[s:s + chunk_size]))
                  for s in starts]
         return list(dask.compute(*parts, **({"scheduler": scheduler} if scheduler is not None else {})))
-    return [func(expression[:, s:s + chunk_size], *args) for s in starts]
+    with _single_threaded_blas():  # small products: threads only add synchronisation (see _run_round)
+        return [func(expression[:, s:s + chunk_size], *chunk_args(s)) for s in starts]
 
 
 def _class_pools(

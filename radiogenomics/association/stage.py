@@ -52,7 +52,7 @@ from .engine import (
     map_gene_chunks,
     specific_reducer,
 )
-from .null import check_binomial, combine_gene_checks, gene_check_chunk, null_summary_table
+from .null import check_binomial, combine_gene_checks, correlation_genes, gene_check_chunk, null_summary_table
 
 __all__ = ["AssociationResult", "associate"]
 
@@ -392,8 +392,8 @@ def associate(
         # the binomial null's checks on the columns the draws come from (cheap: per-gene moments and
         # one N x N product per class)
         gene_stats = combine_gene_checks(map_gene_chunks(
-            e_values, gene_check_chunk, {c: pools[c][1] for c in CLASSES}, chunk_size=chunk_size,
-            scheduler=scheduler))
+            e_values, gene_check_chunk, {c: pools[c][1] for c in CLASSES}, correlation_genes(n_genes),
+            chunk_size=chunk_size, scheduler=scheduler))
         plan = _draw_plans(np.random.default_rng(obs_seq), pools, n_perturbations=n_perturbations,
                            sample_size=sample_size, paired=paired, permute=False)
         with timed(f"perturbation association ({mode}, {n_feat} features x {n_genes} genes, "
