@@ -111,7 +111,7 @@ _LAYOUTS = (
     StageLayout("differential", "differential", ("differential", "top_values", "dropped"), primary="differential"),
     StageLayout("association", "association",
                 ("positive_specific", "associated", "hits_positive", "hits_negative", "top_genes", "null_summary",
-                 "null_counts", "draws", "dropped"), primary="positive_specific"),
+                 "null_checks", "null_counts", "draws", "dropped"), primary="positive_specific"),
     StageLayout("enrichment", "enrichment", ("enrichment", "summary", "dropped"), primary="enrichment",
                 files=("clusterprofiler.csv",)),
     StageLayout("module", "module",

@@ -10,7 +10,14 @@ from scipy import stats
 
 import radiogenomics as rg
 from radiogenomics._validation import AlignmentError, InputError, LabelError, ParameterError
-from radiogenomics.association import AssociationResult, associate, critical_r, null_hit_probability, pearson_matrix
+from radiogenomics.association import (
+    AssociationResult,
+    associate,
+    binomial_null,
+    critical_r,
+    null_hit_probability,
+    pearson_matrix,
+)
 from radiogenomics.imaging.result import load_features
 
 
@@ -117,7 +124,14 @@ def test_paired_mode_on_noise_is_no_more_than_its_permutation_null():
     ns = res.null_summary
     assert (ns.observed / 1000 < 0.08).all()  # few: under 8 % of genes per feature
     assert (ns.empirical_p > 0.05).all() and (ns.empirical_fdr > 0.9).all()
-    assert (ns.permutation_mean > 10 * ns.expected_binomial).all()
+    assert not ns.beats_null.any()
+    # the binomial is withheld in paired mode, with the reason; computed anyway, it is far too low
+    assert ns.expected_binomial.isna().all() and ns.binomial_low99.isna().all()
+    assert ns.binomial_note.str.startswith("withheld: paired mode").all()
+    checks = res.null_checks.set_index("check")
+    assert not checks.loc["design", "passed"]
+    binom = binomial_null(1000, n_perturbations=75, sample_size=60, min_hits=6)
+    assert (ns.permutation_mean > 10 * binom["expected"]).all()
 
 
 def test_default_rule_on_small_samples_selects_many_by_chance():
@@ -127,10 +141,14 @@ def test_default_rule_on_small_samples_selects_many_by_chance():
     res = associate(X, E, yl, expression_labels=el, n_null=20, seed=0, show_progress=False)
     ns = res.null_summary
     assert res.parameters["sample_size"] == 32
+    # Gaussian, unpaired, independent genes: every check passes and the binomial is shown
+    assert res.null_checks["passed"].all() and (ns.binomial_note == "").all()
     assert ((ns.observed >= ns.binomial_low99) & (ns.observed <= ns.binomial_high99)).all()
     assert ns.expected_binomial.iloc[0] == pytest.approx(1000 * 0.17237 * (1 - 0.17237), rel=1e-3)
     assert ns.permutation_mean.mean() == pytest.approx(ns.expected_binomial.iloc[0], rel=0.05)
     assert (ns.empirical_fdr > 0.8).all()
+    assert ((ns.observed >= ns.permutation_low95) & (ns.observed <= ns.permutation_high95)).all()
+    assert res.overview()["binomial_shown"] == 6
 
 
 def test_seed_gives_identical_results_for_any_jobs_chunks_and_backend():
@@ -233,6 +251,8 @@ def test_dask_backend_reads_a_lazy_parquet_expression_chunk_by_chunk(tmp_path):
     pd.testing.assert_frame_equal(eager.hits["positive"], got.hits["positive"])
     pd.testing.assert_frame_equal(eager.null_counts, got.null_counts)
     pd.testing.assert_frame_equal(eager.draws, got.draws)
+    pd.testing.assert_frame_equal(eager.null_checks, got.null_checks)  # gene checks chunk by chunk, too
+    pd.testing.assert_frame_equal(eager.null_summary, got.null_summary)
     paired = rg.make_cohort(seed=8, n_genes=150, design="paired")
     shuffled = paired.expression.iloc[::-1]  # row order differs from the features: pairs are kept by id
     shuffled.to_parquet(tmp_path / "paired.parquet")
@@ -250,3 +270,99 @@ def test_dask_backend_reads_a_lazy_parquet_expression_chunk_by_chunk(tmp_path):
                   chunk_size=64, **kw)
     with pytest.raises(ParameterError, match="backend='dask'"):
         associate(c.features, lazy, c.feature_labels, **kw)
+
+
+# ---------------------------------------------------------------- the null model and its checks
+def _unpaired_noise(seed, *, n=30, n_feat=3, n_genes=60, lognormal=False, rho=0.0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((2 * n, n_feat))
+    E = rng.standard_normal((2 * n, n_genes))
+    if rho:
+        E = np.sqrt(rho) * rng.standard_normal((2 * n, 1)) + np.sqrt(1 - rho) * E
+    if lognormal:
+        X, E = np.exp(X), np.exp(E)
+    X = pd.DataFrame(X, index=[f"p{i}" for i in range(2 * n)], columns=[f"f{j}" for j in range(n_feat)])
+    E = pd.DataFrame(E, index=[f"s{i}" for i in range(2 * n)], columns=[f"g{j}" for j in range(n_genes)])
+    y = pd.Series(np.r_[np.ones(n), np.zeros(n)].astype(int), index=X.index)
+    return X, E, y, y.set_axis(E.index)
+
+
+@pytest.mark.parametrize("scenario, note", [
+    (dict(lognormal=True), "far from Gaussian"),
+    (dict(rho=0.3), "gene-gene correlation inflates the count's variance"),
+])
+def test_permutation_null_covers_pure_noise_where_the_binomial_is_withheld(scenario, note):
+    # unpaired pure noise: the observed round is one more random pairing, so the permutation
+    # null's 95 % interval must cover the observed count; the binomial's assumptions fail here
+    covered, total = 0, 0
+    for seed in range(20):
+        X, E, y, ye = _unpaired_noise(seed, **scenario)
+        res = associate(X, E, y, expression_labels=ye, n_perturbations=25, min_hits=2, n_null=40, seed=seed,
+                        show_progress=False)
+        ns = res.null_summary
+        inside = (ns.observed >= ns.permutation_low95) & (ns.observed <= ns.permutation_high95)
+        covered += int(inside.sum())
+        total += len(ns)
+        assert ns[["expected_binomial", "binomial_low99", "binomial_high99"]].isna().all().all()
+        assert ns.binomial_note.str.startswith("withheld: ").all()
+        assert ns.binomial_note.str.contains(note).any()
+        assert ns.beats_null.dtype == "boolean" and ns.beats_null.notna().all()
+    assert covered / total >= 0.9, (covered, total)
+
+
+def test_null_checks_equal_independent_references():
+    X, E, y, ye = _unpaired_noise(4, n=40, n_genes=50, lognormal=True, rho=0.2)
+    res = associate(X, E, y, expression_labels=ye, n_perturbations=10, min_hits=2, n_null=0, show_progress=False)
+    checks = res.null_checks.set_index(["check", "her2_class"])
+    for cls, v in (("positive", 1), ("negative", 0)):
+        block = E[ye == v].to_numpy()
+        r = np.corrcoef(block, rowvar=False)
+        g, n = block.shape[1], block.shape[0]
+        mean_r2 = (np.sum(r ** 2) - g) / (g * (g - 1))
+        d = 1 + (g - 1) * max(0.0, mean_r2 - 1 / (n - 1))
+        assert checks.loc[("gene_correlation", cls), "value"] == pytest.approx(d, rel=1e-10)
+        bad = (np.abs(stats.skew(block)) > 1) | (np.abs(stats.kurtosis(block)) > 2)
+        assert checks.loc[("gene_distribution", cls), "value"] == pytest.approx(bad.mean(), rel=1e-12)
+    feats = X.to_numpy()
+    skew = np.fmax(*(np.abs(stats.skew(feats[y.to_numpy() == v])) for v in (1, 0)))
+    kurt = np.fmax(*(np.abs(stats.kurtosis(feats[y.to_numpy() == v])) for v in (1, 0)))
+    np.testing.assert_allclose(res.null_summary.skewness, skew, rtol=1e-10)
+    np.testing.assert_allclose(res.null_summary.excess_kurtosis, kurt, rtol=1e-10)
+
+
+def test_no_permutation_null_means_no_verdict():
+    X, E, y, ye = _unpaired_noise(1)
+    res = associate(X, E, y, expression_labels=ye, n_perturbations=10, min_hits=2, n_null=0, show_progress=False)
+    ns = res.null_summary
+    assert ns.beats_null.isna().all() and ns.empirical_p.isna().all()
+    assert res.null_verdict() is None and res.overview()["features_beating_null"] is None
+    assert res.top_genes["n_features_beating_null"].isna().all()
+
+
+def test_verdict_follows_planted_links_and_reaches_top_genes(tmp_path):
+    # paired cohort: f0 drives 40 genes in HER2-positive patients only; f1..f4 are noise
+    rng = np.random.default_rng(2)
+    n = 80
+    X = pd.DataFrame(rng.standard_normal((2 * n, 5)), index=[f"p{i}" for i in range(2 * n)],
+                     columns=[f"f{j}" for j in range(5)])
+    y = pd.Series(np.r_[np.ones(n), np.zeros(n)].astype(int), index=X.index)
+    E = pd.DataFrame(rng.standard_normal((2 * n, 200)), index=X.index, columns=[f"g{j}" for j in range(200)])
+    E.iloc[:n, :40] += 0.8 * X.iloc[:n, [0]].to_numpy()
+    res = associate(X, E, y, mode="paired", sample_size=60, n_null=20, seed=0, show_progress=False)
+    verdict = res.null_verdict()
+    assert list(verdict.columns) == ["empirical_p", "empirical_fdr", "beats_null"]
+    assert verdict.loc["f0", "beats_null"] and verdict.loc["f0", "empirical_p"] == pytest.approx(1 / 21)
+    assert verdict.loc["f0", "empirical_fdr"] < 0.5
+    assert (verdict["beats_null"].to_numpy(bool) == (verdict["empirical_p"] < 0.05).to_numpy()).all()
+    assert not verdict.loc[["f1", "f2", "f3", "f4"], "beats_null"].any()
+    beats = set(verdict.index[verdict["beats_null"].to_numpy(bool)])
+    # top genes: how many of each gene's features beat the null, from the long table by hand
+    ps = res.positive_specific
+    for row in res.top_genes.itertuples():
+        feats = ps.loc[ps.gene == row.gene, "feature"]
+        assert row.n_features == len(feats)
+        assert row.n_features_beating_null == int(feats.isin(beats).sum())
+    res.write(tmp_path / "assoc")
+    back = AssociationResult.read(tmp_path / "assoc")
+    pd.testing.assert_frame_equal(back.null_verdict(), verdict)
+    pd.testing.assert_frame_equal(back.null_checks, res.null_checks)

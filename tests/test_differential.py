@@ -23,12 +23,22 @@ def test_differential_equals_scipy_and_statsmodels():
     df["tied"] = np.round(rng.random(n) * 3)  # heavy ties exercise the tie correction
     res = differential(df, y).table
     pos, neg = df[y == 1], df[y == 0]
+    assert len(pos) < 50 and len(neg) < 50
     for col in df.columns:
-        ref = stats.mannwhitneyu(pos[col], neg[col], alternative="two-sided", method="asymptotic")
+        # R's wilcox.test rule: exact when both groups < 50 and no ties, else the normal approximation
+        tied = df[col].duplicated().any()
+        how = "asymptotic" if tied else "exact"
+        ref = stats.mannwhitneyu(pos[col], neg[col], alternative="two-sided", method=how)
+        assert res.loc[col, "test"] == how and bool(res.loc[col, "ties"]) == tied
         assert res.loc[col, "p_value"] == pytest.approx(ref.pvalue, rel=1e-12, abs=1e-300)
         assert res.loc[col, "u_statistic"] == ref.statistic
         assert res.loc[col, "fold_change"] == pytest.approx(pos[col].mean() / neg[col].mean(), rel=1e-12)
-    q_ref = multipletests(res["p_value"].to_numpy(), method="fdr_bh")[1]
+    asym = differential(df, y, method="asymptotic").table
+    for col in df.columns:
+        ref = stats.mannwhitneyu(pos[col], neg[col], alternative="two-sided", method="asymptotic")
+        assert asym.loc[col, "p_value"] == pytest.approx(ref.pvalue, rel=1e-12, abs=1e-300)
+    assert (asym["test"] == "asymptotic").all()
+    q_ref = multipletests(res["p_value"].to_numpy(), method="fdr_bh")[1]  # BH over the p-values used
     np.testing.assert_allclose(res["q_value"].to_numpy(), q_ref, rtol=1e-12)
     assert res.loc["f0", "direction"] == "up" and res.loc["f0", "rank"] == 1
     assert res.loc["f0", "log2_fold_change"] == pytest.approx(np.log2(res.loc["f0", "fold_change"]))
@@ -44,6 +54,65 @@ def test_differential_finds_planted_features():
     assert (res.loc[c.differential_features, "direction"] == "up").all()
 
 
+def test_exact_p_as_r_wilcox_test_and_the_rule_with_ties(caplog):
+    # R's documentation example of wilcox.test: W = 35, one-sided exact p = 0.1272 (382 / 3003),
+    # so two-sided 764 / 3003 = 0.2544
+    x = [0.80, 0.83, 1.89, 1.04, 1.45, 1.38, 1.91, 1.64, 0.73, 1.46]
+    yv = [1.15, 0.88, 0.90, 0.74, 1.21]
+    df = pd.DataFrame({"f": x + yv}, index=[f"s{i}" for i in range(15)])
+    lab = pd.Series([1] * 10 + [0] * 5, index=df.index)
+    res = differential(df, lab).table
+    assert res.loc["f", "u_statistic"] == 35 and res.loc["f", "test"] == "exact"
+    assert res.loc["f", "p_value"] == pytest.approx(764 / 3003, rel=1e-12)
+    # ties: method="exact" never ignores them. Those columns get the tie-corrected normal
+    # approximation with continuity correction (R: "cannot compute exact p-value with ties"), logged
+    df["tied"] = [1, 2, 2, 3, 4, 5, 5, 6, 7, 8, 1, 2, 3, 3, 4]
+    with caplog.at_level("WARNING", logger="radiogenomics"):
+        ex = differential(df, lab, method="exact").table
+    assert "tied" in caplog.text and "normal approximation" in caplog.text
+    assert ex.loc["tied", "test"] == "asymptotic" and ex.loc["f", "test"] == "exact"
+    ref = stats.mannwhitneyu(df.loc[lab == 1, "tied"], df.loc[lab == 0, "tied"], method="asymptotic")
+    assert ex.loc["tied", "p_value"] == pytest.approx(ref.pvalue, rel=1e-12)
+    # by hand: z = (|U - mn/2| - 0.5) / sigma, sigma with the tie correction
+    r = stats.rankdata(df["tied"])
+    u = r[:10].sum() - 10 * 11 / 2
+    _, t = np.unique(df["tied"], return_counts=True)
+    sigma = np.sqrt(50 / 12 * (16 - (t ** 3 - t).sum() / (15 * 14)))
+    assert ex.loc["tied", "p_value"] == pytest.approx(2 * stats.norm.sf((abs(u - 25) - 0.5) / sigma), rel=1e-12)
+    # 50 or more in a group: the normal approximation, as R
+    rng = np.random.default_rng(0)
+    big = pd.DataFrame({"f": rng.standard_normal(110)}, index=[f"b{i}" for i in range(110)])
+    yb = pd.Series([1] * 50 + [0] * 60, index=big.index)
+    assert differential(big, yb).table.loc["f", "test"] == "asymptotic"
+    assert differential(big.iloc[1:], yb.iloc[1:]).table.loc["f", "test"] == "asymptotic"  # 49 and 60
+    assert differential(big.iloc[1:99], yb.iloc[1:99]).table.loc["f", "test"] == "exact"  # 49 and 49
+    with pytest.raises(rg.ParameterError, match="'method' parameter"):
+        differential(df, lab, method="permutation")
+
+
+def test_direction_follows_the_fold_change_and_the_pseudo_count():
+    # log2 data: the positive group is lower on the log scale but higher un-logged (one large value)
+    df = pd.DataFrame({"skewed": [1, 1, 1, 1, 10, 3, 3, 3, 3, 3.0]}, index=[f"s{i}" for i in range(10)])
+    lab = pd.Series([1] * 5 + [0] * 5, index=df.index)
+    res = differential(df, lab, log_base=2).table
+    assert res.loc["skewed", "mean_positive"] < res.loc["skewed", "mean_negative"]  # on the log scale
+    assert res.loc["skewed", "fold_change"] == pytest.approx((4 * 2 + 1024) / 5 / 8)
+    assert res.loc["skewed", "direction"] == "up"
+    # log2(x + 1) data: the pseudo-count is removed before the fold change
+    rng = np.random.default_rng(3)
+    x = pd.DataFrame(rng.gamma(2.0, 5.0, (40, 6)), index=[f"s{i}" for i in range(40)], columns=list("abcdef"))
+    y = pd.Series((np.arange(40) < 15).astype(int), index=x.index)
+    x.loc[y == 1, "a"] *= 3
+    res = differential(np.log2(x + 1), y, log_base=2, log_offset=1.0)
+    table = res.table
+    ref = x[y == 1].mean() / x[y == 0].mean()
+    np.testing.assert_allclose(table["fold_change"], ref, rtol=1e-12)
+    assert ((table["direction"] == "up") == (table["fold_change"] > 1)).all()
+    assert res.parameters["log_offset"] == 1.0
+    with pytest.raises(rg.ParameterError, match="log_offset"):
+        differential(x, y, log_offset=1.0)
+
+
 @pytest.mark.shared
 def test_differential_on_scanb_ranks_her2_amplicon_on_top(scanb):
     expr, samples = scanb
@@ -55,6 +124,14 @@ def test_differential_on_scanb_ranks_her2_amplicon_on_top(scanb):
     assert res.loc["ERBB2", "mean_positive"] == pytest.approx(8.8, abs=0.1)
     assert res.loc["ERBB2", "mean_negative"] == pytest.approx(5.7, abs=0.1)
     assert res.loc["ESR1", "direction"] == "down"
+    # the values are log2(FPKM + 0.1): with the pseudo-count the fold changes are FPKM ratios, and the
+    # direction always agrees with them
+    fpkm = differential(expr.loc[lab.index], lab, log_base=2, log_offset=0.1).table
+    lin = 2.0 ** expr.loc[lab.index, "ERBB2"] - 0.1
+    assert fpkm.loc["ERBB2", "fold_change"] == pytest.approx(lin[lab == 1].mean() / lin[lab == 0].mean(), rel=1e-12)
+    ok = fpkm["fold_change"].notna()
+    assert ((fpkm.loc[ok, "direction"] == "up") == (fpkm.loc[ok, "fold_change"] > 1)).all()
+    assert (fpkm["test"] == "asymptotic").all()  # 343 and 42 samples: R's rule takes the normal approximation
 
 
 

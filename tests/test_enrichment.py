@@ -349,3 +349,33 @@ def test_enrich_takes_the_association_result_and_its_genes_as_background(tmp_pat
     pd.testing.assert_frame_equal(back.table, res.table)
     assert back.alpha == 0.05 and back.libraries == res.libraries
     assert set(back.figures()) == {f"dotplot_{k}" for k in range(1, 5)}
+
+
+def test_enrichment_carries_each_features_null_verdict(tmp_path):
+    c = rg.make_cohort(seed=1, n_genes=300)
+    assoc = rg.associate(c.features, c.expression, c.feature_labels, expression_labels=c.expression_labels,
+                         n_perturbations=20, min_hits=3, n_null=20, show_progress=False)
+    verdict = assoc.null_verdict()
+    res = rg.enrich(assoc, c.gene_sets)
+    assert list(res.table.columns[-3:]) == ["empirical_p", "empirical_fdr", "beats_null"]
+    for frame in (res.table, res.summary):
+        ref = verdict.reindex(frame["feature"])
+        np.testing.assert_array_equal(frame["empirical_p"].to_numpy(), ref["empirical_p"].to_numpy())
+        np.testing.assert_array_equal(frame["empirical_fdr"].to_numpy(), ref["empirical_fdr"].to_numpy())
+        assert (frame["beats_null"].to_numpy(bool) == ref["beats_null"].to_numpy(bool)).all()
+    assert res.parameters["null_verdict"].startswith("association permutation null")
+    pd.testing.assert_frame_equal(res.null_verdict().loc[verdict.index], verdict)
+    res.write(tmp_path / "enr")
+    back = EnrichmentResult.read(tmp_path / "enr")
+    pd.testing.assert_frame_equal(back.table, res.table)
+    assert back.table["beats_null"].dtype == "boolean"
+    # plain gene sets carry no verdict: the columns are missing values and the parameters say why
+    plain = enrich(assoc.gene_sets(), c.gene_sets, background=c.expression.columns)
+    assert plain.table["beats_null"].isna().all() and plain.table["empirical_p"].isna().all()
+    assert plain.null_verdict() is None and plain.parameters["null_verdict"].startswith("none")
+    cols = [col for col in plain.table.columns if col not in ("empirical_p", "empirical_fdr", "beats_null")]
+    pd.testing.assert_frame_equal(plain.table[cols], res.table[cols])
+    without = rg.enrich(rg.associate(c.features, c.expression, c.feature_labels,
+                                     expression_labels=c.expression_labels, n_perturbations=20, min_hits=3,
+                                     n_null=0, show_progress=False), c.gene_sets)
+    assert without.null_verdict() is None and "n_null=0" in without.parameters["null_verdict"]

@@ -332,13 +332,41 @@ def test_icc_matches_pingouin_and_filter():
         ref = pg.intraclass_corr(long, targets="target", raters="rater", ratings=feat).set_index("Type")
         assert ours.at[feat, "icc_agreement"] == pytest.approx(ref.at["ICC(A,1)", "ICC"], rel=1e-10)
         assert ours.at[feat, "icc_consistency"] == pytest.approx(ref.at["ICC(C,1)", "ICC"], rel=1e-10)
-        for kind, typ in (("agreement", "ICC(A,1)"), ("consistency", "ICC(C,1)")):
+        assert ours.at[feat, "icc_oneway"] == pytest.approx(ref.at["ICC(1,1)", "ICC"], rel=1e-10)
+        for kind, typ in (("oneway", "ICC(1,1)"), ("agreement", "ICC(A,1)"), ("consistency", "ICC(C,1)")):
             lo, hi = ref.at[typ, "CI95"]
             assert ours.at[feat, f"icc_{kind}_low"] == pytest.approx(lo, abs=0.0051)
             assert ours.at[feat, f"icc_{kind}_high"] == pytest.approx(hi, abs=0.0051)
     assert ours.at["noisy", "icc_agreement"] < ours.at["noisy", "icc_consistency"] < 0.9
     assert filter_stable(ours) == ["stable"]
     assert filter_stable(ours, threshold=0.5, kind="consistency") == ["noisy", "stable"]
+    assert filter_stable(ours, kind="oneway") == ["stable"]
+
+
+def test_perturbation_icc_is_the_one_way_form():
+    # perturbed versions are each lesion's own random draws: "rater" v1 of one lesion is unrelated to v1
+    # of another, which ICC(1,1) models and the two-way forms do not. Here the per-lesion version effects
+    # are noise, so ICC(1,1) sits below ICC(C,1), which treats them as a shared rater effect it can remove
+    pg = pytest.importorskip("pingouin")
+    from radiogenomics.imaging.stability import stability_kind
+
+    rng = np.random.default_rng(1)
+    n, k = 30, 4
+    t = rng.normal(0, 1, n)
+    y = t[:, None] + rng.normal(0, 0.6, (n, k))
+    long = pd.DataFrame([(i, f"v{j}", y[i, j]) for i in range(n) for j in range(k)], columns=["target", "rater", "f"])
+    ours = icc_table(long)
+    ref = pg.intraclass_corr(long, targets="target", raters="rater", ratings="f").set_index("Type")
+    assert ours.at["f", "icc_oneway"] == pytest.approx(ref.at["ICC(1,1)", "ICC"], rel=1e-10)
+    lo, hi = ref.at["ICC(1,1)", "CI95"]
+    assert ours.at["f", "icc_oneway_low"] == pytest.approx(lo, abs=0.0051)
+    assert ours.at["f", "icc_oneway_high"] == pytest.approx(hi, abs=0.0051)
+    # by hand: one-way ANOVA mean squares
+    msb = k * ((y.mean(axis=1) - y.mean()) ** 2).sum() / (n - 1)
+    msw = ((y - y.mean(axis=1, keepdims=True)) ** 2).sum() / (n * (k - 1))
+    assert ours.at["f", "icc_oneway"] == pytest.approx((msb - msw) / (msb + (k - 1) * msw), rel=1e-12)
+    assert list(ours.columns[:3]) == ["icc_oneway", "icc_oneway_low", "icc_oneway_high"]
+    assert stability_kind("perturbation") == "oneway" and stability_kind("readers") == "agreement"
 
 
 def test_reader_and_perturbation_icc(cohort_dir):
@@ -385,6 +413,90 @@ def test_combat_fits_on_training_and_applies_to_new_data():
     np.testing.assert_allclose(one.to_numpy(), h_train.iloc[[0, 1]].to_numpy(), rtol=1e-10)
     with pytest.raises(InputError, match="not in the training"):
         model.transform(new, pd.Series("C", index=new.index))
+
+
+def _combat_cohort(seed=1):
+    rng = np.random.default_rng(seed)
+    n = 150
+    idx = [f"s{i}" for i in range(n)]
+    site = pd.Series(np.array(["A", "B", "C"])[np.arange(n) % 3], index=idx)
+    age = pd.DataFrame({"age": rng.normal(55, 10, n)}, index=idx)
+    X = pd.DataFrame(rng.normal(0, 1, (n, 5)) + 0.05 * age.to_numpy(), index=idx, columns=list("abcde"))
+    X.loc[site == "B"] = X.loc[site == "B"] * 1.8 + 2
+    X.loc[site == "C"] = X.loc[site == "C"] * 0.6 - 1
+    return X, site, age
+
+
+@pytest.mark.parametrize("with_age", [False, True])
+def test_combat_single_site_cohorts_equal_neurocombat_estimates_applied_by_hand(with_age):
+    from neuroCombat import neuroCombat
+
+    X, site, age = _combat_cohort()
+    train, new = X.iloc[:120], X.iloc[120:]
+    covars = pd.DataFrame({"batch": site[train.index].to_numpy()})
+    if with_age:
+        covars["age"] = age.loc[train.index, "age"].to_numpy()
+    ref = neuroCombat(dat=train.T.to_numpy(), covars=covars, batch_col="batch",
+                      continuous_cols=["age"] if with_age else None)
+    est = ref["estimates"]
+    grand, sd = est["stand.mean"][:, 0], np.sqrt(est["var.pooled"].ravel())
+    batches = sorted(site[train.index].unique())
+    cov = age if with_age else None
+    # neuroCombat returns the covariate effect per training sample (mod.mean): beta by least squares. Its
+    # design matrix holds the covariate in float32, so values agree to ~2e-7 with a covariate, exactly without
+    beta = np.linalg.lstsq(age.loc[train.index].to_numpy(), est["mod.mean"].T, rcond=None)[0] if with_age else 0.0
+    tol = dict(rtol=1e-6, atol=1e-6) if with_age else dict(rtol=1e-10, atol=1e-10)
+
+    def by_hand(frame, gamma, delta):
+        centre = grand + (age.loc[frame.index].to_numpy() @ beta if with_age else 0.0)
+        return ((frame.to_numpy() - centre) / sd - gamma) / np.sqrt(delta) * sd + centre
+
+    model = ComBatHarmonizer().fit(train, site, cov)
+    # the training cohort: neuroCombat's own harmonised data
+    np.testing.assert_allclose(model.transform(train, site, cov).to_numpy(), ref["data"].T, **tol)
+    # a new cohort from one training scanner (neuroHarmonize's harmonizationApply raises IndexError here)
+    one = new[site[new.index] == "B"]
+    j = batches.index("B")
+    np.testing.assert_allclose(model.transform(one, site, cov).to_numpy(),
+                               by_hand(one, est["gamma.star"][j], est["delta.star"][j]), **tol)
+    one_row = model.transform(one.iloc[[0]], site, cov)  # a single sample, too
+    np.testing.assert_allclose(one_row.to_numpy(), by_hand(one.iloc[[0]], est["gamma.star"][j], est["delta.star"][j]),
+                               **tol)
+    # a new cohort from a scanner the training data did not contain: refused by default, with the choices
+    unseen = pd.Series("D", index=new.index)
+    with pytest.raises(InputError, match=r"'D'.*unseen='pooled'.*unseen='grand'"):
+        model.transform(new, unseen, cov)
+    n_b = site[train.index].value_counts().reindex(batches).to_numpy()[:, None]
+    pooled = ComBatHarmonizer(unseen="pooled").fit(train, site, cov).transform(new, unseen, cov)
+    np.testing.assert_allclose(
+        pooled.to_numpy(),
+        by_hand(new, (est["gamma.star"] * n_b).sum(0) / n_b.sum(), (est["delta.star"] * n_b).sum(0) / n_b.sum()),
+        **tol)
+    grand_only = ComBatHarmonizer(unseen="grand").fit(train, site, cov).transform(new, unseen, cov)
+    np.testing.assert_allclose(grand_only.to_numpy(), new.to_numpy(), rtol=1e-12)  # no scanner adjustment
+    with pytest.raises(ParameterError, match="'unseen' parameter"):
+        ComBatHarmonizer(unseen="nearest").fit(train, site, cov)
+
+
+def test_combat_refuses_the_outcome_as_a_covariate_at_transform():
+    X, site, _ = _combat_cohort(2)
+    her2 = pd.DataFrame({"her2": (np.arange(len(X)) % 2).astype(float)}, index=X.index)
+    X.loc[her2["her2"] == 1, "a"] += 1.0
+    train, new = X.iloc[:120], X.iloc[120:]
+    model = ComBatHarmonizer().fit(train, site, her2)
+    with pytest.raises(InputError, match="'her2' are the outcome.*allow_outcome=True"):
+        model.transform(new, site, her2)
+    # allowed explicitly, the same image's features depend on the label given: the reason for the guard
+    as_pos = model.transform(new, site, her2.assign(her2=1.0), allow_outcome=True)
+    as_neg = model.transform(new, site, her2.assign(her2=0.0), allow_outcome=True)
+    shift = (as_pos - as_neg).abs().to_numpy().max()
+    assert shift > 1e-3
+    delta = model.delta_.loc[site[new.index]].to_numpy()
+    np.testing.assert_allclose((as_pos - as_neg).to_numpy(),
+                               np.broadcast_to(model.beta_.loc["her2"].to_numpy(), delta.shape) * (1 - 1 / np.sqrt(delta)),
+                               rtol=1e-9, atol=1e-12)
+    # the training cohort's own labels are known: fit_transform allows them
+    assert model.fit_transform(train, site, her2).shape == train.shape
 
 
 # --------------------------------------------------------------------------- result, load_features
@@ -493,6 +605,10 @@ def test_cli_stability_perturbation(cohort_dir, tmp_path):
     icc = pd.read_parquet(tmp_path / "s" / "icc.parquet")
     assert icc["n_targets"].iloc[0] == 3 and icc["n_raters"].iloc[0] == 2
     assert (tmp_path / "s" / "stable_features.csv").exists()
+    # perturbations are filtered on the one-way ICC(1,1) by default
+    assert '"kind": "oneway"' in (tmp_path / "s" / "provenance.json").read_text()
+    stable = pd.read_parquet(tmp_path / "s" / "stable_features.parquet")["feature"]
+    assert set(stable) == set(icc.index[icc["icc_oneway"] >= 0.5])
 
 
 def test_cli_harmonize_table_and_result_folder(tmp_path, cohort_result):
@@ -521,6 +637,21 @@ def test_cli_harmonize_table_and_result_folder(tmp_path, cohort_result):
                             str(tmp_path / "sc2.csv"), "--out", str(tmp_path / "h2")])
     assert r.exit_code == 0, r.output
     assert pd.read_parquet(tmp_path / "h2" / "features_harmonized.parquet").shape == cohort_result.features.shape
+    # new data from one scanner the training did not have: refused unless the choice is made
+    new = pd.DataFrame(rng.normal(0, 1, (5, 4)), index=pd.Index([f"n{i}" for i in range(5)], name="sample_id"),
+                       columns=list("abcd"))
+    new.to_csv(tmp_path / "new.csv")
+    pd.DataFrame({"sample_id": ids + list(new.index), "scanner": ["A", "B"] * 20 + ["C"] * 5}).to_csv(
+        tmp_path / "sc3.csv", index=False)
+    args = ["harmonize", "--features", str(tmp_path / "features.csv"), "--scanners", str(tmp_path / "sc3.csv"),
+            "--new-features", str(tmp_path / "new.csv")]
+    r = runner.invoke(app, [*args, "--out", str(tmp_path / "h3")])
+    assert r.exit_code == 2 and "'C'" in r.output and "unseen='pooled'" in r.output
+    assert not (tmp_path / "h3").exists()
+    r = runner.invoke(app, [*args, "--unseen", "grand", "--out", str(tmp_path / "h4")])
+    assert r.exit_code == 0, r.output
+    got = pd.read_parquet(tmp_path / "h4" / "new_features_harmonized.parquet")
+    np.testing.assert_allclose(got.to_numpy(), new.to_numpy(), rtol=1e-12)
 
 
 # --------------------------------------------------------------------------- real data

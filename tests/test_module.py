@@ -261,3 +261,78 @@ def test_module_stage_composes_results_and_round_trips(tmp_path):
     pd.testing.assert_frame_equal(back.module, res.module)
     assert back.graph.number_of_nodes() == res.graph.number_of_nodes()
     assert "network" in back.figures()
+
+
+# ---------------------------------------------------------------- the null verdict in the module
+def _with_verdict(enr: pd.DataFrame, beats: dict[str, bool]) -> pd.DataFrame:
+    from radiogenomics.enrichment.ora import add_verdict
+
+    verdict = pd.DataFrame({"empirical_p": [0.01 if b else 0.5 for b in beats.values()],
+                            "empirical_fdr": [0.1 if b else 0.95 for b in beats.values()],
+                            "beats_null": pd.array(list(beats.values()), dtype="boolean")},
+                           index=pd.Index(list(beats), name="feature"))
+    return add_verdict(enr, verdict)
+
+
+def test_module_carries_the_verdict_into_its_tables_and_network(tmp_path):
+    enr, diff = _hand_enrichment()
+    enr = _with_verdict(enr, {"D1": True, "D2": False, "A": True, "B": False, "C": False})
+    res = rg.module(enr, diff)  # the verdict from the enrichment table's columns
+    table = res.module.set_index("feature")
+    assert list(table.index) == ["D1", "D2", "A"]  # the paper's method: every feature compared
+    assert table["beats_null"].tolist() == [True, False, True]
+    assert table.loc["D2", "empirical_fdr"] == 0.95 and not res.beats_null_only
+    assert res.overview()["members_beating_null"] == 2
+    g = res.graph
+    assert g.nodes["feature:D1"]["beats_null"] is True and g.nodes["feature:D2"]["beats_null"] is False
+    assert g.nodes["feature:A"]["empirical_p"] == 0.01
+    nodes = res.network_nodes.set_index("id")
+    assert nodes.loc["feature:D2", "beats_null"] == False  # noqa: E712  (a node-table column)
+    sim = res.similarity.set_index(["feature_a", "feature_b"])
+    pair = sim.loc[("D1", "A")] if ("D1", "A") in sim.index else sim.loc[("A", "D1")]
+    assert bool(pair["beats_null_a"]) and bool(pair["beats_null_b"])
+    back = from_graphml(to_graphml(g))
+    assert back.nodes["feature:D2"]["beats_null"] is False
+    res.write(tmp_path / "m")
+    again = ModuleResult.read(tmp_path / "m")
+    pd.testing.assert_frame_equal(again.module, res.module)
+    assert again.graph.nodes["feature:D1"]["beats_null"] is True
+    assert "°" in " ".join(t.get_text() for t in res.figures()["similarity"].axes[0].get_yticklabels())
+
+
+def test_module_can_be_restricted_to_features_that_beat_the_null():
+    enr, diff = _hand_enrichment()
+    # A (auxiliary of D1) and D1 beat the null, D2 does not: D2 leaves the module, with a reason
+    res = rg.module(_with_verdict(enr, {"D1": True, "D2": False, "A": True, "B": True, "C": True}), diff,
+                    beats_null_only=True)
+    assert res.members == ["D1", "A"] and res.parameters["beats_null_only"] is True
+    assert res.dropped["item"].tolist() == ["D2"]
+    assert "does not beat the association's permutation null" in res.dropped["reason"].iloc[0]
+    assert set(res.similarity_matrix.index) == {"D1", "A", "B", "C"}  # only features that beat the null compared
+    # D1 within chance: it leaves, and A is no longer recruited by it
+    res = rg.module(_with_verdict(enr, {"D1": False, "D2": True, "A": True, "B": True, "C": True}), diff,
+                    beats_null_only=True)
+    assert res.members == ["D2"] and res.dropped["item"].tolist() == ["D1"]
+    # without a verdict the restriction cannot be made: an error that says what to pass
+    with pytest.raises(rg.ParameterError, match="association result"):
+        rg.module(enr, diff, beats_null_only=True)
+    plain = rg.module(enr, diff)
+    assert plain.module["beats_null"].isna().all() and plain.parameters["null_verdict"].startswith("none")
+
+
+def test_module_takes_the_verdict_from_the_association_result():
+    cohort = rg.make_cohort(seed=0)
+    assoc = rg.associate(cohort.features, cohort.expression, cohort.feature_labels,
+                         expression_labels=cohort.expression_labels, n_perturbations=20, min_hits=3, n_null=20,
+                         show_progress=False)
+    diff = rg.differential(cohort.features, cohort.feature_labels)
+    enr = enrich(assoc.gene_sets(), cohort.gene_sets, background=cohort.expression.columns)  # plain: no verdict
+    res = rg.module(enr, diff, association=assoc, column="p_value")
+    verdict = assoc.null_verdict()
+    table = res.module.set_index("feature")
+    np.testing.assert_array_equal(table["empirical_p"], verdict.loc[table.index, "empirical_p"])
+    assert res.parameters["null_verdict"].startswith("association permutation null")
+    restricted = rg.module(enr, diff, association=assoc, column="p_value", beats_null_only=True)
+    beating = set(verdict.index[verdict["beats_null"].to_numpy(bool)])
+    assert set(restricted.members) <= beating
+    assert set(restricted.dropped["item"]) == set(diff.selected) - beating

@@ -3,18 +3,20 @@
 - :func:`associate` (also ``rg.associate``): the stage, returning an :class:`AssociationResult`;
 - :mod:`.engine`: seeded draws, the exact |r| threshold, one BLAS product per draw and gene
   chunk, thread/process/Dask backends;
-- :mod:`.null`: the analytic binomial and the permutation null of the selection rule.
+- :mod:`.null`: the permutation null of the selection rule (primary; each feature's verdict)
+  and the analytic binomial, shown only where its checked assumptions hold.
 """
 
 from __future__ import annotations
 
 from .engine import critical_r, pearson_matrix
-from .null import null_hit_probability, null_summary_table
+from .null import binomial_null, null_hit_probability, null_summary_table
 from .stage import AssociationResult, associate
 
 __all__ = [
     "AssociationResult",
     "associate",
+    "binomial_null",
     "critical_r",
     "null_hit_probability",
     "null_summary_table",

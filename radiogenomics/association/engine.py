@@ -197,15 +197,27 @@ def _draw_plans(
     return plans
 
 
+#: Drawn expression values standardised at once by :func:`_class_counts` (bounds its memory).
+_BATCH_VALUES = 1 << 18
+
+
 def _class_counts(
     feat_z: np.ndarray, expr_chunk: np.ndarray, rows: np.ndarray, threshold: float, dtype: np.dtype
 ) -> np.ndarray:
-    """Hit counts (features × chunk genes) of one class over all perturbations."""
+    """Hit counts (features × chunk genes) of one class over all perturbations.
+
+    Perturbations are processed in batches of at most ``_BATCH_VALUES`` drawn values (one
+    stacked product per batch: small problems, such as a null with a few hundred genes, are not
+    dominated by per-perturbation overhead; large chunks go one perturbation at a time).
+    """
+    n_pert, n = rows.shape
     counts = np.zeros((feat_z.shape[2], expr_chunk.shape[1]), dtype=dtype)
-    for p in range(rows.shape[0]):
-        z = _standardize(expr_chunk[rows[p]])
-        r = feat_z[p].T @ z
-        counts += np.abs(r) > threshold
+    step = max(1, _BATCH_VALUES // max(1, n * expr_chunk.shape[1]))
+    for start in range(0, n_pert, step):
+        stop = min(n_pert, start + step)
+        z = _standardize(expr_chunk[rows[start:stop]])  # (batch, n, genes)
+        r = np.matmul(np.swapaxes(feat_z[start:stop], 1, 2), z)  # (batch, features, genes)
+        counts += (np.abs(r) > threshold).sum(axis=0, dtype=dtype)
     return counts
 
 
@@ -327,6 +339,61 @@ def _run_round(
     if reduce is not None:
         return np.sum(results, axis=0)
     return np.concatenate(results, axis=2)
+
+
+def _checked_task(func: Callable[..., Any], block: Any, args: tuple, check: tuple[pd.Index, pd.Index] | None) -> Any:
+    """Run ``func(block, *args)`` on one gene chunk (a lazily read chunk is checked first), BLAS single-threaded."""
+    if check is not None:
+        block = _check_block(block, *check)
+    with _single_threaded_blas():
+        return func(block, *args)
+
+
+def map_gene_chunks(
+    expression: np.ndarray | _LazyExpression,
+    func: Callable[..., Any],
+    *args: Any,
+    chunk_size: int,
+    scheduler: Any = None,
+) -> list[Any]:
+    """``func(chunk, *args)`` for every gene chunk of an in-memory or lazy expression table.
+
+    An in-memory table is processed chunk by chunk in this process (the functions mapped are
+    light: per-gene statistics); a lazy Dask table is read chunk by chunk by Dask tasks.
+
+    Parameters
+    ----------
+    expression
+        (samples, genes) array or a lazy table.
+    func
+        Called with a (samples, chunk genes) float array and ``args``.
+    *args
+        Further arguments of ``func``; a 1-D array with one value per gene is cut to the chunk.
+    chunk_size
+        Genes per chunk.
+    scheduler
+        Dask scheduler of a lazy table, as for the association.
+
+    Returns
+    -------
+    list
+        One result per chunk, in gene order.
+    """
+    n_genes = expression.shape[1]
+    starts = list(range(0, n_genes, chunk_size))
+
+    def chunk_args(s: int) -> tuple:  # per-gene arrays are cut to the chunk
+        return tuple(a[s:s + chunk_size] if isinstance(a, np.ndarray) and a.shape == (n_genes,) else a for a in args)
+
+    if isinstance(expression, _LazyExpression):
+        import dask
+
+        parts = [dask.delayed(_checked_task)(func, expression.block(s, s + chunk_size), chunk_args(s),
+                                             (expression.samples, expression.genes[s:s + chunk_size]))
+                 for s in starts]
+        return list(dask.compute(*parts, **({"scheduler": scheduler} if scheduler is not None else {})))
+    with _single_threaded_blas():  # small products: threads only add synchronisation (see _run_round)
+        return [func(expression[:, s:s + chunk_size], *chunk_args(s)) for s in starts]
 
 
 def _class_pools(

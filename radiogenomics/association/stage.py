@@ -10,7 +10,10 @@ HER2-negative samples.
 
 With unpaired cohorts (the paper's design: different patients imaged and sequenced) every
 pairing is random, so the stage also reports how many genes the same rule selects under the
-null (:mod:`.null`). The draws and products are in :mod:`.engine`.
+null (:mod:`.null`): the permutation null is the primary one, and each feature carries its
+verdict (empirical p, empirical FDR, ``beats_null``) into the enrichment, the module and the
+report; the analytic binomial is shown only for the features where its assumptions were
+checked. The draws and products are in :mod:`.engine`.
 """
 
 from __future__ import annotations
@@ -46,9 +49,10 @@ from .engine import (
     _LazyExpression,
     _run_round,
     critical_r,
+    map_gene_chunks,
     specific_reducer,
 )
-from .null import null_summary_table
+from .null import check_binomial, combine_gene_checks, correlation_genes, gene_check_chunk, null_summary_table
 
 __all__ = ["AssociationResult", "associate"]
 
@@ -70,11 +74,19 @@ class AssociationResult(StageResult):
         Features × genes: number of perturbations in which the pair hit, per class.
     top_genes
         The genes most often positive-specific (the paper's "top 25"): ``gene``,
-        ``n_features``, ``total_hits_positive``, ``rank``.
+        ``n_features``, ``n_features_beating_null`` (how many of those features beat the
+        permutation null; missing without a null), ``total_hits_positive``, ``rank``.
     null_summary
-        One row per feature: ``observed`` (positive-specific genes), ``expected_binomial``,
-        ``binomial_low99``, ``binomial_high99``, ``permutation_mean``, ``permutation_sd``,
-        ``permutation_q95``, ``empirical_p``, ``empirical_fdr`` (see :mod:`.null`).
+        One row per feature: ``observed`` (positive-specific genes), the permutation null
+        (``permutation_mean``, ``permutation_sd``, ``permutation_low95``,
+        ``permutation_high95``, ``permutation_q95``, ``empirical_p``, ``empirical_fdr``), the
+        verdict ``beats_null`` (empirical p < ``null_alpha``), the binomial null where its
+        checks pass (``expected_binomial``, ``binomial_low99``, ``binomial_high99``; NaN
+        elsewhere, with ``binomial_note`` saying why) and the feature's ``skewness`` and
+        ``excess_kurtosis`` (see :mod:`.null`).
+    null_checks
+        The binomial null's checks: ``check``, ``her2_class``, ``value``, ``threshold``,
+        ``passed``, ``note`` (see :mod:`.null`).
     null_counts
         Permutation rounds × features: positive-specific genes selected in each null round.
     draws
@@ -97,6 +109,7 @@ class AssociationResult(StageResult):
     hits_negative: pd.DataFrame
     top_genes: pd.DataFrame
     null_summary: pd.DataFrame
+    null_checks: pd.DataFrame | None = None
     null_counts: pd.DataFrame | None = None
     draws: pd.DataFrame | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
@@ -130,19 +143,50 @@ class AssociationResult(StageResult):
             out[str(feat)] = grp["gene"].astype(str).tolist()
         return out
 
+    @property
+    def null_alpha(self) -> float:
+        """The level of the verdict ``beats_null`` (empirical p < ``null_alpha``)."""
+        return float(self.parameters.get("null_alpha", 0.05))
+
+    def null_verdict(self) -> pd.DataFrame | None:
+        """Each feature's verdict against the permutation null, or ``None`` when there is none.
+
+        Returns
+        -------
+        pandas.DataFrame or None
+            Index ``feature``; columns ``empirical_p``, ``empirical_fdr``, ``beats_null``
+            (nullable boolean). ``None`` when the null was not run (``n_null=0``) or the
+            table lacks the columns (a result written by an older version).
+        """
+        ns = self.null_summary
+        if ns is None or "empirical_p" not in ns or not ns["empirical_p"].notna().any():
+            return None
+        out = ns[["empirical_p", "empirical_fdr"]].astype(float).copy()
+        beats = ns["beats_null"] if "beats_null" in ns else ns["empirical_p"] < self.null_alpha
+        out["beats_null"] = pd.array(beats, dtype="boolean")
+        out.index = out.index.map(str)
+        out.index.name = "feature"
+        return out
+
     def overview(self) -> dict[str, Any]:
         """Counts of the result.
 
         Returns
         -------
         dict
-            ``positive_specific_pairs``, ``expected_pairs_binomial``, ``permutation_mean_pairs``.
+            ``positive_specific_pairs``, ``permutation_mean_pairs``, ``features_beating_null``,
+            ``binomial_shown`` (features whose binomial null passed its checks),
+            ``expected_pairs_binomial`` (over those features).
         """
         ns = self.null_summary
         perm = ns["permutation_mean"].sum() if ns["permutation_mean"].notna().any() else None
+        verdict = self.null_verdict()
+        shown = ns["expected_binomial"].notna()
         return {"positive_specific_pairs": int(len(self.positive_specific)),
-                "expected_pairs_binomial": float(ns["expected_binomial"].sum()),
-                "permutation_mean_pairs": None if perm is None else float(perm)}
+                "permutation_mean_pairs": None if perm is None else float(perm),
+                "features_beating_null": None if verdict is None else int(verdict["beats_null"].sum()),
+                "binomial_shown": int(shown.sum()),
+                "expected_pairs_binomial": float(ns.loc[shown, "expected_binomial"].sum()) if shown.any() else None}
 
     @classmethod
     def _from_tables(cls, tables: dict[str, pd.DataFrame], *, record: Mapping[str, Any], folder: Any) -> AssociationResult:
@@ -180,6 +224,7 @@ def associate(
     alpha: float = 0.05,
     min_hits: int = 6,
     n_null: int = 100,
+    null_alpha: float = 0.05,
     top_n: int = 25,
     max_normalize: bool = False,
     seed: int = 0,
@@ -222,7 +267,10 @@ def associate(
         Perturbations with a hit needed for association (paper: 6 of 75; 2 of 25).
     n_null
         Permutation-null rounds (each repeats the whole procedure with expression rows
-        permuted within class); 0 skips the empirical null.
+        permuted within class); 0 skips the empirical null, and no feature then has a verdict.
+    null_alpha
+        Level of each feature's verdict: it *beats the null* when its empirical p (one-sided,
+        from the permutation rounds) is below this. Per feature, not corrected across features.
     top_n
         Rows of ``top_genes`` (paper: 25).
     max_normalize
@@ -259,6 +307,7 @@ def associate(
     r_threshold = check_float(r_threshold, "r_threshold", owner=owner, min_value=0.0, max_value=1.0, closed="left")
     alpha = check_float(alpha, "alpha", owner=owner, min_value=0.0, max_value=1.0, closed="neither")
     n_null = check_int(n_null, "n_null", owner=owner, min_value=0)
+    null_alpha = check_float(null_alpha, "null_alpha", owner=owner, min_value=0.0, max_value=1.0, closed="neither")
     top_n = check_int(top_n, "top_n", owner=owner, min_value=1)
     seed = check_int(seed, "seed", owner=owner, min_value=0)
     workers = check_n_jobs(n_jobs, owner=owner)
@@ -346,6 +395,11 @@ def associate(
     run = dict(threshold=threshold, dtype=dtype, chunk_size=chunk_size, n_jobs=workers, backend=backend,
                scheduler=scheduler)
     try:
+        # the binomial null's checks on the columns the draws come from (cheap: per-gene moments and
+        # one N x N product per class)
+        gene_stats = combine_gene_checks(map_gene_chunks(
+            e_values, gene_check_chunk, {c: pools[c][1] for c in CLASSES}, correlation_genes(n_genes),
+            chunk_size=chunk_size, scheduler=scheduler))
         plan = _draw_plans(np.random.default_rng(obs_seq), pools, n_perturbations=n_perturbations,
                            sample_size=sample_size, paired=paired, permute=False)
         with timed(f"perturbation association ({mode}, {n_feat} features x {n_genes} genes, "
@@ -365,6 +419,8 @@ def associate(
         if client is not None:
             client.close()
 
+    checks = check_binomial(f_values, feat_names, {c: pools[c][0] for c in CLASSES}, gene_stats,
+                            n_genes=n_genes, mode=mode)
     # ---- tables
     hits = {c: pd.DataFrame(counts[i], index=pd.Index(feat_names, name="feature"), columns=gene_names)
             for i, c in enumerate(CLASSES)}
@@ -389,17 +445,24 @@ def associate(
     total_hits = np.where(specific, counts[0], 0).sum(axis=0)
     order = np.lexsort((gene_names.to_numpy(), -total_hits, -n_feat_per_gene))
     order = order[n_feat_per_gene[order] > 0][:top_n]
-    top_genes = pd.DataFrame({
-        "gene": gene_names[order],
-        "n_features": n_feat_per_gene[order].astype(np.int64),
-        "total_hits_positive": total_hits[order].astype(np.int64),
-        "rank": np.arange(1, order.size + 1),
-    })
     observed = specific.sum(axis=1)
     null_summary, probabilities = null_summary_table(
         observed, null_rounds, feat_names, n_genes=n_genes, n_perturbations=n_perturbations,
         sample_size=sample_size, r_threshold=r_threshold, alpha=alpha, min_hits=min_hits,
+        null_alpha=null_alpha, checks=checks,
     )
+    if n_null:
+        beats = null_summary["beats_null"].to_numpy(dtype=bool)
+        n_beating = pd.array((specific & beats[:, None]).sum(axis=0)[order], dtype="Int64")
+    else:
+        n_beating = pd.array([pd.NA] * order.size, dtype="Int64")
+    top_genes = pd.DataFrame({
+        "gene": gene_names[order],
+        "n_features": n_feat_per_gene[order].astype(np.int64),
+        "n_features_beating_null": n_beating,
+        "total_hits_positive": total_hits[order].astype(np.int64),
+        "rank": np.arange(1, order.size + 1),
+    })
     null_counts = pd.DataFrame(null_rounds, columns=feat_names, index=pd.RangeIndex(n_null, name="round"))
     draws = pd.concat([
         pd.DataFrame({
@@ -413,22 +476,33 @@ def associate(
 
     parameters = dict(
         mode=mode, n_perturbations=n_perturbations, sample_size=sample_size, r_threshold=r_threshold,
-        alpha=alpha, min_hits=min_hits, n_null=n_null, top_n=top_n, max_normalize=bool(max_normalize),
-        max_normalization=normalization,
+        alpha=alpha, min_hits=min_hits, n_null=n_null, null_alpha=null_alpha, top_n=top_n,
+        max_normalize=bool(max_normalize), max_normalization=normalization,
         seed=seed, n_jobs=n_jobs, chunk_size=chunk_size, backend=backend, r_critical=r_crit,
         hit_threshold=threshold, **probabilities, n_features=n_feat, n_genes=n_genes,
         n_samples={f"{t}_{c}": int(pools[c][i].size) for c in CLASSES for i, t in enumerate(("features", "expression"))},
     )
-    total_exp = float(null_summary["expected_binomial"].sum())
-    log.info(
-        "positive-specific pairs: %d observed; %.1f expected under the binomial null%s",
-        int(observed.sum()), total_exp,
-        f"; {null_rounds.sum(axis=1).mean():.1f} in the permutation null" if n_null else "",
-    )
+    if n_null:
+        n_beat = int(null_summary["beats_null"].sum())
+        log.info("positive-specific pairs: %d observed, %.1f in the permutation null; %d of %d feature(s) beat "
+                 "the null (empirical p < %g; about %.1f would by chance)", int(observed.sum()),
+                 null_rounds.sum(axis=1).mean(), n_beat, n_feat, null_alpha, n_feat * null_alpha)
+        if 1.0 / (n_null + 1) >= null_alpha:
+            log.warning("n_null=%d: the smallest attainable empirical p is %.3g >= null_alpha=%g, so no feature can "
+                        "beat the null; use n_null >= %d", n_null, 1.0 / (n_null + 1), null_alpha,
+                        int(np.ceil(1.0 / null_alpha)))
+    else:
+        log.warning("n_null=0: no permutation null, so no feature has a verdict against chance")
+    n_shown = int(checks.shown.sum())
+    if n_shown < n_feat:
+        reason = checks.notes[~checks.shown].iloc[0]
+        log.info("binomial null withheld for %d of %d feature(s) (its assumptions fail), e.g. %s: %s",
+                 n_feat - n_shown, n_feat, checks.notes.index[~checks.shown][0], reason)
     if mode == "unpaired":
         log.info("unpaired design: every pairing is random, compare the observed counts with the null")
     return AssociationResult(
         positive_specific=positive_specific, associated=associated, hits_positive=hits["positive"],
-        hits_negative=hits["negative"], top_genes=top_genes, null_summary=null_summary, null_counts=null_counts,
+        hits_negative=hits["negative"], top_genes=top_genes, null_summary=null_summary, null_checks=checks.table,
+        null_counts=null_counts,
         draws=draws, parameters=parameters, synthetic=synthetic,
     )

@@ -28,7 +28,8 @@ def associate_cmd(
     r_threshold: float = typer.Option(default(S, "r_threshold"), "--r-threshold", help="A hit needs |r| above this."),
     alpha: float = typer.Option(default(S, "alpha"), "--alpha", help="... and p below this."),
     min_hits: int = typer.Option(default(S, "min_hits"), "--min-hits", help="Hits needed for association (paper 6 of 75; 2 of 25)."),
-    n_null: int = typer.Option(default(S, "n_null"), "--null", help="Permutation-null rounds (0 skips)."),
+    n_null: int = typer.Option(default(S, "n_null"), "--null", help="Permutation-null rounds (0 skips: then no feature has a verdict)."),
+    null_alpha: float = typer.Option(default(S, "null_alpha"), "--null-alpha", help="A feature beats the null when its empirical p is below this."),
     top_n: int = typer.Option(default(S, "top_n"), "--top-n", help="Rows of the top-genes table."),
     max_normalize: bool = typer.Option(default(S, "max_normalize"), "--max-normalize/--no-max-normalize", help="Max-normalise both tables first, as the paper (Pearson r is invariant to it; a column whose maximum is <= 0 is divided by its largest absolute value, see rg.expression.max_normalize)."),
     seed: int = typer.Option(default(S, "seed"), "--seed"),
@@ -36,15 +37,15 @@ def associate_cmd(
     backend: str = typer.Option(default(S, "backend"), "--backend", help="threads, processes or dask."),
     scheduler: str = typer.Option(default(S, "scheduler"), "--scheduler", help="Dask scheduler address (implies --backend dask; config: scheduler); a Parquet matrix is then read by the workers."),
 ) -> None:
-    """Perturbation-based Pearson association of features with genes, with binomial and permutation nulls."""
+    """Perturbation-based Pearson association of features with genes, with its null model (permutation; binomial where it holds)."""
     from .._io import orient_samples, read_labels, read_table
     from .._validation import ParameterError
     from ..association import associate
 
     opts = stage_options(ctx, S, dict(
         mode=mode, n_perturbations=n_perturbations, sample_size=sample_size, r_threshold=r_threshold, alpha=alpha,
-        min_hits=min_hits, n_null=n_null, top_n=top_n, max_normalize=max_normalize, seed=seed, n_jobs=n_jobs,
-        backend=backend, scheduler=scheduler), config)
+        min_hits=min_hits, n_null=n_null, null_alpha=null_alpha, top_n=top_n, max_normalize=max_normalize, seed=seed,
+        n_jobs=n_jobs, backend=backend, scheduler=scheduler), config)
     if opts["scheduler"]:
         opts["backend"] = "dask"
     feats = features_input(features, labels, label_column=label_column)

@@ -74,7 +74,8 @@ def stability(
                              "or readers (the sheet's 'reader' column)."),
     n_perturbations: int = typer.Option(5, "--n-perturbations", min=1, help="Perturbed versions per case."),
     threshold: float = typer.Option(0.9, "--threshold", help="Keep features with ICC >= this."),
-    kind: str = typer.Option("agreement", "--kind", help="ICC kind for the filter: agreement or consistency."),
+    kind: str = typer.Option(None, "--kind", help="ICC kind for the filter: oneway (ICC(1,1)), agreement or "
+                             "consistency (default: oneway for perturbations, agreement for readers)."),
     n_jobs: int = typer.Option(1, "--n-jobs", "--jobs", help="Extraction workers (readers mode; -1 = all cores)."),
     cache_dir: Path | None = typer.Option(None, "--cache", help=_CACHE_HELP),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the cache."),
@@ -86,11 +87,12 @@ def stability(
     from .._io import write_table
     from .._provenance import build_provenance, write_provenance
     from ..imaging.extract import default_cache_dir
-    from ..imaging.stability import feature_stability, filter_stable
+    from ..imaging.stability import feature_stability, filter_stable, stability_kind
 
     icc, measurements = feature_stability(
         cases, mode=mode, preset=preset, n_perturbations=n_perturbations, n_jobs=n_jobs, seed=seed,
         cache_dir=None if no_cache else default_cache_dir(cache_dir))
+    kind = kind or stability_kind(mode)
     stable = filter_stable(icc, threshold=threshold, kind=kind)
     if measurements is not None:
         write_table(measurements, out, "perturbation_features", index=False)
@@ -112,6 +114,8 @@ def harmonize(
     out: Path = typer.Option(..., "--out", help="Output folder."),
     new_features: Path | None = typer.Option(None, "--new-features", help="New data (result folder or table) to "
                                              "harmonise with the model fitted on --features."),
+    unseen: str = typer.Option("error", "--unseen", help="Scanners of the new data not in training: error (refuse), "
+                               "pooled (the training scanners' average estimates) or grand (left unadjusted)."),
 ) -> None:
     """ComBat harmonisation across scanners (neuroHarmonize), fitted on training data."""
     import pickle
@@ -125,16 +129,19 @@ def harmonize(
     sc = read_table(scanners, numeric=False)
     if "scanner" not in sc.columns:
         raise DataFileError(f"{scanners}: needs a 'scanner' column (columns: {list(sc.columns)}).")
-    model = ComBatHarmonizer().fit(train, sc["scanner"])
-    write_table(model.transform(train, sc["scanner"]), out, "features_harmonized")
+    model = ComBatHarmonizer(unseen=unseen).fit(train, sc["scanner"])
+    harmonized = model.transform(train, sc["scanner"])
     inputs = {"features": features, "scanners": scanners}
-    if new_features is not None:
-        new = features_input(new_features, None, require_labels=False).features
-        write_table(model.transform(new, sc["scanner"]), out, "new_features_harmonized")
+    new_harmonized = None
+    if new_features is not None:  # transformed before anything is written: a refusal leaves no file
+        new_harmonized = model.transform(features_input(new_features, None, require_labels=False).features, sc["scanner"])
         inputs["new_features"] = new_features
+    write_table(harmonized, out, "features_harmonized")
+    if new_harmonized is not None:
+        write_table(new_harmonized, out, "new_features_harmonized")
     with atomic_write(out / "combat_model.pkl", mode="wb") as fh:
         pickle.dump(model, fh)
-    write_provenance(out, build_provenance("harmonize", parameters={"eb": True}, inputs=inputs,
+    write_provenance(out, build_provenance("harmonize", parameters={"eb": True, "unseen": unseen}, inputs=inputs,
                                            extra={"passthrough": model.passthrough_, "scanners": model.batches_}))
 
 

@@ -28,6 +28,10 @@ def module_command(
     method: str = typer.Option(default(S, "method"), "--method", help="simpson | jaccard."),
     column: str = typer.Option(default(S, "column"), "--column", "--term-rule", help="Term rule: q_value (default) or p_value (the paper: p < alpha)."),
     alpha: float = typer.Option(default(S, "alpha"), "--alpha", help="A term is significant when column < alpha (default: the enrichment's FDR level)."),
+    beats_null_only: bool = typer.Option(
+        default(S, "beats_null_only"), "--beats-null-only/--all-features",
+        help="Restrict the module to features whose gene sets beat the association's permutation null "
+             "(default: all features, the paper's method)."),
     top_terms: int = typer.Option(default(S, "top_terms"), "--top-terms", help="Terms per feature in the network."),
     top_genes: int = typer.Option(default(S, "top_genes"), "--top-genes", help="Genes per feature in the network."),
 ) -> None:
@@ -39,8 +43,8 @@ def module_command(
     from .enrichment import _read_long
 
     opts = stage_options(ctx, S, dict(threshold=threshold, inclusive=inclusive, method=method, column=column,
-                                      alpha=alpha, enrichment_format=enrichment_format, top_terms=top_terms,
-                                      top_genes=top_genes), config)
+                                      alpha=alpha, enrichment_format=enrichment_format, beats_null_only=beats_null_only,
+                                      top_terms=top_terms, top_genes=top_genes), config)
     native = opts["enrichment_format"] == "radiogenomics"
 
     def read_enrichment(path: Path, what: str):

@@ -30,14 +30,16 @@ class DifferentialResult(StageResult):
     table
         One row per feature (index ``feature``): ``mean_positive``, ``mean_negative``,
         ``median_positive``, ``median_negative``, ``fold_change``, ``log2_fold_change``,
-        ``direction``, ``u_statistic``, ``p_value``, ``q_value``, ``rank``, ``selected``
-        (see :func:`~radiogenomics.differential.rank_sum_table`). Written as ``differential``.
+        ``direction``, ``u_statistic``, ``p_value``, ``test``, ``ties``, ``q_value``,
+        ``rank``, ``selected`` (see :func:`~radiogenomics.differential.rank_sum_table`).
+        Written as ``differential``.
     top_values
         The values of the features with the smallest p, long: ``sample``, ``label``,
         ``feature``, ``value`` (what the box plots draw).
     parameters
-        ``select_by``, ``threshold``, ``method``, ``use_continuity``, ``log_base``, ``test``,
-        ``n_positive``, ``n_negative``.
+        ``select_by``, ``threshold``, ``method``, ``use_continuity``, ``log_base``,
+        ``log_offset``, ``test``, ``n_exact`` (features with an exact p), ``n_positive``,
+        ``n_negative``.
     dropped
         Empty: the test keeps every feature (a constant one gets p = 1).
     synthetic
@@ -85,9 +87,10 @@ def differential(
     *,
     select_by: str = "p",
     threshold: float = 0.05,
-    method: str = "asymptotic",
+    method: str = "auto",
     use_continuity: bool = True,
     log_base: float | None = None,
+    log_offset: float = 0.0,
     name: str = "features",
 ) -> DifferentialResult:
     """Test every feature for a HER2-positive vs HER2-negative difference (Cui et al. 2023).
@@ -105,11 +108,18 @@ def differential(
     threshold
         A feature is selected when its ``select_by`` value is below this.
     method
-        scipy ``mannwhitneyu`` method: ``"asymptotic"``, ``"exact"`` or ``"auto"``.
+        ``"auto"`` (R's ``wilcox.test`` rule: the exact p when both groups have fewer than 50
+        samples and the feature has no ties, else the normal approximation), ``"exact"``
+        (exact wherever the feature has no ties; tied features get the tie-corrected normal
+        approximation, logged, never an exact p that ignores the ties) or ``"asymptotic"``.
     use_continuity
         Continuity correction of the normal approximation.
     log_base
-        The data are log-scale with this base: fold changes are computed on un-logged values.
+        The data are log-scale with this base: fold changes (and directions, computed the same
+        way) are computed on un-logged values.
+    log_offset
+        Pseudo-count of log-scale data: the values are ``log_base(x + log_offset)`` (e.g. 1 for
+        log2(FPKM + 1)), un-logged as ``log_base ** value - log_offset``. Needs ``log_base``.
     name
         Table name used in messages.
 
@@ -121,7 +131,7 @@ def differential(
     synthetic = is_synthetic(features, labels)
     data, y = features_and_labels(features, labels, name=name)
     table = rank_sum_table(data, y, select_by=select_by, threshold=threshold, method=method,
-                           use_continuity=use_continuity, log_base=log_base, name=name)
+                           use_continuity=use_continuity, log_base=log_base, log_offset=log_offset, name=name)
     data = check_table(data, name=name)
     data, y = align_samples(data, check_labels(y), data_name=name)
     top = list(table.sort_values("p_value", kind="mergesort").index[:N_TOP_VALUES])
@@ -129,7 +139,8 @@ def differential(
     long.insert(1, "label", long["sample"].map(y).astype("int8"))
     parameters = {
         "select_by": select_by, "threshold": threshold, "method": method, "use_continuity": use_continuity,
-        "log_base": log_base, "test": "Mann-Whitney U, two-sided",
+        "log_base": log_base, "log_offset": log_offset, "test": "Mann-Whitney U, two-sided",
+        "n_exact": int((table["test"] == "exact").sum()),
         "n_positive": int((y == 1).sum()), "n_negative": int((y == 0).sum()),
     }
     return DifferentialResult(table=table, top_values=long, parameters=parameters, synthetic=synthetic)

@@ -26,6 +26,11 @@ Conventions (those of clusterProfiler's ``enricher`` and, for the arithmetic, gs
   feature's set are tested (both clusterProfiler and gseapy do this); Benjamini–Hochberg q-values
   are computed over those, separately for each feature and library.
 * **Odds ratio.** Haldane–Anscombe corrected sample odds ratio (+0.5 in every cell), as gseapy.
+* **Null verdict.** Given the association result, every row and every summary row carries its
+  feature's verdict against the association's permutation null (``empirical_p``,
+  ``empirical_fdr``, ``beats_null``): a term enriched in a gene set that the rule selects as
+  often by chance says nothing about the feature. Given plain gene sets there is no verdict:
+  the columns are missing values and ``parameters["null_verdict"]`` says so.
 
 With ``universe="background"`` and the gseapy call
 ``gseapy.enrich(gene_list, gene_sets, background=list(background), cutoff=1, no_plot=True)``
@@ -49,7 +54,8 @@ from .._results import StageResult, dropped_table, is_synthetic
 from .._validation import InputError, ParameterError, check_choice, check_float, check_int, format_names
 from .libraries import GeneSetLibrary, library_from_dict, load_libraries
 
-__all__ = ["EnrichmentResult", "enrich", "bh_by_group", "hypergeom_sf", "as_gene_sets", "ENRICHMENT_COLUMNS"]
+__all__ = ["EnrichmentResult", "enrich", "bh_by_group", "hypergeom_sf", "as_gene_sets", "add_verdict",
+           "ENRICHMENT_COLUMNS", "VERDICT_COLUMNS"]
 
 log = get_logger(__name__)
 
@@ -71,8 +77,10 @@ class EnrichmentResult(StageResult):
         library and p-value; columns ``feature``, ``library``, ``term``, ``overlap`` (genes shared),
         ``set_size`` (term size within the universe), ``query_size`` (feature's genes within the
         universe), ``background_size`` (universe size), ``p_value`` (hypergeometric upper tail),
-        ``q_value`` (BH within feature and library), ``odds_ratio`` (Haldane–Anscombe) and
-        ``genes`` (shared genes, ``;``-separated, sorted). Written as ``enrichment``.
+        ``q_value`` (BH within feature and library), ``odds_ratio`` (Haldane–Anscombe),
+        ``genes`` (shared genes, ``;``-separated, sorted) and the feature's null verdict
+        ``empirical_p``, ``empirical_fdr``, ``beats_null`` (missing without an association
+        result). Written as ``enrichment``.
     clusterprofiler
         Property: the same table in clusterProfiler's columns (``Cluster``, ``ONTOLOGY``, ``ID``,
         ``Description``, ``GeneRatio``, ``BgRatio``, ``pvalue``, ``p.adjust``, ``qvalue``,
@@ -81,10 +89,12 @@ class EnrichmentResult(StageResult):
     summary
         One row per feature and library: ``feature``, ``library``, ``genes_given``,
         ``genes_in_universe``, ``genes_outside_universe``, ``background_size``,
-        ``terms_in_size_range``, ``terms_tested``, ``terms_significant`` (q < ``alpha``).
+        ``terms_in_size_range``, ``terms_tested``, ``terms_significant`` (q < ``alpha``), and
+        the null verdict ``empirical_p``, ``empirical_fdr``, ``beats_null``.
     parameters
-        The parameters used, and ``libraries``: the provenance record of each library
-        (:meth:`GeneSetLibrary.info`).
+        The parameters used, ``libraries`` (the provenance record of each library,
+        :meth:`GeneSetLibrary.info`) and ``null_verdict`` (where the verdict comes from, or why
+        there is none).
     dropped
         Features that could not be tested in a library: ``kind`` (``"feature"``), ``item``
         (the feature), ``reason``, ``library``.
@@ -135,6 +145,17 @@ class EnrichmentResult(StageResult):
         return {"tested_pairs": int(len(self.table)), "significant_pairs": int(len(sig)),
                 "features_with_terms": int(sig["feature"].nunique()), "dropped": int(len(self.dropped))}
 
+    def null_verdict(self) -> pd.DataFrame | None:
+        """Each feature's verdict against the association's permutation null, or ``None``.
+
+        Returns
+        -------
+        pandas.DataFrame or None
+            Index ``feature``; columns ``empirical_p``, ``empirical_fdr``, ``beats_null``;
+            ``None`` when the gene sets came without a verdict.
+        """
+        return _verdict_of(self.summary)
+
     def significant(self, *, alpha: float | None = None) -> pd.DataFrame:
         """Rows with ``q_value < alpha`` (the ``alpha`` of the call by default).
 
@@ -150,6 +171,53 @@ class EnrichmentResult(StageResult):
         """
         alpha = self.parameters.get("alpha", 0.05) if alpha is None else alpha
         return self.table[self.table["q_value"] < alpha]
+
+
+#: The per-feature verdict columns carried from the association's null into this stage's tables.
+VERDICT_COLUMNS = ("empirical_p", "empirical_fdr", "beats_null")
+
+
+def _verdict_of(table: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The per-feature verdict held in a table's verdict columns (``None`` when absent or empty)."""
+    if table is None or not set(VERDICT_COLUMNS) <= set(table.columns) or "feature" not in table.columns:
+        return None
+    if not table["empirical_p"].notna().any():
+        return None
+    v = table[["feature", *VERDICT_COLUMNS]].drop_duplicates("feature").copy()
+    v["feature"] = v["feature"].astype(str)
+    v = v.set_index("feature")
+    v[["empirical_p", "empirical_fdr"]] = v[["empirical_p", "empirical_fdr"]].astype(float)
+    v["beats_null"] = v["beats_null"].astype("boolean")
+    return v
+
+
+def add_verdict(table: pd.DataFrame, verdict: pd.DataFrame | None) -> pd.DataFrame:
+    """``table`` with its features' verdict columns (``empirical_p``, ``empirical_fdr``, ``beats_null``).
+
+    Parameters
+    ----------
+    table
+        A table with a ``feature`` column.
+    verdict
+        Per-feature verdict (index = feature), or ``None``: the columns are then missing values.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with the three columns last (replaced if present); features absent from the
+        verdict get missing values.
+    """
+    out = table.drop(columns=[c for c in VERDICT_COLUMNS if c in table.columns]).copy()
+    feats = out["feature"].astype(str)
+    if verdict is None:
+        out["empirical_p"] = np.nan
+        out["empirical_fdr"] = np.nan
+        out["beats_null"] = pd.array([pd.NA] * len(out), dtype="boolean")
+        return out
+    out["empirical_p"] = feats.map(verdict["empirical_p"]).astype(float).to_numpy()
+    out["empirical_fdr"] = feats.map(verdict["empirical_fdr"]).astype(float).to_numpy()
+    out["beats_null"] = pd.array(feats.map(verdict["beats_null"].astype(object)).tolist(), dtype="boolean")
+    return out
 
 
 def as_gene_sets(gene_sets: Mapping[str, Iterable[str]] | pd.DataFrame, *, name: str = "gene sets") -> dict[str, list[str]]:
@@ -344,8 +412,9 @@ def enrich(
     ----------
     gene_sets
         The association result (:func:`radiogenomics.associate`: each feature's
-        HER2-positive-specific genes, and its tested genes as the default ``background``);
-        or feature → genes; or the long ``positive_specific`` table (``feature``, ``gene``).
+        HER2-positive-specific genes, its tested genes as the default ``background``, and each
+        feature's verdict against its permutation null); or feature → genes; or the long
+        ``positive_specific`` table (``feature``, ``gene``), which carry no verdict.
     libraries
         A :class:`~radiogenomics.enrichment.GeneSetLibrary`, a GMT path or Enrichr name, a list of
         these, a mapping term → genes (one library named ``"custom"``) or a mapping library name →
@@ -371,13 +440,19 @@ def enrich(
     EnrichmentResult
         ``table`` (columns ``feature``, ``library``, ``term``, ``overlap``, ``set_size``,
         ``query_size``, ``background_size``, ``p_value``, ``q_value``, ``odds_ratio``,
-        ``genes``), ``summary``, ``dropped``, ``libraries`` and ``parameters``.
+        ``genes``, ``empirical_p``, ``empirical_fdr``, ``beats_null``), ``summary``,
+        ``dropped``, ``libraries`` and ``parameters``.
     """
     owner = "enrich"
     synthetic = is_synthetic(gene_sets)
+    verdict, verdict_source = None, ("none: the gene sets were given without their association result, so no "
+                                     "feature's enrichment can be weighed against the permutation null")
     if hasattr(gene_sets, "gene_sets") and callable(gene_sets.gene_sets):  # an AssociationResult
         if background is None:
             background = list(gene_sets.genes)
+        verdict = gene_sets.null_verdict() if hasattr(gene_sets, "null_verdict") else None
+        verdict_source = (f"association permutation null (empirical p < {gene_sets.null_alpha:g})" if verdict is not None
+                          else "none: the association ran without a permutation null (n_null=0)")
         gene_sets = gene_sets.gene_sets()
     min_size = check_int(min_size, "min_size", owner=owner, min_value=1)
     max_size = check_int(max_size, "max_size", owner=owner, min_value=min_size)
@@ -423,6 +498,13 @@ def enrich(
             dropped.extend(drop)
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ENRICHMENT_COLUMNS)
     summary = pd.concat(summaries, ignore_index=True)
+    table, summary = add_verdict(table, verdict), add_verdict(summary, verdict)
+    if verdict is None:
+        log.info("no null verdict: %s", verdict_source)
+    else:
+        sig = table.loc[table["q_value"] < alpha, ["feature", "beats_null"]].drop_duplicates("feature")
+        log.info("%d of %d feature(s) with significant terms beat the association's permutation null",
+                 int(sig["beats_null"].fillna(False).sum()), len(sig))
     dropped_df = dropped_table(
         ({"kind": "feature", "item": f, "reason": reason, "library": lib} for f, lib, reason in dropped),
         extra=("library",),
@@ -436,7 +518,7 @@ def enrich(
         "universe": universe, "min_size": min_size, "max_size": max_size, "min_overlap": min_overlap,
         "alpha": alpha, "test": "hypergeometric upper tail", "fdr": "Benjamini-Hochberg per feature and library",
         "background_genes": None if bg_genes is None else int(len(bg_genes)),
-        "libraries": [lib.info() for lib in libs],
+        "libraries": [lib.info() for lib in libs], "null_verdict": verdict_source,
     }
     return EnrichmentResult(table=table, summary=summary, dropped=dropped_df, parameters=params, synthetic=synthetic)
 

@@ -1,9 +1,20 @@
 """Feature stability: intraclass correlation (ICC) across readers or mask perturbations.
 
 ICC definitions (McGraw & Wong 1996; Shrout & Fleiss 1979), for ``n`` targets (lesions) rated
-by ``k`` raters (readers, or perturbed versions of the mask), from the two-way ANOVA mean
-squares of targets ``MSR``, raters ``MSC`` and residual ``MSE``:
+by ``k`` raters (readers, or perturbed versions of the mask), from the ANOVA mean squares of
+targets ``MSR``, raters ``MSC``, residual ``MSE`` and within targets ``MSW = (SS_total −
+SS_targets) / (n (k − 1))``:
 
+* one-way random effects, single rater, ICC(1,1) = pingouin's ``ICC1``::
+
+    (MSR - MSW) / (MSR + (k - 1) MSW)
+
+  the form for **perturbations**: the perturbed versions of one lesion are random draws of
+  its own (version "v1" of one lesion has nothing in common with "v1" of another), so the
+  "raters" differ per target and only the one-way model applies (Koo & Li 2016; MIRP's
+  robustness analysis, Zwanenburg et al. 2019). :func:`perturbation_icc` reports it first and
+  :func:`stability_kind` picks it for perturbation mode (what ``radiogenomics stability``
+  filters on by default).
 * absolute agreement, single rater, ICC(A,1) = pingouin's ``ICC2``::
 
     (MSR - MSE) / (MSR + (k - 1) MSE + k (MSC - MSE) / n)
@@ -11,6 +22,8 @@ squares of targets ``MSR``, raters ``MSC`` and residual ``MSE``:
 * consistency, single rater, ICC(C,1) = pingouin's ``ICC3``::
 
     (MSR - MSE) / (MSR + (k - 1) MSE)
+
+  these two-way forms are for the same readers rating every lesion (:func:`reader_icc`).
 
 Confidence intervals use the F-distribution formulas of McGraw & Wong (the same as
 ``pingouin.intraclass_corr``). The computation is vectorised over features.
@@ -34,14 +47,17 @@ from scipy import ndimage, stats
 from .._logging import get_logger, progress
 from .._validation import InputError, check_choice, check_float, check_int, format_names
 
-__all__ = ["icc_table", "filter_stable", "perturb_case", "perturbation_icc", "reader_icc", "feature_stability"]
+__all__ = ["icc_table", "filter_stable", "perturb_case", "perturbation_icc", "reader_icc", "feature_stability",
+           "stability_kind"]
 
 log = get_logger(__name__)
 
 ICC_COLUMNS = [
+    "icc_oneway", "icc_oneway_low", "icc_oneway_high",
     "icc_agreement", "icc_agreement_low", "icc_agreement_high",
     "icc_consistency", "icc_consistency_low", "icc_consistency_high", "n_targets", "n_raters",
 ]
+KINDS = ("oneway", "agreement", "consistency")
 
 
 def icc_table(
@@ -52,7 +68,7 @@ def icc_table(
     features: Sequence[str] | None = None,
     alpha: float = 0.05,
 ) -> pd.DataFrame:
-    """ICC(A,1) and ICC(C,1) with confidence intervals, for every feature.
+    """ICC(1,1), ICC(A,1) and ICC(C,1) with confidence intervals, for every feature.
 
     Parameters
     ----------
@@ -69,8 +85,10 @@ def icc_table(
     Returns
     -------
     pandas.DataFrame
-        Indexed by feature (``feature``), columns ``icc_agreement``, ``icc_agreement_low``,
-        ``icc_agreement_high`` (ICC(A,1), pingouin ICC2, and its CI), ``icc_consistency``,
+        Indexed by feature (``feature``), columns ``icc_oneway``, ``icc_oneway_low``,
+        ``icc_oneway_high`` (ICC(1,1), pingouin ICC1, and its CI), ``icc_agreement``,
+        ``icc_agreement_low``, ``icc_agreement_high`` (ICC(A,1), pingouin ICC2, and its CI),
+        ``icc_consistency``,
         ``icc_consistency_low``, ``icc_consistency_high`` (ICC(C,1), pingouin ICC3),
         ``n_targets`` and ``n_raters``. Features constant across all measurements get NaN.
         Targets lacking a rating by some rater are left out (logged with their ids).
@@ -105,7 +123,13 @@ def icc_table(
     ss_t = ((y - gm) ** 2).sum(axis=(1, 2))
     ss_e = ss_t - ss_r - ss_c
     msr, msc, mse = ss_r / (n - 1), ss_c / (k - 1), ss_e / ((n - 1) * (k - 1))
+    msw = (ss_t - ss_r) / (n * (k - 1))
     with np.errstate(divide="ignore", invalid="ignore"):
+        icc_1 = (msr - msw) / (msr + (k - 1) * msw)
+        f_1 = msr / msw
+        f1_l = f_1 / stats.f.ppf(1 - alpha / 2, n - 1, n * (k - 1))
+        f1_u = f_1 * stats.f.ppf(1 - alpha / 2, n * (k - 1), n - 1)
+        o_low, o_high = (f1_l - 1) / (f1_l + k - 1), (f1_u - 1) / (f1_u + k - 1)
         icc_c = (msr - mse) / (msr + (k - 1) * mse)
         icc_a = (msr - mse) / (msr + (k - 1) * mse + k * (msc - mse) / n)
         # consistency CI
@@ -125,6 +149,7 @@ def icc_table(
         a_high = n * (f2l * msr - mse) / (k * msc + (k * n - k - n) * mse + n * f2l * msr)
     constant = ss_t <= 1e-12 * np.maximum(1.0, np.abs(gm.ravel()) ** 2)
     out = pd.DataFrame({
+        "icc_oneway": icc_1, "icc_oneway_low": o_low, "icc_oneway_high": o_high,
         "icc_agreement": icc_a, "icc_agreement_low": a_low, "icc_agreement_high": a_high,
         "icc_consistency": icc_c, "icc_consistency_low": c_low, "icc_consistency_high": c_high,
     }, index=pd.Index(features, name="feature"))
@@ -137,6 +162,24 @@ def icc_table(
     return out
 
 
+def stability_kind(mode: str) -> str:
+    """The ICC form that fits a stability design: ``"oneway"`` for perturbations, ``"agreement"`` for readers.
+
+    Parameters
+    ----------
+    mode
+        ``"perturbation"`` (each lesion's perturbed versions are its own random draws: ICC(1,1))
+        or ``"readers"`` (the same readers rate every lesion: ICC(A,1)).
+
+    Returns
+    -------
+    str
+        A ``kind`` of :func:`filter_stable`.
+    """
+    check_choice(mode, "mode", owner="stability_kind", choices=("perturbation", "readers"))
+    return "oneway" if mode == "perturbation" else "agreement"
+
+
 def filter_stable(icc_table: pd.DataFrame, *, threshold: float = 0.9, kind: str = "agreement") -> list[str]:
     """Features whose ICC reaches ``threshold`` (the MRI study's rule: ICC ≥ 0.9).
 
@@ -147,7 +190,8 @@ def filter_stable(icc_table: pd.DataFrame, *, threshold: float = 0.9, kind: str 
     threshold
         Minimum ICC kept.
     kind
-        ``"agreement"`` (ICC(A,1)) or ``"consistency"`` (ICC(C,1)).
+        ``"oneway"`` (ICC(1,1), for perturbations), ``"agreement"`` (ICC(A,1)) or
+        ``"consistency"`` (ICC(C,1)).
 
     Returns
     -------
@@ -155,7 +199,7 @@ def filter_stable(icc_table: pd.DataFrame, *, threshold: float = 0.9, kind: str 
         Stable features in the table's order. Features with NaN ICC are not kept (logged).
     """
     threshold = check_float(threshold, "threshold", owner="filter_stable", min_value=-1, max_value=1)
-    check_choice(kind, "kind", owner="filter_stable", choices=("agreement", "consistency"))
+    check_choice(kind, "kind", owner="filter_stable", choices=KINDS)
     col = f"icc_{kind}"
     if col not in icc_table.columns:
         raise InputError(f"filter_stable: the ICC table has no {col!r} column (columns: "
@@ -294,7 +338,9 @@ def perturbation_icc(
     Returns
     -------
     icc : pandas.DataFrame
-        See :func:`icc_table`.
+        See :func:`icc_table`. The perturbed versions of a case are its own random draws, so
+        ``icc_oneway`` (ICC(1,1)) is the stability measure here; the two-way forms are kept
+        for comparison only.
     measurements : pandas.DataFrame
         Long table: ``target`` (case id), ``rater`` (``"v0"``...), ``angle``, ``shift_y``,
         ``shift_x``, ``morphology``, ``noise_sd``, then one column per feature.

@@ -27,6 +27,7 @@ MODULE_COLUMNS = [
     "feature", "role", "reason", "partner", "similarity", "partners", "n_terms",
     "fold_change", "p_value", "q_value",
 ]
+EXCLUDED_COLUMNS = ["feature", "role", "reason"]
 
 
 @dataclass
@@ -51,7 +52,14 @@ class FeatureModule:
     differential
         The differential table used (index = feature).
     parameters
-        ``method``, ``threshold``, ``alpha``, ``column``.
+        ``method``, ``threshold``, ``alpha``, ``column``, ``restricted`` (whether only the
+        ``eligible`` features were compared).
+    compared
+        Feature → significant term ids of the features compared (all of :attr:`term_sets`, or
+        only the eligible ones).
+    excluded
+        Differential features left out of the module because they were not eligible:
+        ``feature``, ``role``, ``reason``.
     """
 
     module: pd.DataFrame
@@ -59,6 +67,8 @@ class FeatureModule:
     term_sets: dict[str, frozenset[str]]
     differential: pd.DataFrame
     parameters: dict[str, Any] = field(default_factory=dict)
+    compared: dict[str, frozenset[str]] | None = None
+    excluded: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EXCLUDED_COLUMNS))
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Result tables by file stem.
@@ -179,6 +189,8 @@ def build_module(
     method: str = "simpson",
     threshold: float = 0.6,
     inclusive: bool = False,
+    eligible: Iterable[str] | None = None,
+    ineligible_reason: str = "not eligible",
 ) -> FeatureModule:
     """Build the feature module: differential features plus their auxiliary features.
 
@@ -197,13 +209,20 @@ def build_module(
         Auxiliary when the similarity to a differential feature is above this (paper: 0.6).
     inclusive
         Also when it equals ``threshold`` (the paper's rule is strict: ``False``).
+    eligible
+        Restrict the module to these features (e.g. those whose gene sets beat the
+        association's permutation null): only their function sets are compared, so no other
+        feature recruits or is recruited, and differential features outside it are left out
+        of the module (listed in ``excluded``). ``None`` (the paper's method): every feature.
+    ineligible_reason
+        Why a feature outside ``eligible`` is excluded (the ``reason`` of ``excluded``).
 
     Returns
     -------
     FeatureModule
         ``module`` (columns ``feature``, ``role``, ``reason``, ``partner``, ``similarity``,
         ``partners``, ``n_terms``, ``fold_change``, ``p_value``, ``q_value``), ``similarity``,
-        ``term_sets``, ``differential``, ``parameters``.
+        ``term_sets``, ``differential``, ``parameters``, ``compared``, ``excluded``.
     """
     owner = "build_module"
     check_choice(method, "method", owner=owner, choices=("simpson", "jaccard"))
@@ -214,8 +233,19 @@ def build_module(
         log.warning("%d enriched feature(s) are not in the differential table and are treated as "
                     "non-differential without statistics: %s", len(extra), format_names(extra))
     terms = significant_terms(enrichment, alpha=alpha, column=column, features=diff.index)
-    sim = pairwise_similarity(terms)
+    keep = None if eligible is None else set(map(str, eligible))
+    compared = terms if keep is None else {f: s for f, s in terms.items() if f in keep}
+    sim = pairwise_similarity(compared)
     differential_features = list(diff.index[diff["selected"]])
+    excluded = pd.DataFrame(columns=EXCLUDED_COLUMNS)
+    if keep is not None:
+        out = [f for f in differential_features if f not in keep]
+        excluded = pd.DataFrame({"feature": out, "role": "differential", "reason": ineligible_reason},
+                                columns=EXCLUDED_COLUMNS)
+        differential_features = [f for f in differential_features if f in keep]
+        if out:
+            log.info("%d differential feature(s) left out of the module (%s): %s", len(out), ineligible_reason,
+                     format_names(out))
     aux = auxiliary_features(sim, differential_features, method=method, threshold=threshold, inclusive=inclusive)
     label = "Simpson" if method == "simpson" else "Jaccard"
     rows = []
@@ -245,6 +275,7 @@ def build_module(
     return FeatureModule(
         module=module[MODULE_COLUMNS], similarity=sim, term_sets=terms, differential=diff,
         parameters={"method": method, "threshold": threshold, "inclusive": bool(inclusive), "alpha": alpha,
-                    "column": column},
+                    "column": column, "restricted": keep is not None},
+        compared=compared, excluded=excluded,
     )
 

@@ -1,7 +1,8 @@
 """The feature network (networkx) and its exchange formats: GraphML, Cytoscape.js JSON, node/edge tables.
 
 Nodes carry a ``kind``: ``"feature"`` (module members, with ``role``, ``fold_change``,
-``p_value``, ``n_terms``), ``"term"`` (``library``, ``term``) or ``"gene"``. Node ids are prefixed
+``p_value``, ``n_terms`` and, when the association's permutation null was run, the verdict
+``beats_null``, ``empirical_p``, ``empirical_fdr``), ``"term"`` (``library``, ``term``) or ``"gene"``. Node ids are prefixed
 (``feature:``, ``term:``, ``gene:``) so a gene and a feature never share an id; ``label`` holds
 the plain name. Edges carry a ``kind``: ``"similarity"`` (feature–feature, ``weight`` = Simpson
 index, plus ``jaccard`` and ``shared_terms``), ``"enrichment"`` (feature–term, ``weight`` =
@@ -76,6 +77,7 @@ def build_network(
     top_genes: int = 10,
     min_similarity: float = 0.0,
     include_all_features: bool = False,
+    verdict: pd.DataFrame | None = None,
 ) -> nx.Graph:
     """Build the feature network of a module.
 
@@ -96,6 +98,10 @@ def build_network(
         Feature–feature edges need a Simpson index above this (and at least one shared term).
     include_all_features
         Add every feature with a function set, not only module members (role ``"other"``).
+    verdict
+        Per-feature verdict against the association's permutation null (index = feature;
+        ``empirical_p``, ``empirical_fdr``, ``beats_null``): node attributes of the feature
+        nodes. ``None``: no verdict attribute (never a guessed one).
 
     Returns
     -------
@@ -124,6 +130,10 @@ def build_network(
             attrs = _attrs(kind="feature", label=f, role="other", reason="", fold_change=d.get("fold_change"),
                            p_value=d.get("p_value"), q_value=d.get("q_value"),
                            n_terms=len(module.term_sets.get(f, ())))
+        if verdict is not None and f in verdict.index:
+            v = verdict.loc[f]
+            attrs.update(_attrs(beats_null=None if pd.isna(v["beats_null"]) else bool(v["beats_null"]),
+                                empirical_p=v["empirical_p"], empirical_fdr=v["empirical_fdr"]))
         g.add_node(f"feature:{f}", **attrs)
     fset = set(features)
     sim = module.similarity

@@ -7,25 +7,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from ._style import GREY, POSITIVE, captioned, short_name
 
-__all__ = ["plot_association_null", "association"]
+__all__ = ["plot_association_null", "association", "null_caption"]
 
 
 def plot_association_null(null_summary: pd.DataFrame, *, top: int = 40) -> Figure:
     """Genes selected per feature by the association rule, against the null model.
 
-    Bars: observed HER2-positive-specific genes per feature. Solid line: the analytic binomial
-    expectation (the same for every feature), dashed: its upper 99 % bound; diamonds: each
-    feature's permutation-null 95th percentile. Red bars exceed the null.
+    Bars: observed HER2-positive-specific genes per feature, red where the feature beats the
+    permutation null (``beats_null``), grey elsewhere. Orange: the permutation null's 95 %
+    interval (line) and mean (dot), the primary null. Black ticks: the analytic binomial's
+    expectation and 99 % band, drawn only for the features whose binomial passed its checks.
 
     Parameters
     ----------
     null_summary
         One row per feature (index = feature) with ``observed`` and any of
-        ``expected_binomial``, ``binomial_high99``, ``permutation_mean``, ``permutation_q95``
-        (the association engine's ``null_summary``).
+        ``permutation_mean``, ``permutation_low95``, ``permutation_high95``, ``beats_null``,
+        ``expected_binomial``, ``binomial_low99``, ``binomial_high99`` (the association
+        stage's ``null_summary``).
     top
         Draw the features with the most observed genes, at most this many.
 
@@ -33,33 +37,70 @@ def plot_association_null(null_summary: pd.DataFrame, *, top: int = 40) -> Figur
     -------
     matplotlib.figure.Figure
     """
-    ns = null_summary.sort_values("observed", ascending=False).head(top)
-    fig = Figure(figsize=(7.2, 1.0 + 0.2 * max(len(ns), 4)), dpi=100)
+    ns = null_summary.sort_values("observed", ascending=False, kind="mergesort").head(top)
+    fig = Figure(figsize=(7.2, 1.8 + 0.2 * max(len(ns), 4)), dpi=100)
     ax = fig.add_subplot()
     y = np.arange(len(ns))
     obs = ns["observed"].astype(float).to_numpy()
-    bound = None
-    if "permutation_q95" in ns and ns["permutation_q95"].notna().any():
-        bound = ns["permutation_q95"].astype(float).to_numpy()
-    elif "binomial_high99" in ns:
-        bound = ns["binomial_high99"].astype(float).to_numpy()
-    above = obs > bound if bound is not None else np.zeros(len(obs), dtype=bool)
-    ax.barh(y, obs, color=np.where(above, POSITIVE, GREY), label="observed")
-    if "expected_binomial" in ns and len(ns):
-        exp = float(ns["expected_binomial"].astype(float).mean())
-        ax.axvline(exp, color="k", lw=1.2, label=f"null model (binomial): expected {exp:.1f}")
-    if "binomial_high99" in ns and len(ns):
-        hi = float(ns["binomial_high99"].astype(float).mean())
-        ax.axvline(hi, color="k", lw=1.0, ls="--", label=f"binomial null: upper 99 % bound {hi:.0f}")
-    if "permutation_q95" in ns and ns["permutation_q95"].notna().any():
-        ax.scatter(ns["permutation_q95"].astype(float), y, marker="D", s=16, color="#ff8f00", zorder=3,
-                   label="permutation null: 95th percentile")
+    beats = (ns["beats_null"].astype("boolean").fillna(False).to_numpy(dtype=bool) if "beats_null" in ns
+             else np.zeros(len(ns), dtype=bool))
+    ax.barh(y, obs, color=np.where(beats, POSITIVE, GREY))
+    handles: list[Any] = [Patch(color=POSITIVE, label="observed: beats the permutation null"),
+                          Patch(color=GREY, label="observed: within chance")]
+    cols = ("permutation_mean", "permutation_low95", "permutation_high95")
+    if all(c in ns for c in cols) and ns["permutation_mean"].notna().any():
+        lo, hi = ns["permutation_low95"].astype(float), ns["permutation_high95"].astype(float)
+        ax.hlines(y - 0.12, lo, hi, color="#ff8f00", lw=2.2, zorder=3)
+        ax.scatter(ns["permutation_mean"].astype(float), y - 0.12, s=14, color="#e65100", zorder=4)
+        handles.append(Line2D([], [], color="#ff8f00", lw=2.2, marker="o", markerfacecolor="#e65100",
+                              markeredgecolor="#e65100", label="permutation null: mean and 95 % interval"))
+    if "expected_binomial" in ns and ns["expected_binomial"].notna().any():
+        shown = ns["expected_binomial"].notna().to_numpy()
+        ax.scatter(ns["expected_binomial"].astype(float)[shown], y[shown] + 0.2, marker="|", s=60, color="k",
+                   zorder=5)
+        if "binomial_low99" in ns and "binomial_high99" in ns:
+            ax.hlines(y[shown] + 0.2, ns["binomial_low99"].astype(float)[shown],
+                      ns["binomial_high99"].astype(float)[shown], color="k", lw=0.8, zorder=5)
+        handles.append(Line2D([], [], color="k", marker="|", markersize=9, lw=0.8,
+                              label="binomial null (where its checks pass): expected, 99 % band"))
     ax.set_yticks(y, [short_name(n, 40) for n in ns.index], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("HER2-positive-specific genes per feature")
-    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    ax.legend(handles=handles, fontsize=7, frameon=False, loc="upper center", ncol=2,
+              bbox_to_anchor=(0.5, -0.5 / max(fig.get_figheight() - 1.3, 0.5)))  # below the x label
     fig.tight_layout()
     return fig
+
+
+def null_caption(null_summary: pd.DataFrame) -> str:
+    """One sentence on which null is shown and why the binomial is withheld where it is.
+
+    Parameters
+    ----------
+    null_summary
+        The association stage's ``null_summary``.
+
+    Returns
+    -------
+    str
+    """
+    n = len(null_summary)
+    parts = []
+    if "beats_null" in null_summary and null_summary["beats_null"].notna().any():
+        k = int(null_summary["beats_null"].astype("boolean").fillna(False).sum())
+        parts.append(f"{k} of {n} feature(s) beat the permutation null (red)")
+    else:
+        parts.append("no permutation null was run, so no feature has a verdict against chance")
+    if "expected_binomial" in null_summary:
+        shown = int(null_summary["expected_binomial"].notna().sum())
+        if shown == n:
+            parts.append("the binomial null's checks pass for every feature")
+        else:
+            notes = null_summary.get("binomial_note", pd.Series("", index=null_summary.index))
+            first = next((s for s in notes if s), "")
+            parts.append(f"binomial null withheld for {n - shown} of {n} feature(s)"
+                         + (f" ({first.removeprefix('withheld: ').split('; ')[0]})" if first else ""))
+    return "; ".join(parts) + "."
 
 
 def association(result: Any) -> dict[str, Figure]:
@@ -75,7 +116,8 @@ def association(result: Any) -> dict[str, Figure]:
     dict
         ``null``.
     """
+    ns = result.null_summary
     return {"null": captioned(
-        plot_association_null(result.null_summary),
-        "HER2-positive-specific genes per feature against the null model (solid line: binomial "
-        "expectation; dashed: its 99 % upper bound; diamonds: permutation 95th percentile).")}
+        plot_association_null(ns),
+        "HER2-positive-specific genes per feature against the null model: bars observed, orange the "
+        f"permutation null (mean, 95 % interval), black the binomial where its assumptions hold. {null_caption(ns)}")}

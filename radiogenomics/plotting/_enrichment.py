@@ -10,7 +10,30 @@ from matplotlib.figure import Figure
 
 from ._style import captioned, short_name
 
-__all__ = ["plot_enrichment", "enrichment"]
+__all__ = ["plot_enrichment", "enrichment", "verdict_text"]
+
+
+def verdict_text(rows: pd.DataFrame) -> str:
+    """A feature's null verdict in words, from rows carrying ``empirical_p``, ``empirical_fdr``, ``beats_null``.
+
+    Parameters
+    ----------
+    rows
+        Rows of one feature (the first row's verdict is used).
+
+    Returns
+    -------
+    str
+        E.g. ``"beats the permutation null (empirical p 0.01, FDR 0.20)"``, ``"does not beat
+        the permutation null (empirical p 0.45, FDR 0.93)"``, or ``"no null verdict"`` when the
+        columns are missing or empty.
+    """
+    if not len(rows) or "beats_null" not in rows or pd.isna(rows["beats_null"].iloc[0]):
+        return "no null verdict"
+    r = rows.iloc[0]
+    fdr = r.get("empirical_fdr", np.nan)
+    detail = f"empirical p {float(r['empirical_p']):.2g}" + ("" if pd.isna(fdr) else f", FDR {float(fdr):.2g}")
+    return f"{'beats' if bool(r['beats_null']) else 'does not beat'} the permutation null ({detail})"
 
 
 def plot_enrichment(enrichment: pd.DataFrame, *, feature: str, top: int = 10) -> Figure:
@@ -20,7 +43,9 @@ def plot_enrichment(enrichment: pd.DataFrame, *, feature: str, top: int = 10) ->
     ----------
     enrichment
         Long table with columns ``feature``, ``term``, ``overlap``, ``set_size`` and
-        ``q_value`` (``p_value`` is used when q is absent).
+        ``q_value`` (``p_value`` is used when q is absent); with the verdict columns
+        (``empirical_p``, ``empirical_fdr``, ``beats_null``) the title says whether the
+        feature's gene set beats the association's permutation null.
     feature
         Feature whose terms are drawn.
     top
@@ -49,7 +74,9 @@ def plot_enrichment(enrichment: pd.DataFrame, *, feature: str, top: int = 10) ->
     else:
         ax.text(0.5, 0.5, "no enriched terms", ha="center", va="center")
         ax.set_axis_off()
-    ax.set_title(short_name(feature, 60), fontsize=9)
+    verdict = verdict_text(sub) if "beats_null" in sub else ""
+    ax.set_title(short_name(feature, 60) + (f"\ngene set {verdict}" if verdict else ""), fontsize=9,
+                 color="k" if not verdict or verdict.startswith("beats") else "#6d6d6d")
     fig.tight_layout()
     return fig
 
@@ -73,5 +100,11 @@ def enrichment(result: Any, *, n_features: int = 4) -> dict[str, Figure]:
     if not len(table):
         return {}
     ranked = table.groupby("feature")["q_value"].min().sort_values(kind="mergesort")
-    return {f"dotplot_{k + 1}": captioned(plot_enrichment(table, feature=f), f"Most enriched terms of {f}.")
-            for k, f in enumerate(ranked.index[:n_features])}
+    out = {}
+    for k, f in enumerate(ranked.index[:n_features]):
+        verdict = verdict_text(table[table["feature"] == f])
+        note = "" if verdict == "no null verdict" else f" Its gene set {verdict}."
+        if verdict.startswith("does not"):
+            note += " The association rule selects as many genes for it by chance, so these terms may be noise."
+        out[f"dotplot_{k + 1}"] = captioned(plot_enrichment(table, feature=f), f"Most enriched terms of {f}.{note}")
+    return out

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .._io import atomic_write, umask_mode
@@ -170,6 +171,13 @@ def _differential(res: Any, figs: _Figures) -> _Section:
         f"(two-sided Wilcoxon rank-sum, {by} < {thr:g}; the paper selects p < 0.05 without FDR control; BH q "
         "shown beside)."
     )
+    if "test" in diff.table:
+        n_exact = int((diff.table["test"] == "exact").sum())
+        rule = {"auto": "R's wilcox.test rule: exact when both groups have fewer than 50 patients and the feature "
+                        "has no ties", "exact": "exact wherever the feature has no ties",
+                "asymptotic": "normal approximation throughout"}.get(str(diff.parameters.get("method")), "")
+        sec.notes.append(f"p-values: {n_exact} exact, {len(diff.table) - n_exact} from the tie-corrected normal "
+                         f"approximation ({rule}). Fold change and direction are on the same (un-logged) scale.")
     figs.add_all(sec, diff.figures(), prefix="differential")
     table = diff.table
     cols = [c for c in ("mean_positive", "mean_negative", "fold_change", "p_value", "q_value", "direction") if c in table]
@@ -178,26 +186,93 @@ def _differential(res: Any, figs: _Figures) -> _Section:
     return sec
 
 
+def _verdict_counts(table: pd.DataFrame) -> tuple[int, int] | None:
+    """(features that beat the null, features with a verdict) of a table with ``feature``/``beats_null``; None without."""
+    if table is None or "beats_null" not in table or not table["beats_null"].notna().any():
+        return None
+    per = table.drop_duplicates("feature") if "feature" in table else table
+    flags = per["beats_null"].astype("boolean")
+    return int(flags.fillna(False).sum()), int(flags.notna().sum())
+
+
+def _null_notes(assoc: Any) -> list[str]:
+    """What the null model says: the permutation verdict first, then where the binomial is shown and why not."""
+    ns, params = assoc.null_summary, assoc.parameters
+    n_feat, n_null = len(ns), int(params.get("n_null", 0) or 0)
+    alpha = float(params.get("null_alpha", 0.05))
+    notes = []
+    counts = _verdict_counts(ns.reset_index()) if "beats_null" in ns else None
+    if counts is None:
+        notes.append("No permutation null was run (n_null = 0): no feature has a verdict against chance, and none "
+                     "of the results below can be weighed against what the rule selects by chance.")
+    else:
+        k, _ = counts
+        notes.append(
+            f"Null model: the permutation null is the reference (the whole procedure repeated {n_null} times with the "
+            f"expression rows permuted within each HER2 class). {k} of {n_feat} features beat it (empirical p < "
+            f"{alpha:g}, per feature); by chance alone about {n_feat * alpha:.1f} would. Their verdict (empirical p, "
+            "empirical FDR, beats_null) follows each feature into the top genes, the enrichment and the module below.")
+        if 1.0 / (n_null + 1) >= alpha:
+            notes.append(f"With {n_null} permutation rounds the smallest attainable empirical p is {1 / (n_null + 1):.3g}, "
+                         f"so no feature can beat the null at {alpha:g}: run at least {int(np.ceil(1 / alpha))} rounds.")
+    if "expected_binomial" in ns:
+        shown = int(ns["expected_binomial"].notna().sum())
+        if shown == n_feat:
+            notes.append("The analytic binomial null is shown for every feature: its assumptions (unpaired draws, "
+                         "near-Gaussian columns, uncorrelated genes) were checked and hold.")
+        else:
+            reasons: list[str] = []
+            for note in ns.get("binomial_note", pd.Series(dtype=object)):
+                for r in str(note).removeprefix("withheld: ").split("; "):
+                    r = r if not r.startswith("far from Gaussian") else "the feature is far from Gaussian"
+                    if r and r not in reasons:
+                        reasons.append(r)
+            notes.append(f"The analytic binomial null is withheld for {n_feat - shown} of {n_feat} features because "
+                         "its assumptions fail: " + "; ".join(reasons[:4]) + (" ..." if len(reasons) > 4 else "")
+                         + ". It assumes Gaussian columns, unpaired draws and uncorrelated genes, and is many-fold "
+                         "too low (or its band too narrow) where they fail; the permutation null holds in all cases.")
+    return notes
+
+
 def _association(res: Any, figs: _Figures) -> _Section:
     assoc = _need(res.association, "association")
     sec = _Section("association", "Perturbation association and its null model")
     specific, null = assoc.positive_specific, assoc.null_summary
     n_feat = specific["feature"].nunique() if len(specific) else 0
+    unpaired = assoc.parameters.get("mode", "unpaired") == "unpaired"
     sec.notes.append(
         f"{len(specific)} HER2-positive-specific feature–gene links over {n_feat} features. "
-        "With unpaired cohorts (different patients imaged and sequenced) every pairing is random: "
-        "compare each feature's count with the null model, i.e. how many genes the same rule "
-        "selects by chance (analytic binomial and permutation)."
+        + ("With unpaired cohorts (different patients imaged and sequenced) every pairing is random: "
+           "compare each feature's count with the null model, i.e. how many genes the same rule "
+           "selects by chance." if unpaired else
+           "Paired cohort (the same patients imaged and sequenced): the draws keep the pairs; the null model says "
+           "how many genes the rule selects once the pairs are broken.")
     )
     sec.notes += _normalization_notes(assoc.parameters, "association")
+    sec.notes.extend(_null_notes(assoc))
     figs.add_all(sec, assoc.figures(), prefix="association")
     if null["permutation_mean"].notna().any() and null["observed"].sum() > 0:
         ratio = float(null["permutation_mean"].sum() / max(null["observed"].sum(), 1))
         sec.notes.append(f"Across features the permutation null selects {100 * min(ratio, 1):.0f} % as many "
                          "genes as observed (an estimate of the false-discovery proportion).")
-    sec.tables.append(_Table("Null model per feature", _html_table(null.sort_values("observed", ascending=False))))
+    cols = [c for c in ("observed", "permutation_mean", "permutation_low95", "permutation_high95", "empirical_p",
+                        "empirical_fdr", "beats_null", "expected_binomial", "binomial_low99", "binomial_high99",
+                        "binomial_note") if c in null]
+    order = null.sort_values(["empirical_p", "observed"], ascending=[True, False], kind="mergesort") \
+        if "empirical_p" in null else null.sort_values("observed", ascending=False)
+    sec.tables.append(_Table("Null model per feature (permutation null first; the binomial where its checks pass)",
+                             _html_table(order[cols])))
+    checks = getattr(assoc, "null_checks", None)
+    if checks is not None and len(checks):
+        sec.tables.append(_Table("Checks of the binomial null's assumptions", _html_table(checks, max_rows=40,
+                                                                                          index=False)))
     if len(specific):
-        sec.tables.append(_Table("HER2-positive-specific links", _html_table(specific, index=False)))
+        shown = specific
+        if "beats_null" in null:
+            flags = null["beats_null"].astype("boolean")
+            shown = specific.assign(feature_beats_null=specific["feature"].map(
+                dict(zip(null.index.map(str), flags.astype(object)))))
+        sec.tables.append(_Table("HER2-positive-specific links", _html_table(shown, index=False)))
     return sec
 
 
@@ -205,7 +280,17 @@ def _top_genes(res: Any, figs: _Figures) -> _Section:
     assoc = _need(res.association, "association")
     sec = _Section("top-genes", "Top genes")
     sec.notes.append("Genes linked to the most features in HER2-positive patients only.")
-    sec.tables.append(_Table("Top genes", _html_table(assoc.top_genes, max_rows=30)))
+    top = assoc.top_genes
+    if "n_features_beating_null" in top and top["n_features_beating_null"].notna().any():
+        k = int((top["n_features_beating_null"].fillna(0) > 0).sum())
+        sec.notes.append(
+            "n_features_beating_null: how many of a gene's features beat the association's permutation null. "
+            + (f"{k} of the {len(top)} top genes are linked to at least one such feature." if k else
+               f"None of the {len(top)} top genes is linked to a feature that beats the null: their ranking is what "
+               "the rule selects by chance."))
+    else:
+        sec.notes.append("No permutation null was run: no verdict on the features behind these genes.")
+    sec.tables.append(_Table("Top genes", _html_table(top, max_rows=30)))
     return sec
 
 
@@ -222,28 +307,57 @@ def _enrichment(res: Any, figs: _Figures) -> _Section:
         f"{len(sig)} significant (q < {alpha:g}) term–feature pairs over {sig['feature'].nunique() if len(sig) else 0} "
         "features (hypergeometric over-representation, BH per feature)."
     )
+    counts = _verdict_counts(sig) if len(sig) else None
+    if counts is not None:
+        k, n = counts
+        sec.notes.append(
+            f"{k} of the {n} features with significant terms have gene sets that beat the association's permutation "
+            "null; the others' terms are enriched in gene sets the rule selects as often by chance (their empirical "
+            "FDR is in the table), so they describe chance selection, not the feature.")
+    elif "beats_null" in table:
+        sec.notes.append("No null verdict: " + str(enr.parameters.get("null_verdict", "none")).removeprefix("none: ")
+                         + ". None of these terms can be weighed against chance.")
     figs.add_all(sec, enr.figures(), prefix="enrichment")
     if not len(table):
         sec.notes.append("No feature had genes to test.")
-    cols = [c for c in ("feature", "library", "term", "overlap", "set_size", "p_value", "q_value", "odds_ratio") if c in table]
-    sec.tables.append(_Table("Enriched terms (smallest q first)",
+    cols = [c for c in ("feature", "library", "term", "overlap", "set_size", "p_value", "q_value", "odds_ratio",
+                        "empirical_fdr", "beats_null") if c in table]
+    sec.tables.append(_Table("Enriched terms (smallest q first; the feature's verdict against the null on the right)",
                              _html_table(table.sort_values("q_value", kind="mergesort")[cols], index=False)))
     return sec
 
 
+def _scope_note(mod: Any) -> str:
+    """Which features the module compared: all (the paper's method) or those that beat the null."""
+    if mod.parameters.get("beats_null_only"):
+        return ("Restricted to features whose gene sets beat the association's permutation null (module "
+                "beats_null_only: true); the others were not compared.")
+    return ("Every feature compared, the paper's method (module beats_null_only: false); set it to true to "
+            "restrict the module to features whose gene sets beat the association's permutation null.")
+
+
 def _similarity(res: Any, figs: _Figures) -> _Section:
-    from ..plotting._module import comparable_features
+    from ..plotting._module import comparable_features, within_chance
 
     mod = _need(res.module, "module")
     sec = _Section("similarity", "Simpson similarity of features' functions")
-    n = comparable_features(mod.similarity_matrix).shape[0]
+    mat = comparable_features(mod.similarity_matrix)
+    n = mat.shape[0]
     rule = f"{mod.parameters.get('column', 'q_value').replace('_value', '')} < {mod.parameters.get('alpha', 0.05):g}"
+    sec.notes.append(_scope_note(mod))
     if n < 2:
         sec.notes.append(f"{n} feature(s) have significant terms ({rule}): no pair of features to compare, "
                          "so no auxiliary feature can be found.")
         return sec
     sec.notes.append("Simpson index |Fi ∩ Fj| / min(|Fi|, |Fj|) of two features' significant term sets "
                      f"({rule}); a non-differential feature above the threshold to a differential one is auxiliary.")
+    chance = within_chance(mod) & set(map(str, mat.index))
+    if chance:
+        sec.notes.append(f"{len(chance)} of the {n} features compared (marked °) have gene sets that do not beat the "
+                         "association's permutation null: their similarities compare chance selections.")
+    elif "beats_null_a" not in mod.similarity or not mod.similarity["beats_null_a"].notna().any():
+        sec.notes.append("No null verdict: " + str(mod.parameters.get("null_verdict", "none")).removeprefix("none: ")
+                         + ".")
     figs.add_all(sec, figs.of(mod), prefix="module", names=("similarity",))
     return sec
 
@@ -251,10 +365,25 @@ def _similarity(res: Any, figs: _Figures) -> _Section:
 def _module(res: Any, figs: _Figures) -> _Section:
     mod = _need(res.module, "module")
     sec = _Section("module", "Feature module and network")
+    sec.notes.append(_scope_note(mod))
+    counts = _verdict_counts(mod.module) if len(mod.module) else None
+    if counts is not None:
+        k, n = counts
+        sec.notes.append(f"{k} of the {n} module members have gene sets that beat the association's permutation "
+                         "null" + ("" if k == n else "; the others' gene sets (hollow in the network) are no larger "
+                                   "than the rule selects by chance, so their terms and similarities may be noise") + ".")
+    elif "beats_null" in mod.module:
+        sec.notes.append("No null verdict: " + str(mod.parameters.get("null_verdict", "none")).removeprefix("none: ")
+                         + ".")
+    for reason, grp in mod.dropped.groupby("reason", sort=False) if len(mod.dropped) else ():
+        items = [str(i) for i in grp["item"]]
+        sec.notes.append(f"{len(items)} feature(s) left out ({reason}): " + ", ".join(items[:8])
+                         + (" ..." if len(items) > 8 else "") + ".")
     figs.add_all(sec, figs.of(mod), prefix="module", names=("network",))
     if mod.graph is not None:
         sec.notes.append("Network exports for Cytoscape / Gephi are in the module stage's folder (GraphML, "
-                         "Cytoscape.js JSON, node and edge tables).")
+                         "Cytoscape.js JSON, node and edge tables); feature nodes carry beats_null, empirical_p "
+                         "and empirical_fdr.")
     sec.tables.append(_Table("Feature module", _html_table(mod.module, index=False)))
     return sec
 
