@@ -23,9 +23,69 @@ from .._validation import (
     format_names,
 )
 
-__all__ = ["rank_sum_table"]
+__all__ = ["rank_sum_table", "rank_sum_pvalues", "select_by_rule"]
 
 log = get_logger(__name__)
+
+
+def rank_sum_pvalues(
+    x_pos: np.ndarray,
+    x_neg: np.ndarray,
+    *,
+    method: str = "asymptotic",
+    use_continuity: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The two-sided Mann–Whitney U test of every column: the one computation of the differential rule.
+
+    :func:`rank_sum_table` (the differential stage) and
+    :class:`~radiogenomics.differential.DifferentialSelector` (the same rule inside each
+    training split of the models stage) both call this function, so they cannot disagree.
+
+    Parameters
+    ----------
+    x_pos, x_neg
+        Values of the HER2-positive and HER2-negative samples: rows = samples, columns =
+        features (the same columns in both).
+    method
+        scipy ``mannwhitneyu`` method: ``"asymptotic"``, ``"exact"`` or ``"auto"``.
+    use_continuity
+        Continuity correction of the normal approximation.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``u`` (U of the positive group), ``p`` (two-sided) and ``constant`` (columns with a
+        single value over both groups, which get p = 1), one value per column.
+    """
+    res = stats.mannwhitneyu(x_pos, x_neg, alternative="two-sided", method=method, use_continuity=use_continuity,
+                             axis=0)
+    pvals = np.asarray(res.pvalue, dtype=float)
+    constant = (np.ptp(x_pos, axis=0) == 0) & (np.ptp(x_neg, axis=0) == 0) & (x_pos[0] == x_neg[0])
+    # scipy returns p = 1 for an all-tied column under "asymptotic"; make that explicit for every method
+    pvals = np.where(constant, 1.0, pvals)
+    return np.asarray(res.statistic, dtype=float), pvals, constant
+
+
+def select_by_rule(p_values: np.ndarray, *, select_by: str = "p", threshold: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Benjamini–Hochberg q of the p-values and the selection rule of the differential stage.
+
+    Parameters
+    ----------
+    p_values
+        One p-value per feature.
+    select_by
+        ``"p"`` (the paper) or ``"q"``: which value must be below ``threshold``.
+    threshold
+        Selected when the ``select_by`` value is strictly below it.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``q`` (BH over all features) and ``selected`` (bool).
+    """
+    p = np.asarray(p_values, dtype=float)
+    q = multipletests(p, method="fdr_bh")[1] if p.size else p.copy()
+    return q, (p if select_by == "p" else q) < threshold
 
 
 def rank_sum_table(
@@ -88,18 +148,12 @@ def rank_sum_table(
             f"got {n_pos} positive and {n_neg} negative."
         )
     values = data.to_numpy(dtype=float)
-    x_pos, x_neg = values[pos], values[~pos]
-    res = stats.mannwhitneyu(
-        x_pos, x_neg, alternative="two-sided", method=method, use_continuity=use_continuity, axis=0
-    )
-    pvals = np.asarray(res.pvalue, dtype=float)
-    constant = np.ptp(values, axis=0) == 0
+    u_stat, pvals, constant = rank_sum_pvalues(values[pos], values[~pos], method=method,
+                                               use_continuity=use_continuity)
     if constant.any():
-        # scipy returns p = 1 for an all-tied column under "asymptotic"; make that explicit
         log.warning("%s: %d constant column(s) get p = 1: %s", name, int(constant.sum()),
                     format_names(data.columns[constant]))
-        pvals = np.where(constant, 1.0, pvals)
-    qvals = multipletests(pvals, method="fdr_bh")[1]
+    qvals, selected = select_by_rule(pvals, select_by=select_by, threshold=threshold)
     lin = np.power(log_base, values) if log_base is not None else values
     mean_pos, mean_neg = lin[pos].mean(axis=0), lin[~pos].mean(axis=0)
     defined = (mean_pos > 0) & (mean_neg > 0)
@@ -112,7 +166,6 @@ def rank_sum_table(
         )
     diff = values[pos].mean(axis=0) - values[~pos].mean(axis=0)
     direction = np.where(diff > 0, "up", np.where(diff < 0, "down", "none"))
-    crit = pvals if select_by == "p" else qvals
     out = pd.DataFrame(
         {
             "mean_positive": values[pos].mean(axis=0),
@@ -122,11 +175,11 @@ def rank_sum_table(
             "fold_change": fc,
             "log2_fold_change": np.log2(fc),
             "direction": direction,
-            "u_statistic": np.asarray(res.statistic, dtype=float),
+            "u_statistic": u_stat,
             "p_value": pvals,
             "q_value": qvals,
             "rank": pd.Series(pvals).rank(method="min").to_numpy().astype(int),
-            "selected": crit < threshold,
+            "selected": selected,
         },
         index=pd.Index(data.columns, name="feature"),
     )
