@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 from sklearn.linear_model import LogisticRegression
 
 from .._logging import get_logger
@@ -159,7 +159,7 @@ def _logistic_fit(X: np.ndarray, y: np.ndarray, offset: np.ndarray, *, max_iter:
 
     current = nll(beta)
     for _ in range(max_iter):
-        mu = 1.0 / (1.0 + np.exp(-(offset + X @ beta)))
+        mu = special.expit(offset + X @ beta)
         grad = X.T @ (y - mu)
         hess = (X * (mu * (1 - mu))[:, None]).T @ X
         try:
