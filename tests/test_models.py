@@ -24,6 +24,7 @@ from radiogenomics.models import (
     baseline_table,
     bootstrap_auc_ci,
     brier_score,
+    calibration_slope_intercept,
     calibration_table,
     decision_curve,
     delong_ci,
@@ -211,8 +212,9 @@ def test_splits_equal_plain_pipeline_fits() -> None:
             est = set_random_state(_splits_variant(clone(pipe)), int(seeds[i])).fit(X.iloc[tr], y.iloc[tr])
             score = est.decision_function(X.iloc[te]) if name == "svm" else est.predict_proba(X.iloc[te])[:, 1]
             row = res.splits[(res.splits["split"] == i) & (res.splits["classifier"] == name)].iloc[0]
-            assert row["auc"] == pytest.approx(roc_auc_score(y.iloc[te], score)), name
-            assert row["accuracy"] == pytest.approx(accuracy_score(y.iloc[te], est.predict(X.iloc[te]))), name
+            assert row["auc"] == auc_score(y.iloc[te], score), name  # exact: the same scores, the same ranks
+            assert row["auc"] == pytest.approx(roc_auc_score(y.iloc[te], score), abs=1e-12), name
+            assert row["accuracy"] == accuracy_score(y.iloc[te], est.predict(X.iloc[te])), name
 
 
 def test_planted_signal_all_seven_above_0_8_and_paired_comparison() -> None:
@@ -328,6 +330,63 @@ def test_icc_filter_table_and_list() -> None:
 
 
 # ----------------------------------------------------------------------------- clinical
+@pytest.mark.parametrize("strategy", ["uniform", "quantile"])
+def test_calibration_bins_equal_scikit_learn(strategy: str) -> None:
+    from sklearn.calibration import calibration_curve
+
+    rng = np.random.default_rng(8)
+    for trial in range(60):
+        n = int(rng.integers(12, 250))
+        p = rng.random(n)
+        if trial % 2 == 0:
+            p = np.round(p, 1)  # probabilities on the bin edges (0.1, 0.2, ...): where left- and right-closed differ
+        if trial % 3 == 0:
+            p[: n // 5] = 0.0
+            p[-2:] = 1.0
+        y = (rng.random(n) < p).astype(int)
+        y[:2] = [0, 1]
+        for n_bins in (3, 5, 10):
+            t = calibration_table(y, p, n_bins=n_bins, strategy=strategy)
+            prob_true, prob_pred = calibration_curve(y, p, n_bins=n_bins, strategy=strategy)
+            assert len(t) == len(prob_true)
+            np.testing.assert_allclose(t["observed_fraction"], prob_true, rtol=0, atol=1e-12)
+            np.testing.assert_allclose(t["mean_predicted"], prob_pred, rtol=0, atol=1e-12)
+            assert t["n"].sum() == n
+    # a probability on an inner edge belongs to the bin below it (right-closed), as in scikit-learn
+    t = calibration_table([0, 1, 1, 0], [0.5, 0.5, 0.75, 0.25], n_bins=2)
+    assert t["n"].tolist() == [3, 1] and t["upper"].tolist() == [0.5, 1.0]
+
+
+def test_calibration_slope_and_intercept_match_statsmodels() -> None:
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(9)
+    for trial in range(20):
+        p = np.clip(rng.beta(2, 3, 250), 0.005, 0.995)
+        y = (rng.random(250) < p ** (0.6 + 0.05 * trial)).astype(int)
+        r = calibration_slope_intercept(y, p)
+        lp = np.log(p / (1 - p))
+        slope = sm.GLM(y, sm.add_constant(lp), family=sm.families.Binomial()).fit(tol=1e-12).params
+        intercept = sm.GLM(y, np.ones(250), family=sm.families.Binomial(), offset=lp).fit(tol=1e-12).params
+        assert r["calibration_slope"] == pytest.approx(slope[1], abs=1e-8)
+        assert r["calibration_slope_intercept"] == pytest.approx(slope[0], abs=1e-8)
+        assert r["calibration_intercept"] == pytest.approx(intercept[0], abs=1e-8)
+        assert r["n_clipped"] == 0
+    # perfectly calibrated on average: slope about 1, intercept about 0; too extreme: slope < 1
+    p = rng.random(20000)
+    y = (rng.random(20000) < p).astype(int)
+    r = calibration_slope_intercept(y, p)
+    assert r["calibration_slope"] == pytest.approx(1, abs=0.05) and r["calibration_intercept"] == pytest.approx(0, abs=0.05)
+    extreme = 1 / (1 + np.exp(-3 * np.log(p / (1 - p))))
+    assert calibration_slope_intercept(y, extreme)["calibration_slope"] == pytest.approx(1 / 3, abs=0.03)
+    # probabilities of exactly 0 or 1 are clipped and counted; separation gives NaN, not a huge number
+    r = calibration_slope_intercept([0, 0, 1, 1, 0], [0.0, 0.2, 1.0, 0.7, 0.5])
+    assert r["n_clipped"] == 2
+    assert np.isnan(calibration_slope_intercept([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9])["calibration_slope"])
+    t = calibration_table(y[:500], p[:500])
+    assert t.attrs["calibration_slope"] == pytest.approx(calibration_slope_intercept(y[:500], p[:500])["calibration_slope"])
+
+
 def test_calibration_hand_computation() -> None:
     y = np.array([0, 0, 1, 1, 1, 0])
     p = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
@@ -531,7 +590,23 @@ def test_evaluate_with_validation_is_the_composition_of_the_parts(stage_data: di
     assert (p["seed"], p["n_splits"], p["n_bootstrap"], p["classifiers"]) == (2, 5, 50, CLF)
     assert p["feature_sets"]["signal"] == ["f0", "f1", "f2"] and "random_state=2" in p["classifier_settings"]["lr"]
     ov = res.overview()
-    assert ov["n_validation"] == 50 and set(ov["best_split_auc"]) == {"signal", "all"}
+    assert ov["n_validation"] == 50 and set(ov["best_mean_auc"]) == {"signal/paper", "all/paper"}
+    assert ov["protocols"] == ["paper"] and ov["paper_inflation"] == {}
+    assert "paper protocol only" in p["protocol_notes"]["signal"]
+    # the nomogram evaluated on both cohorts, by hand: its probability, DeLong AUC, Brier, recalibration
+    nv = res.nomogram_validation.set_index("cohort")
+    assert list(nv.index) == ["training", "validation"] and nv.loc["validation", "n"] == 50
+    lr = make_classifier("lr", random_state=2).fit(d["X"][sets["signal"]], d["y"])
+    pv = np.clip(lr.predict_proba(d["Xv"][sets["signal"]])[:, 1], 1e-6, 1 - 1e-6)
+    enc = pd.get_dummies(d["clin"].loc[d["Xv"].index, ["age", "grade"]], drop_first=True, dtype=float)
+    pred = pd.concat([pd.Series(np.log(pv / (1 - pv)), index=d["Xv"].index, name="radiomic_score"), enc], axis=1)
+    prob = res.nomogram().score(pred)["probability"]
+    assert nv.loc["validation", "auc"] == pytest.approx(roc_auc_score(d["yv"], prob), abs=1e-12)
+    assert nv.loc["validation", "brier"] == pytest.approx(brier_score(d["yv"], prob), abs=1e-12)
+    recal = calibration_slope_intercept(d["yv"], prob)
+    assert nv.loc["validation", "calibration_slope"] == pytest.approx(recal["calibration_slope"])
+    cal_v = res.nomogram_calibration[res.nomogram_calibration["cohort"] == "validation"]
+    np.testing.assert_allclose(cal_v["observed_fraction"], calibration_table(d["yv"], prob)["observed_fraction"])
 
 
 def test_evaluate_without_validation_uses_out_of_fold_predictions(stage_data: dict, without_validation) -> None:
@@ -542,12 +617,20 @@ def test_evaluate_without_validation_uses_out_of_fold_predictions(stage_data: di
     oof = res.oof_predictions
     assert set(oof["cohort"]) == {"training_oof"} and set(oof["classifier"]) == set(CLF) and len(oof) == 2 * 90
     X1, y = d["X"][["f0", "f1", "f2"]], d["y"].to_numpy(int)
+    from sklearn.model_selection import StratifiedKFold
+
     for name, est in make_classifiers(CLF, random_state=1).items():
         ref = out_of_fold_scores(est, X1.to_numpy(float), y, seed=1)
         got = oof[oof["classifier"] == name]
         np.testing.assert_array_equal(got["score"].to_numpy(), ref)
-        thr = youden_threshold(y, ref)["threshold"]
-        np.testing.assert_array_equal(got["predicted"].to_numpy(), (ref >= thr).astype(int))
+        # the threshold applied to each fold is chosen inside that fold's training part, never on its own scores
+        for k, (tr, te) in enumerate(StratifiedKFold(5, shuffle=True, random_state=1).split(X1, y)):
+            inner = out_of_fold_scores(est, X1.to_numpy(float)[tr], y[tr], seed=1)
+            thr = youden_threshold(y[tr], inner)["threshold"]
+            np.testing.assert_array_equal(got["threshold"].to_numpy()[te], thr)
+            np.testing.assert_array_equal(got["predicted"].to_numpy()[te], (ref[te] >= thr).astype(int))
+            assert (got["fold"].to_numpy()[te] == k).all()
+        assert got["threshold"].nunique() > 1
         cal = calibration_table(y, ref)
         np.testing.assert_allclose(res.calibration.loc[res.calibration["classifier"] == name, "observed_fraction"],
                                    cal["observed_fraction"])
@@ -572,7 +655,7 @@ def test_models_result_round_trip(tmp_path, with_validation) -> None:
     assert back.overview() == res.overview()
     figs, again = res.figures(), back.figures()
     assert set(figs) == {"split_auc", "pca_variance", "lasso", "learning_curves", "roc", "precision_recall",
-                         "confusion_matrices", "calibration", "decision_curve", "nomogram"}
+                         "confusion_matrices", "calibration", "decision_curve", "nomogram", "nomogram_calibration"}
     assert set(again) == set(figs)
     for name, fig in figs.items():
         assert fig.get_label() == again[name].get_label() and fig.get_label(), name

@@ -91,6 +91,21 @@ def test_models_cli_result_folders_as_inputs_and_config(run_dir: Path, tmp_path:
     assert p["feature_set_sources"] == {"diff": "DifferentialResult", "all": "list"}
     assert res.evaluation_cohort == "training_oof" and res.oof_predictions is not None and res.validation is None
     assert not list((tmp_path / "out").glob("*.png"))
+    # the differential result read back from its folder gives the nested protocol; the plain set the paper one
+    protocols = res.summary.groupby("feature_set")["protocol"].agg(set).to_dict()
+    assert protocols == {"diff": {"paper", "nested"}, "all": {"paper"}}
+    assert p["protocols"] == ["paper", "nested"] and "all" in p["protocol_notes"]
+    cfg.write_text(cfg.read_text().replace("classifiers: [lr, nb]", "classifiers: [nb], protocols: [nested]"))
+    result = CliRunner().invoke(app, [
+        "-q", "models", "--features", str(tmp_path / "extract"), "--feature-set", f"diff={tmp_path / 'differential'}",
+        "--config", str(cfg), "--no-figures", "--out", str(tmp_path / "nested")])
+    assert result.exit_code == 0, result.output
+    res = rg.models.ModelsResult.read(tmp_path / "nested")
+    assert set(res.summary["protocol"]) == {"nested"} and res.parameters["protocols"] == ["nested"]
+    result = CliRunner().invoke(app, [
+        "-q", "models", "--features", str(tmp_path / "extract"), "--feature-set", "all=all", "--protocol", "nested",
+        "--config", str(cfg), "--no-figures", "--out", str(tmp_path / "none")])
+    assert result.exit_code == 2 and "nothing would be computed" in result.output
     result = CliRunner().invoke(app, [
         "models", "--features", str(tmp_path / "extract"), "--feature-set", f"x={tmp_path / 'extract'}",
         "--out", str(tmp_path / "out2")])

@@ -78,6 +78,11 @@ def models_command(
     n_splits: int = typer.Option(default(S, "n_splits"), "--n-splits", "--splits", help="Repeated stratified splits (the paper ran 10,000)."),
     test_size: float = typer.Option(default(S, "test_size"), "--test-size", help="Test fraction of each split."),
     classifiers: str = typer.Option(default(S, "classifiers"), "--classifiers", help="Comma-separated classifiers (default: all seven)."),
+    protocols: list[str] = typer.Option(
+        list(default(S, "protocols")), "--protocol",
+        help="Evaluation protocol of the repeated splits (repeat for both): 'paper' (the feature sets as given, "
+             "selected on all patients as published: optimistic) and/or 'nested' (the selection refitted inside "
+             "each split; needs a differential or module result folder as the --feature-set)."),
     variance: float = typer.Option(default(S, "variance"), "--variance", help="PCA: variance fraction to keep."),
     n_bootstrap: int = typer.Option(default(S, "n_bootstrap"), "--n-bootstrap", "--bootstrap", help="Bootstrap resamples of the validation AUC CI."),
     n_jobs: int = typer.Option(default(S, "n_jobs"), "--n-jobs", "--jobs", help="Worker processes for the splits (-1 = all cores)."),
@@ -98,8 +103,8 @@ def models_command(
             raise ParameterError(f"{what} is needed with the feature table {table} (or --label-column NAME when the "
                                  "table holds its labels, or an `extract` result folder).")
     names = None if classifiers is None else [c.strip() for c in classifiers.split(",") if c.strip()]
-    opts = stage_options(ctx, S, dict(n_splits=n_splits, test_size=test_size, classifiers=names, variance=variance,
-                                      n_bootstrap=n_bootstrap, n_jobs=n_jobs, seed=seed), config)
+    opts = stage_options(ctx, S, dict(n_splits=n_splits, test_size=test_size, classifiers=names, protocols=protocols,
+                                      variance=variance, n_bootstrap=n_bootstrap, n_jobs=n_jobs, seed=seed), config)
     sets = [_feature_set(spec) for spec in feature_set]
     if len({name for name, _, _ in sets}) < len(sets):
         raise ParameterError(f"--feature-set: repeated name among {[name for name, _, _ in sets]}.")

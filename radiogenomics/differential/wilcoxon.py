@@ -27,6 +27,8 @@ fold change is above 1).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -44,9 +46,101 @@ from .._validation import (
     format_names,
 )
 
-__all__ = ["rank_sum_table"]
+__all__ = ["RankSum", "rank_sum_table", "rank_sum_pvalues", "select_by_rule"]
 
 log = get_logger(__name__)
+
+
+class RankSum(NamedTuple):
+    """Per-column result of :func:`rank_sum_pvalues`."""
+
+    u: np.ndarray
+    """U of the positive group."""
+    p: np.ndarray
+    """Two-sided p-value."""
+    constant: np.ndarray
+    """A single value over both groups (p = 1)."""
+    exact: np.ndarray
+    """The exact distribution of U was used (else the normal approximation)."""
+    ties: np.ndarray
+    """The column has tied values in the pooled sample."""
+
+
+def rank_sum_pvalues(
+    x_pos: np.ndarray,
+    x_neg: np.ndarray,
+    *,
+    method: str = "auto",
+    use_continuity: bool = True,
+) -> RankSum:
+    """The two-sided Mann–Whitney U test of every column: the one computation of the differential rule.
+
+    :func:`rank_sum_table` (the differential stage) and
+    :class:`~radiogenomics.differential.DifferentialSelector` (the same rule inside each
+    training split of the models stage) both call this function, so they cannot disagree.
+
+    Parameters
+    ----------
+    x_pos, x_neg
+        Values of the HER2-positive and HER2-negative samples: rows = samples, columns =
+        features (the same columns in both).
+    method
+        ``"auto"`` (R's ``wilcox.test`` rule: exact when both groups have fewer than 50 samples
+        and the column has no ties), ``"exact"`` (exact wherever the column has no ties; tied
+        columns get the normal approximation with tie correction, as R) or ``"asymptotic"``.
+    use_continuity
+        Continuity correction of the normal approximation.
+
+    Returns
+    -------
+    RankSum
+        ``u``, ``p``, ``constant``, ``exact`` and ``ties``, one value per column.
+    """
+    x_pos, x_neg = np.asarray(x_pos, dtype=float), np.asarray(x_neg, dtype=float)
+    n_pos, n_neg = x_pos.shape[0], x_neg.shape[0]
+    pooled = np.sort(np.concatenate([x_pos, x_neg], axis=0), axis=0)
+    ties = (np.diff(pooled, axis=0) == 0).any(axis=0)
+    if method == "asymptotic":
+        exact = np.zeros(pooled.shape[1], dtype=bool)
+    elif method == "exact":
+        exact = ~ties
+    else:
+        exact = ~ties & (n_pos < 50) & (n_neg < 50)
+    pvals = np.empty(pooled.shape[1])
+    ustat = np.empty(pooled.shape[1])
+    for flag, how in ((True, "exact"), (False, "asymptotic")):
+        cols = np.flatnonzero(exact == flag)
+        if cols.size:
+            res = stats.mannwhitneyu(x_pos[:, cols], x_neg[:, cols], alternative="two-sided", method=how,
+                                     use_continuity=use_continuity, axis=0)
+            pvals[cols] = np.asarray(res.pvalue, dtype=float)
+            ustat[cols] = np.asarray(res.statistic, dtype=float)
+    constant = pooled[0] == pooled[-1]
+    # scipy returns p = 1 for an all-tied column under "asymptotic"; make that explicit for every method
+    pvals = np.where(constant, 1.0, pvals)
+    return RankSum(ustat, pvals, constant, exact, ties)
+
+
+def select_by_rule(p_values: np.ndarray, *, select_by: str = "p", threshold: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Benjamini–Hochberg q of the p-values and the selection rule of the differential stage.
+
+    Parameters
+    ----------
+    p_values
+        One p-value per feature.
+    select_by
+        ``"p"`` (the paper) or ``"q"``: which value must be below ``threshold``.
+    threshold
+        Selected when the ``select_by`` value is strictly below it.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``q`` (BH over all features) and ``selected`` (bool).
+    """
+    p = np.asarray(p_values, dtype=float)
+    q = multipletests(p, method="fdr_bh")[1] if p.size else p.copy()
+    return q, (p if select_by == "p" else q) < threshold
 
 
 def rank_sum_table(
@@ -126,35 +220,16 @@ def rank_sum_table(
             f"got {n_pos} positive and {n_neg} negative."
         )
     values = data.to_numpy(dtype=float)
-    x_pos, x_neg = values[pos], values[~pos]
-    sorted_vals = np.sort(values, axis=0)
-    ties = (np.diff(sorted_vals, axis=0) == 0).any(axis=0)
-    if method == "asymptotic":
-        exact = np.zeros(values.shape[1], dtype=bool)
-    elif method == "exact":
-        exact = ~ties
-        if ties.any():
-            log.warning("%s: method='exact' with ties in %d column(s) (%s): the exact distribution of U assumes "
-                        "distinct values, so these get the normal approximation with tie correction (as R's "
-                        "wilcox.test)", name, int(ties.sum()), format_names(data.columns[ties]))
-    else:
-        exact = ~ties & (n_pos < 50) & (n_neg < 50)
-    pvals = np.empty(values.shape[1])
-    ustat = np.empty(values.shape[1])
-    for flag, how in ((True, "exact"), (False, "asymptotic")):
-        cols = np.flatnonzero(exact == flag)
-        if cols.size:
-            res = stats.mannwhitneyu(x_pos[:, cols], x_neg[:, cols], alternative="two-sided", method=how,
-                                     use_continuity=use_continuity, axis=0)
-            pvals[cols] = np.asarray(res.pvalue, dtype=float)
-            ustat[cols] = np.asarray(res.statistic, dtype=float)
-    constant = np.ptp(values, axis=0) == 0
+    rs = rank_sum_pvalues(values[pos], values[~pos], method=method, use_continuity=use_continuity)
+    pvals, ustat, exact, ties, constant = rs.p, rs.u, rs.exact, rs.ties, rs.constant
+    if method == "exact" and ties.any():
+        log.warning("%s: method='exact' with ties in %d column(s) (%s): the exact distribution of U assumes "
+                    "distinct values, so these get the normal approximation with tie correction (as R's "
+                    "wilcox.test)", name, int(ties.sum()), format_names(data.columns[ties]))
     if constant.any():
-        # scipy returns p = 1 for an all-tied column under "asymptotic"; make that explicit
         log.warning("%s: %d constant column(s) get p = 1: %s", name, int(constant.sum()),
                     format_names(data.columns[constant]))
-        pvals = np.where(constant, 1.0, pvals)
-    qvals = multipletests(pvals, method="fdr_bh")[1]
+    qvals, selected = select_by_rule(pvals, select_by=select_by, threshold=threshold)
     lin = np.power(log_base, values) - log_offset if log_base is not None else values
     mean_pos, mean_neg = lin[pos].mean(axis=0), lin[~pos].mean(axis=0)
     defined = (mean_pos > 0) & (mean_neg > 0)
@@ -168,7 +243,6 @@ def rank_sum_table(
     # the direction on the fold change's scale: the two never disagree
     diff = mean_pos - mean_neg
     direction = np.where(diff > 0, "up", np.where(diff < 0, "down", "none"))
-    crit = pvals if select_by == "p" else qvals
     out = pd.DataFrame(
         {
             "mean_positive": values[pos].mean(axis=0),
@@ -184,7 +258,7 @@ def rank_sum_table(
             "ties": ties,
             "q_value": qvals,
             "rank": pd.Series(pvals).rank(method="min").to_numpy().astype(int),
-            "selected": crit < threshold,
+            "selected": selected,
         },
         index=pd.Index(data.columns, name="feature"),
     )

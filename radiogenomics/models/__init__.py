@@ -19,6 +19,7 @@ from .clinical import (
     Nomogram,
     baseline_table,
     brier_score,
+    calibration_slope_intercept,
     calibration_table,
     decision_curve,
     fit_nomogram,
@@ -42,7 +43,7 @@ from .selection import (
     stable_features,
 )
 from .splits import SplitResult, repeated_splits, split_seeds, stratified_split
-from .validation import ValidationResult, learning_curves, out_of_fold_scores, validate
+from .validation import ValidationResult, learning_curves, out_of_fold_predictions, out_of_fold_scores, validate
 
 __all__ = [
     "evaluate",
@@ -60,6 +61,7 @@ __all__ = [
     "delong_roc_variance",
     "delong_test",
     "learning_curves",
+    "out_of_fold_predictions",
     "out_of_fold_scores",
     "repeated_splits",
     "split_seeds",
@@ -77,6 +79,7 @@ __all__ = [
     "baseline_table",
     "brier_score",
     "calibration_table",
+    "calibration_slope_intercept",
     "decision_curve",
     "fit_nomogram",
 ]

@@ -1,10 +1,13 @@
 """The seven classifiers of the studies as scikit-learn pipelines.
 
-Every model is a :class:`sklearn.pipeline.Pipeline` whose first step is a
-:class:`~sklearn.preprocessing.StandardScaler`, then any feature selection (LASSO, PCA, ICC
-filter from :mod:`radiogenomics.models.selection`), then the estimator. Because scaling and
-selection live inside the pipeline they are refitted on the training part of every split, so
-nothing of the test part leaks into them.
+Every model is a :class:`sklearn.pipeline.Pipeline`: optionally a label-based feature
+``selector`` first (the nested protocol's
+:class:`~radiogenomics.differential.DifferentialSelector` or
+:class:`~radiogenomics.module.ModuleSelector`, which see the raw values as the differential
+stage does), then a :class:`~sklearn.preprocessing.StandardScaler`, then any further selection
+(LASSO, PCA, ICC filter from :mod:`radiogenomics.models.selection`), then the estimator.
+Because selection and scaling live inside the pipeline they are refitted on the training part
+of every split, so nothing of the test part leaks into them.
 
 Defaults (override any of them with ``params={"rf": {"n_estimators": 200}}``):
 
@@ -108,10 +111,11 @@ def make_classifier(
     *,
     random_state: int = 0,
     selection: BaseEstimator | Sequence[tuple[str, BaseEstimator]] | None = None,
+    selector: BaseEstimator | None = None,
     params: Mapping[str, Any] | None = None,
     probability: bool = True,
 ) -> Pipeline:
-    """Build one classifier as a pipeline ``scale -> [selection] -> clf``.
+    """Build one classifier as a pipeline ``[selector] -> scale -> [selection] -> clf``.
 
     Parameters
     ----------
@@ -124,6 +128,11 @@ def make_classifier(
         A transformer (e.g. :class:`~radiogenomics.models.selection.LassoSelector`, a PCA) or a
         list of ``(name, transformer)`` steps inserted between the scaler and the classifier;
         each is cloned.
+    selector
+        A feature selector placed *first*, before the scaler (cloned): the nested protocol's
+        :class:`~radiogenomics.differential.DifferentialSelector` or
+        :class:`~radiogenomics.module.ModuleSelector`, refitted with the pipeline on each
+        training part.
     params
         Hyper-parameters that override :data:`DEFAULT_PARAMS` for this classifier (for the
         SVM, parameters of the ``SVC``).
@@ -134,8 +143,8 @@ def make_classifier(
     Returns
     -------
     sklearn.pipeline.Pipeline
-        Steps ``scale``, then the selection steps (``select`` for a single transformer), then
-        ``clf``.
+        Steps ``selector`` (if given), ``scale``, then the selection steps (``select`` for a
+        single transformer), then ``clf``.
     """
     check_choice(name, "name", owner="make_classifier", choices=CLASSIFIERS)
     kwargs = dict(DEFAULT_PARAMS[name])
@@ -152,6 +161,8 @@ def make_classifier(
     if name == "svm" and probability:
         estimator = CalibratedClassifierCV(estimator, method="sigmoid", cv=5, ensemble=False)
     steps: list[tuple[str, BaseEstimator]] = [("scale", StandardScaler())]
+    if selector is not None:
+        steps.insert(0, ("selector", clone(selector)))
     if selection is not None:
         if isinstance(selection, BaseEstimator):
             steps.append(("select", clone(selection)))

@@ -1,4 +1,4 @@
-"""Clinical evaluation: calibration with Brier score, decision curves, nomogram, baseline table.
+"""Clinical evaluation: calibration (bins, Brier score, slope and intercept), decision curves, nomogram, baseline table.
 
 Decision curve analysis follows Vickers & Elkin (2006): at a threshold probability ``pt`` a
 patient is treated when the predicted risk is >= ``pt``, and
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 from sklearn.linear_model import LogisticRegression
 
 from .._logging import get_logger
@@ -35,6 +35,7 @@ from .._validation import (
 __all__ = [
     "brier_score",
     "calibration_table",
+    "calibration_slope_intercept",
     "decision_curve",
     "Nomogram",
     "fit_nomogram",
@@ -85,6 +86,13 @@ def calibration_table(
 ) -> pd.DataFrame:
     """Calibration curve: observed fraction of positives against mean predicted probability.
 
+    The bins are exactly those of :func:`sklearn.calibration.calibration_curve` (the tests
+    compare both to 1e-12): edges ``linspace(0, 1, n_bins + 1)`` (``"uniform"``) or the
+    ``n_bins``-quantiles of the probabilities (``"quantile"``, ``numpy.percentile``; edges
+    that coincide give empty bins, which are left out); a probability goes to bin
+    ``searchsorted(inner_edges, p)``, i.e. bins are *right-closed* ``(lower, upper]`` and the
+    first one also holds ``lower``.
+
     Parameters
     ----------
     y_true
@@ -94,15 +102,16 @@ def calibration_table(
     n_bins
         Number of bins.
     strategy
-        ``"uniform"``: equal-width bins on [0, 1] (right-closed, the first also includes 0);
-        ``"quantile"``: bins with equal numbers of samples.
+        ``"uniform"`` (equal width on [0, 1]) or ``"quantile"`` (equal numbers of samples).
 
     Returns
     -------
     pandas.DataFrame
-        One row per non-empty bin: ``bin``, ``lower``, ``upper``, ``n``, ``mean_predicted``,
-        ``observed_fraction``, ``observed_low`` / ``observed_high`` (Wilson 95% interval).
-        ``attrs["brier"]`` holds the Brier score.
+        One row per non-empty bin: ``bin``, ``lower``, ``upper``, ``n``, ``mean_predicted``
+        (scikit-learn's ``prob_pred``), ``observed_fraction`` (its ``prob_true``),
+        ``observed_low`` / ``observed_high`` (Wilson 95% interval). ``attrs`` hold ``brier``
+        (:func:`brier_score`), ``calibration_slope`` and ``calibration_intercept``
+        (:func:`calibration_slope_intercept`).
     """
     owner = "calibration_table"
     n_bins = check_int(n_bins, "n_bins", owner=owner, min_value=1)
@@ -111,28 +120,106 @@ def calibration_table(
     if strategy == "uniform":
         edges = np.linspace(0.0, 1.0, n_bins + 1)
     else:
-        edges = np.unique(np.quantile(p, np.linspace(0, 1, n_bins + 1)))
-        edges[0], edges[-1] = min(edges[0], 0.0), max(edges[-1], 1.0)
-    # same binning as sklearn.calibration.calibration_curve: bin = searchsorted(inner edges, p, "right")
-    which = np.searchsorted(edges[1:-1], p, side="right")
+        edges = np.percentile(p, np.linspace(0, 1, n_bins + 1) * 100)
+    which = np.searchsorted(edges[1:-1], p)  # scikit-learn's rule: side="left", bins (lower, upper]
+    sums = np.bincount(which, weights=p, minlength=n_bins)
+    positives = np.bincount(which, weights=y, minlength=n_bins)
+    totals = np.bincount(which, minlength=n_bins)
     rows = []
     z = stats.norm.ppf(0.975)
-    for b in range(len(edges) - 1):
-        mask = which == b
-        n = int(mask.sum())
-        if n == 0:
-            continue
-        k = int(y[mask].sum())
-        frac = k / n
+    for b in np.flatnonzero(totals):
+        n = int(totals[b])
+        frac = positives[b] / totals[b]
         denom = 1 + z**2 / n
         centre = (frac + z**2 / (2 * n)) / denom
         half = z * np.sqrt(frac * (1 - frac) / n + z**2 / (4 * n**2)) / denom
-        rows.append({"bin": b, "lower": float(edges[b]), "upper": float(edges[b + 1]), "n": n,
-                     "mean_predicted": float(p[mask].mean()), "observed_fraction": frac,
+        rows.append({"bin": int(b), "lower": float(edges[b]), "upper": float(edges[b + 1]), "n": n,
+                     "mean_predicted": float(sums[b] / totals[b]), "observed_fraction": float(frac),
                      "observed_low": float(centre - half), "observed_high": float(centre + half)})
-    table = pd.DataFrame(rows)
-    table.attrs["brier"] = brier_score(y, p)
+    table = pd.DataFrame(rows, columns=["bin", "lower", "upper", "n", "mean_predicted", "observed_fraction",
+                                        "observed_low", "observed_high"])
+    recal = calibration_slope_intercept(y, p)
+    table.attrs.update(brier=brier_score(y, p), calibration_slope=recal["calibration_slope"],
+                       calibration_intercept=recal["calibration_intercept"])
     return table
+
+
+#: Probabilities are clipped to [CLIP, 1 - CLIP] before the logit of the recalibration models.
+CLIP = 1e-6
+
+
+def _logistic_fit(X: np.ndarray, y: np.ndarray, offset: np.ndarray, *, max_iter: int = 100,
+                  tol: float = 1e-10) -> np.ndarray | None:
+    """Maximum-likelihood logistic regression by Newton's method with step halving; ``None`` if none exists."""
+    beta = np.zeros(X.shape[1])
+
+    def nll(b: np.ndarray) -> float:
+        eta = offset + X @ b
+        return float(np.sum(np.logaddexp(0.0, eta) - y * eta))
+
+    current = nll(beta)
+    for _ in range(max_iter):
+        mu = special.expit(offset + X @ beta)
+        grad = X.T @ (y - mu)
+        hess = (X * (mu * (1 - mu))[:, None]).T @ X
+        try:
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            return None
+        t = 1.0
+        while t > 1e-8:
+            trial = beta + t * step
+            value = nll(trial)
+            if value <= current + 1e-12:
+                break
+            t /= 2
+        beta, current = trial, value
+        if np.max(np.abs(t * step)) < tol * (1 + np.max(np.abs(beta))):
+            return beta if np.all(np.isfinite(beta)) and np.max(np.abs(beta)) < 1e6 else None
+    return None
+
+
+def calibration_slope_intercept(y_true: Any, proba: Any) -> dict[str, float]:
+    """Calibration slope and intercept by logistic recalibration (Cox 1958; Van Calster et al. 2016).
+
+    With ``lp = logit(p)``: the *slope* ``b`` of ``logit P(y = 1) = a + b * lp`` (1 when the
+    predictions are neither too extreme nor too modest, below 1 when they are too extreme,
+    the usual sign of overfitting) and the *intercept* ``alpha`` of
+    ``logit P(y = 1) = alpha + lp`` (calibration-in-the-large: 0 when the mean risk is right,
+    negative when the model over-predicts). Maximum likelihood, the same fits as
+    ``statsmodels`` ``GLM(y, [1, lp], Binomial())`` and ``GLM(y, 1, Binomial(), offset=lp)``
+    (checked in the tests). Probabilities of exactly 0 or 1 (trees, forests) have no finite
+    logit: they are clipped to ``[1e-6, 1 - 1e-6]`` first (:data:`CLIP`; counted in
+    ``n_clipped``).
+
+    Parameters
+    ----------
+    y_true
+        0/1 outcomes.
+    proba
+        Predicted probabilities of class 1.
+
+    Returns
+    -------
+    dict
+        ``calibration_slope``, ``calibration_slope_intercept`` (``a`` of the slope model),
+        ``calibration_intercept`` (``alpha``), ``n``, ``n_clipped``. A quantity without a
+        maximum-likelihood estimate (separated outcomes, constant predictions) is NaN.
+    """
+    y, p = _y_p(y_true, proba)
+    y = y.astype(float)
+    clipped = np.clip(p, CLIP, 1 - CLIP)
+    lp = np.log(clipped / (1 - clipped))
+    ones = np.ones((y.size, 1))
+    slope_fit = None if np.ptp(lp) == 0 else _logistic_fit(np.column_stack([ones, lp]), y, np.zeros(y.size))
+    intercept_fit = _logistic_fit(ones, y, lp) if 0 < y.sum() < y.size else None
+    return {
+        "calibration_slope": float(slope_fit[1]) if slope_fit is not None else float("nan"),
+        "calibration_slope_intercept": float(slope_fit[0]) if slope_fit is not None else float("nan"),
+        "calibration_intercept": float(intercept_fit[0]) if intercept_fit is not None else float("nan"),
+        "n": int(y.size),
+        "n_clipped": int(np.sum(clipped != p)),
+    }
 
 
 def decision_curve(

@@ -2,27 +2,41 @@
 
 :func:`evaluate` runs the whole stage on in-memory inputs and returns one :class:`ModelsResult`:
 
-1. Repeated stratified splits of the training cohort for every feature set (paired, see
-   :func:`~radiogenomics.models.repeated_splits`): ``splits``, ``summary``, ``comparison``.
+1. Repeated stratified splits of the training cohort for every feature set under both protocols
+   (paired, see :func:`~radiogenomics.models.repeated_splits`): ``paper``, the set as given
+   (the differential and module stages selected it on *all* patients, as the paper did, so its
+   split AUCs are optimistic), and ``nested``, the same selection rule refitted inside the
+   training part of every split (the honest estimate): ``splits``, ``summary`` (with a
+   ``protocol`` column and the best split labelled as optimistic), ``comparison`` (including
+   each set's paper-vs-nested difference, the paper protocol's inflation).
 2. On the *primary* feature set (the first one): PCA explained variance (``pca``), the LASSO
    path and selection (``lasso_cv``, ``lasso_coefficients``) and learning curves, all on the
    training cohort (reporting; the split AUCs never see them).
 3. With a validation cohort: every pipeline refitted on the training cohort and scored on the
    validation cohort (``validation``, ``validation_predictions``, ``validation_comparison``).
+   The models are refitted on the whole training cohort with the sets as given (selection on
+   all training patients is legitimate there: the validation cohort took no part in it).
    Without one: out-of-fold predictions of the training cohort (``oof_predictions``), so the
-   ROC, calibration and decision curves still have held-out scores (5 stratified folds).
-4. Calibration (``calibration``) and decision curves (``decision_curve``) of the primary set on
-   the same held-out scores (validation cohort, else out-of-fold).
+   ROC, calibration and decision curves still have held-out scores (5 stratified folds); the
+   Youden threshold applied to each fold is chosen inside that fold's training part.
+4. Calibration (``calibration``: bins as scikit-learn's ``calibration_curve``, Brier score,
+   calibration slope and intercept) and decision curves (``decision_curve``) of the primary
+   set on the same held-out scores (validation cohort, else out-of-fold).
 5. With a clinical table: baseline tables by HER2 status and by cohort, and a logistic nomogram
    of the radiomic score (logit of the out-of-fold logistic-regression probability on the
    primary set) plus the clinical variables (one-hot encoded; a variable with a missing value or
-   a single value among the training patients is left out and listed in ``dropped``).
+   a single value among the training patients is left out and listed in ``dropped``), and the
+   nomogram's discrimination and calibration (``nomogram_validation``, ``nomogram_calibration``)
+   on the training cohort (apparent) and on the validation cohort (the radiomic score there
+   from a logistic regression refitted on the whole training cohort; a validation patient
+   with a missing or unseen clinical value cannot be scored and is listed in ``dropped``).
 
 Every input and parameter is checked before anything is computed.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +44,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 from .._logging import get_logger
@@ -46,22 +61,31 @@ from .._validation import (
     check_table,
     format_names,
 )
-from .classifiers import make_classifier
+from .classifiers import make_classifier, set_random_state
 from .clinical import (
     Nomogram,
     baseline_table,
+    brier_score,
+    calibration_slope_intercept,
     calibration_table,
     decision_curve,
     fit_nomogram,
 )
-from .metrics import youden_threshold
+from .metrics import delong_ci
 from .selection import lasso_path, pca_variance
-from .splits import _resolve_classifiers, _resolve_feature_sets, repeated_splits
+from .splits import (
+    _check_protocols,
+    _resolve_classifiers,
+    _resolve_evaluations,
+    _resolve_feature_sets,
+    repeated_splits,
+)
 from .validation import (
     _check_cohorts,
     _predictions,
     _wide_scores,
     learning_curves,
+    out_of_fold_predictions,
     out_of_fold_scores,
     validate,
 )
@@ -85,14 +109,20 @@ class ModelsResult(StageResult):
     Attributes
     ----------
     summary
-        Repeated splits, one row per feature set and classifier: ``feature_set``,
-        ``classifier``, ``n_splits``, ``n_features``, ``<metric>_mean`` / ``_sd`` / ``_low`` /
-        ``_high`` for auc, accuracy, sensitivity, specificity, ``n_convergence_warnings``.
+        Repeated splits, one row per feature set, protocol (``paper``, ``nested``) and
+        classifier: ``feature_set``, ``protocol``, ``classifier``, ``n_splits``,
+        ``n_candidates``, ``n_features`` (mean used per split), ``n_features_min`` / ``_max``,
+        ``n_empty_selections``, ``<metric>_mean`` / ``_sd`` / ``_low`` (2.5th percentile) /
+        ``_high`` (97.5th) for auc, accuracy, sensitivity, specificity,
+        ``auc_best_split_optimistic`` and ``best_split`` (the best single split: what the
+        paper's headline numbers match; not an estimate), ``n_convergence_warnings`` (see
+        :class:`~radiogenomics.models.SplitResult`).
     splits
-        One row per split, feature set and classifier (see
+        One row per split, feature set, protocol and classifier (see
         :class:`~radiogenomics.models.SplitResult`).
     comparison
-        Paired comparison of the feature sets on the same splits, per classifier.
+        Paired comparisons on the same splits, per classifier: feature sets under the same
+        protocol, and each set's paper protocol against its nested one (the inflation).
     pca
         Explained variance of the principal components of the primary set: ``component``,
         ``explained_variance_ratio``, ``cumulative_variance``, ``kept``.
@@ -107,7 +137,9 @@ class ModelsResult(StageResult):
     calibration
         Calibration bins of every classifier on the held-out scores of the primary set
         (:func:`~radiogenomics.models.calibration_table` columns), plus ``classifier``,
-        ``brier``, ``feature_set``, ``cohort`` (``"validation"`` or ``"training_oof"``).
+        ``brier``, ``calibration_slope``, ``calibration_intercept``
+        (:func:`~radiogenomics.models.calibration_slope_intercept`), ``feature_set``,
+        ``cohort`` (``"validation"`` or ``"training_oof"``).
     decision_curve
         Net benefit per model and threshold (:func:`~radiogenomics.models.decision_curve`),
         plus ``feature_set`` and ``cohort``.
@@ -117,19 +149,30 @@ class ModelsResult(StageResult):
     oof_predictions
         Without a validation cohort: out-of-fold predictions of the training cohort on the
         primary set (``sample``, ``cohort``, ``feature_set``, ``classifier``, ``label``,
-        ``score``, ``predicted`` at the Youden threshold); else ``None``.
+        ``score``, ``threshold`` and ``predicted``: the Youden threshold of the sample's fold,
+        chosen inside that fold's training part; ``fold``); else ``None``.
     baseline_her2, baseline_split
         Baseline tables by HER2 status and by cohort (with a clinical table; the second with a
         validation cohort too).
     nomogram_coefficients, nomogram_points, nomogram_total_points
         The nomogram (see :class:`~radiogenomics.models.Nomogram`), with a clinical table.
+    nomogram_validation
+        The nomogram's performance, one row per cohort (``training``: apparent, the patients
+        it was fitted on; ``validation``): ``cohort``, ``n``, ``n_positive``, ``n_unscored``,
+        ``auc``, ``auc_low`` / ``auc_high`` (DeLong 95%), ``brier``, ``calibration_slope``,
+        ``calibration_intercept``, ``note``.
+    nomogram_calibration
+        Calibration bins of the nomogram's probability per cohort
+        (:func:`~radiogenomics.models.calibration_table` columns plus ``cohort``).
     models
         ``(feature_set, classifier)`` → pipeline refitted on the whole training cohort (with a
         validation cohort); not written.
     parameters
         The settings used: ``n_splits``, ``test_size``, ``variance``, ``n_bootstrap``,
         ``n_jobs``, ``seed``, ``cv``, ``confidence``, ``classifiers``,
-        ``classifier_settings``, ``feature_sets`` (resolved names), ``feature_set_sources``,
+        ``classifier_settings``, ``protocols``, ``evaluations`` (each set and protocol with
+        its selection rule), ``protocol_notes`` (why a set has the paper protocol only),
+        ``feature_sets`` (resolved names, as given), ``feature_set_sources``,
         ``primary_feature_set``, ``evaluation_cohort``, ``n_training``, ``n_validation``,
         ``pca_components``, ``lasso_C``, ``lasso_selected``, ``nomogram_variables``.
     dropped
@@ -158,6 +201,8 @@ class ModelsResult(StageResult):
     nomogram_coefficients: pd.DataFrame | None = None
     nomogram_points: pd.DataFrame | None = None
     nomogram_total_points: pd.DataFrame | None = None
+    nomogram_validation: pd.DataFrame | None = None
+    nomogram_calibration: pd.DataFrame | None = None
     models: Mapping[tuple[str, str], BaseEstimator] = field(default_factory=dict, compare=False, repr=False)
     parameters: Mapping[str, Any] = field(default_factory=dict)
     dropped: pd.DataFrame = field(default_factory=dropped_table)
@@ -196,6 +241,35 @@ class ModelsResult(StageResult):
             return None
         return Nomogram.from_tables(self.nomogram_coefficients, self.nomogram_points, self.nomogram_total_points)
 
+    def protocol_inflation(self) -> pd.DataFrame:
+        """The paper protocol's inflation: paper minus nested mean split AUC, per set and classifier.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``feature_set``, ``classifier``, ``auc_mean_paper``, ``auc_mean_nested``,
+            ``inflation`` (paired mean difference), ``inflation_low`` / ``inflation_high``
+            (2.5th / 97.5th percentile of the per-split differences),
+            ``auc_best_split_paper`` (the optimistic best split of the paper protocol); empty
+            when no set was evaluated under both protocols.
+        """
+        cols = ["feature_set", "classifier", "auc_mean_paper", "auc_mean_nested", "inflation", "inflation_low",
+                "inflation_high", "auc_best_split_paper"]
+        c = self.comparison
+        if c is None or c.empty or "protocol_a" not in c.columns:
+            return pd.DataFrame(columns=cols)
+        c = c[(c["protocol_a"] == "paper") & (c["protocol_b"] == "nested") & (c["feature_set_a"] == c["feature_set_b"])]
+        best = self.summary.set_index(["feature_set", "protocol", "classifier"])["auc_best_split_optimistic"]
+        out = pd.DataFrame({
+            "feature_set": c["feature_set_a"].to_numpy(), "classifier": c["classifier"].to_numpy(),
+            "auc_mean_paper": c["auc_mean_a"].to_numpy(), "auc_mean_nested": c["auc_mean_b"].to_numpy(),
+            "inflation": c["difference_mean"].to_numpy(), "inflation_low": c["difference_low"].to_numpy(),
+            "inflation_high": c["difference_high"].to_numpy(),
+        })
+        out["auc_best_split_paper"] = [float(best.get((f, "paper", k), np.nan))
+                                       for f, k in zip(out["feature_set"], out["classifier"])]
+        return out[cols]
+
     def overview(self) -> dict[str, Any]:
         """Counts of the result.
 
@@ -203,19 +277,39 @@ class ModelsResult(StageResult):
         -------
         dict
             ``n_training``, ``n_validation``, ``evaluation_cohort``, ``pca_components``,
-            ``lasso_selected``, ``best_split_auc`` (feature set → best mean split AUC),
-            ``best_classifier`` (feature set → its classifier), ``nomogram``, ``dropped``.
+            ``lasso_selected``, ``protocols``, ``best_mean_auc`` (``"<set>/<protocol>"`` → the
+            best classifier's mean split AUC), ``best_classifier`` (same keys → that
+            classifier), ``best_split_auc_optimistic`` (same keys → the largest single split
+            AUC, what a paper reporting its best split would show), ``paper_inflation`` (set →
+            paper minus nested mean split AUC, averaged over the classifiers), ``nomogram``,
+            ``nomogram_validation_auc``, ``dropped``.
         """
-        best = self.summary.loc[self.summary.groupby("feature_set", sort=False)["auc_mean"].idxmax()]
+        s = self.summary
+        protocol = s["protocol"] if "protocol" in s.columns else pd.Series("paper", index=s.index)
+        keys = s["feature_set"].astype(str) + "/" + protocol.astype(str)
+        best = s.loc[s.assign(_key=keys).groupby("_key", sort=False)["auc_mean"].idxmax()]
+        best_keys = keys.loc[best.index]
+        top = s.assign(_key=keys).groupby("_key", sort=False)["auc_best_split_optimistic"].max() \
+            if "auc_best_split_optimistic" in s.columns else pd.Series(dtype=float)
+        infl = self.protocol_inflation()
         p = self.parameters
+        nv = self.nomogram_validation
+        val_auc = None
+        if nv is not None and len(nv) and (nv["cohort"] == "validation").any():
+            val_auc = float(nv.loc[nv["cohort"] == "validation", "auc"].iloc[0])
         return {
             "n_training": p.get("n_training"), "n_validation": p.get("n_validation"),
             "evaluation_cohort": self.evaluation_cohort,
             "pca_components": int(self.pca["kept"].sum()),
             "lasso_selected": int(self.lasso_coefficients["selected"].sum()),
-            "best_split_auc": {str(r.feature_set): float(r.auc_mean) for r in best.itertuples()},
-            "best_classifier": {str(r.feature_set): str(r.classifier) for r in best.itertuples()},
+            "protocols": list(dict.fromkeys(protocol.astype(str))),
+            "best_mean_auc": {str(k): float(v) for k, v in zip(best_keys, best["auc_mean"])},
+            "best_classifier": {str(k): str(v) for k, v in zip(best_keys, best["classifier"])},
+            "best_split_auc_optimistic": {str(k): float(v) for k, v in top.items()},
+            "paper_inflation": {str(k): float(v) for k, v in infl.groupby("feature_set", sort=False)["inflation"]
+                                .mean().items()},
             "nomogram": self.nomogram_coefficients is not None,
+            "nomogram_validation_auc": val_auc,
             "dropped": len(self.dropped),
         }
 
@@ -260,11 +354,28 @@ def _check_clinical(clinical: Any, training: pd.Index) -> pd.DataFrame:
     return clin
 
 
-def _nomogram_predictors(clin: pd.DataFrame, radiomic_score: pd.Series) -> tuple[pd.DataFrame, list[dict[str, str]]]:
+@dataclass(frozen=True)
+class _ClinicalEncoder:
+    """The training cohort's coding of the clinical variables: one-hot with the training levels."""
+
+    variables: list[str]
+    levels: dict[str, list[Any]]
+
+    def __call__(self, table: pd.DataFrame) -> pd.DataFrame:
+        data = table[self.variables].copy()
+        for c, lev in self.levels.items():
+            data[c] = pd.Categorical(data[c], categories=lev)
+        return pd.get_dummies(data, drop_first=True, dtype=float).astype(float)
+
+
+def _nomogram_predictors(clin: pd.DataFrame, radiomic_score: pd.Series
+                         ) -> tuple[pd.DataFrame, list[dict[str, str]], _ClinicalEncoder]:
     """Radiomic score + one-hot clinical variables of the training cohort; unusable variables reported.
 
     A variable with a missing value or a single value among the training patients cannot enter
-    the logistic model: it is left out (and listed), never imputed.
+    the logistic model: it is left out (and listed), never imputed. Categorical variables are
+    one-hot encoded with their training levels (the first, in sorted order, is the reference);
+    the returned encoder applies the same coding to another cohort.
     """
     train = clin.loc[radiomic_score.index]
     dropped, keep = [], []
@@ -279,8 +390,76 @@ def _nomogram_predictors(clin: pd.DataFrame, radiomic_score: pd.Series) -> tuple
             continue
         dropped.append({"kind": "clinical variable", "item": str(c), "reason": reason})
         log.info("nomogram: clinical variable %s: %s", c, reason)
-    encoded = pd.get_dummies(train[keep], drop_first=True, dtype=float).astype(float)
-    return pd.concat([radiomic_score, encoded], axis=1), dropped
+    levels = {c: sorted(train[c].unique(), key=str) for c in keep if not pd.api.types.is_numeric_dtype(train[c])}
+    encode = _ClinicalEncoder(keep, levels)
+    return pd.concat([radiomic_score, encode(train)], axis=1), dropped, encode
+
+
+def _validation_predictors(clin: pd.DataFrame, vfeat: pd.DataFrame, X1: pd.DataFrame, y: np.ndarray,
+                           columns: list[str], encode: _ClinicalEncoder, names: pd.Index, *,
+                           seed: int) -> tuple[pd.DataFrame, list[dict[str, str]]]:
+    """The nomogram's predictors for the validation cohort, and the patients it cannot score.
+
+    The radiomic score of a validation patient is the logit of a logistic regression refitted
+    on the whole training cohort's primary set (the training patients' score is out-of-fold).
+    A patient without a clinical row, with a missing value or with a level unseen in training
+    cannot be scored: listed in ``dropped``, never imputed.
+    """
+    lr = set_random_state(clone(make_classifier("lr", random_state=seed)), seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        lr.fit(X1.to_numpy(float), y)
+    p = np.clip(lr.predict_proba(vfeat[columns].to_numpy(float))[:, 1], 1e-6, 1 - 1e-6)
+    score = pd.Series(np.log(p / (1 - p)), index=vfeat.index, name="radiomic_score")
+    raw = clin.reindex(vfeat.index)
+    dropped = []
+    keep_rows = []
+    levels = encode.levels
+    used = list(encode.variables)
+    for sample in vfeat.index:
+        if sample not in clin.index:
+            reason = "no clinical row: the nomogram cannot score this validation patient"
+        else:
+            row = raw.loc[sample, used]
+            missing = [str(c) for c in used if pd.isna(row[c])]
+            unseen = [f"{c}={row[c]!r}" for c in levels if c in used and not pd.isna(row[c]) and row[c] not in levels[c]]
+            if missing:
+                reason = f"missing {', '.join(missing)}: the nomogram cannot score this validation patient"
+            elif unseen:
+                reason = f"level(s) not seen in training ({', '.join(unseen)}): the nomogram cannot score this patient"
+            else:
+                keep_rows.append(sample)
+                continue
+        dropped.append({"kind": "validation patient", "item": str(sample), "reason": reason})
+    if dropped:
+        log.info("nomogram: %d validation patient(s) cannot be scored (see dropped)", len(dropped))
+    encoded = encode(clin.loc[keep_rows]) if keep_rows else pd.DataFrame(index=pd.Index([], dtype=object))
+    out = pd.concat([score.loc[keep_rows], encoded], axis=1).reindex(columns=names, fill_value=0.0)
+    return out.astype(float), dropped
+
+
+def _nomogram_performance(nomo: Nomogram, cohorts: list[tuple[str, pd.DataFrame, pd.Series, int, str]]
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """AUC (DeLong CI), Brier score, calibration slope/intercept and bins of the nomogram per cohort."""
+    rows, bins = [], []
+    for cohort, predictors, labels, n_unscored, note in cohorts:
+        prob = nomo.score(predictors)["probability"].to_numpy(float)
+        yv = labels.loc[predictors.index].to_numpy(int)
+        row: dict[str, Any] = {"cohort": cohort, "n": int(yv.size), "n_positive": int(yv.sum()),
+                               "n_unscored": int(n_unscored)}
+        if 0 < yv.sum() < yv.size:
+            d = delong_ci(yv, prob, confidence=CONFIDENCE)
+            row.update(auc=d["auc"], auc_low=d["ci_low"], auc_high=d["ci_high"])
+        else:
+            row.update(auc=np.nan, auc_low=np.nan, auc_high=np.nan)
+        recal = calibration_slope_intercept(yv, prob)
+        row.update(brier=brier_score(yv, prob), calibration_slope=recal["calibration_slope"],
+                   calibration_intercept=recal["calibration_intercept"], note=note)
+        rows.append(row)
+        t = calibration_table(yv, prob)
+        t.attrs = {}
+        bins.append(t.assign(cohort=cohort))
+    return pd.DataFrame(rows), pd.concat(bins, ignore_index=True)
 
 
 def evaluate(
@@ -291,6 +470,7 @@ def evaluate(
     validation: tuple[pd.DataFrame, pd.Series] | Any | None = None,
     clinical: pd.DataFrame | None = None,
     classifiers: Sequence[str] | Mapping[str, BaseEstimator] | None = None,
+    protocols: Sequence[str] = ("paper", "nested"),
     n_splits: int = 1000,
     test_size: float = 0.3,
     variance: float = 0.91,
@@ -323,6 +503,17 @@ def evaluate(
     classifiers
         Names among :data:`~radiogenomics.models.CLASSIFIERS` (default all seven) or a dict
         name → scikit-learn estimator.
+    protocols
+        How the repeated splits evaluate each feature set: ``"paper"`` (the set as given; for
+        a differential or module result that is the selection on all patients, as Cui et al.
+        did, optimistic) and/or ``"nested"`` (the same rule refitted on the training part of
+        each split, the honest estimate). The nested protocol needs the upstream result: a
+        differential result (its Mann–Whitney rule) or a module result (its similarity
+        matrix and threshold, with the rule of the differential result among the sets, else
+        the differential stage's defaults). A plain list of names is evaluated as given
+        (``paper`` only; ``parameters["protocol_notes"]`` says so). Validation, calibration,
+        decision curves and the nomogram always use the sets as given (refitted on the whole
+        training cohort).
     n_splits
         Repeated stratified splits (the paper ran 10,000).
     test_size
@@ -352,6 +543,7 @@ def evaluate(
     n_bootstrap = check_int(n_bootstrap, "n_bootstrap", owner=owner, min_value=10)
     check_n_jobs(n_jobs, owner=owner)
     seed = check_int(seed, "seed", owner=owner, min_value=0)
+    protocols = _check_protocols(protocols, owner)
     if show_progress is not None and not isinstance(show_progress, bool):
         raise ParameterError(f"The 'show_progress' parameter of {owner} must be True, False or None. "
                              f"Got {show_progress!r} instead.")
@@ -374,6 +566,9 @@ def evaluate(
         feat, lab, vfeat, vlab, sets = _check_cohorts(feat, lab, vfeat, vlab, feature_sets)
     else:
         sets = _resolve_feature_sets(feat, feature_sets)
+    # the nested protocol's selectors and candidate pools, checked now (the splits rebuild them)
+    specs = {name: upstream.get(name, cols) for name, cols in sets.items()}
+    _resolve_evaluations(feat, specs if feature_sets is not None else None, sets, protocols)
     estimators = _resolve_classifiers(classifiers, seed)
     no_proba = [name for name, est in estimators.items() if not hasattr(est, "predict_proba")]
     if no_proba:
@@ -391,7 +586,8 @@ def evaluate(
     # ---- the computation: BLAS pinned to one thread, so results are bit-identical in any process
     # (a multi-threaded BLAS sums in another order; these matrices are small, one thread is as fast)
     with threadpool_limits(limits=1, user_api="blas"):
-        return _evaluate(feat, lab, vfeat, vlab, sets=sets, estimators=estimators, classifiers=classifiers,
+        return _evaluate(feat, lab, vfeat, vlab, sets=sets, specs=specs if feature_sets is not None else None,
+                         protocols=protocols, estimators=estimators, classifiers=classifiers,
                          clin=clin, n_splits=n_splits, test_size=test_size, variance=variance,
                          n_bootstrap=n_bootstrap, n_jobs=n_jobs, seed=seed, show_progress=show_progress,
                          synthetic=synthetic, sources=sources)
@@ -404,6 +600,8 @@ def _evaluate(
     vlab: pd.Series | None,
     *,
     sets: dict[str, list[str]],
+    specs: Mapping[str, Any] | None,
+    protocols: tuple[str, ...],
     estimators: dict[str, BaseEstimator],
     classifiers: Any,
     clin: pd.DataFrame | None,
@@ -423,8 +621,9 @@ def _evaluate(
     X1 = feat[sets[primary]]
     y = lab.to_numpy(int)
     # ---- 1. repeated splits (all sets)
-    splits = repeated_splits(feat, lab, feature_sets=sets, classifiers=classifiers, n_splits=n_splits,
-                             test_size=test_size, seed=seed, n_jobs=n_jobs, show_progress=show_progress)
+    splits = repeated_splits(feat, lab, feature_sets=specs, classifiers=classifiers, protocols=protocols,
+                             n_splits=n_splits, test_size=test_size, seed=seed, n_jobs=n_jobs,
+                             show_progress=show_progress)
     # ---- 2. PCA, LASSO and learning curves on the primary set (training cohort, reporting)
     pca_table, n_comp = pca_variance(X1, variance=variance)
     lasso = lasso_path(X1, lab, seed=seed)
@@ -444,10 +643,10 @@ def _evaluate(
                  "training cohort")
         rows = []
         for name, est in estimators.items():
-            oof = out_of_fold_scores(est, X1.to_numpy(float), y, cv=CV, seed=seed)
-            thr = youden_threshold(y, oof)["threshold"]
+            oof = out_of_fold_predictions(est, X1.to_numpy(float), y, cv=CV, seed=seed)
             rows.append(_predictions(X1.index, cohort="training_oof", feature_set=primary, classifier=name,
-                                     labels=y, scores=oof, threshold=thr))
+                                     labels=y, scores=oof["score"], threshold=oof["threshold"])
+                        .assign(fold=oof["fold"]))
         oof_table = pd.concat(rows, ignore_index=True)
         held_out = oof_table
         cohort = "training_oof"
@@ -457,7 +656,8 @@ def _evaluate(
     cal_parts = []
     for c in scores.columns:
         t = calibration_table(y_eval.to_numpy(), scores[c].to_numpy())
-        cal_parts.append(t.assign(classifier=c, brier=t.attrs["brier"]))
+        cal_parts.append(t.assign(classifier=c, brier=t.attrs["brier"], calibration_slope=t.attrs["calibration_slope"],
+                                  calibration_intercept=t.attrs["calibration_intercept"]))
     cal = pd.concat(cal_parts, ignore_index=True).assign(feature_set=primary, cohort=cohort)
     cal.attrs = {}
     dca = decision_curve(y_eval.to_numpy(), {c: scores[c].to_numpy() for c in scores.columns})
@@ -485,11 +685,23 @@ def _evaluate(
         lr = make_classifier("lr", random_state=seed)
         p_lr = np.clip(out_of_fold_scores(lr, X1.to_numpy(float), y, cv=CV, seed=seed), 1e-6, 1 - 1e-6)
         score = pd.Series(np.log(p_lr / (1 - p_lr)), index=feat.index, name="radiomic_score")
-        predictors, dropped_rows = _nomogram_predictors(clin, score)
+        predictors, dropped_rows, encode = _nomogram_predictors(clin, score)
         nomo = fit_nomogram(predictors, lab)
         nomogram_vars = list(predictors.columns)
         clinical_tables.update(nomogram_coefficients=nomo.coefficients, nomogram_points=nomo.points,
                                nomogram_total_points=nomo.total_points)
+        cohorts = [("training", predictors, lab, 0,
+                    "apparent: the patients the nomogram was fitted on (its radiomic score is out-of-fold)")]
+        if vfeat is not None:
+            vpred, unscored = _validation_predictors(clin, vfeat, X1, y, sets[primary], encode, predictors.columns,
+                                                     seed=seed)
+            dropped_rows += unscored
+            if len(vpred):
+                cohorts.append(("validation", vpred, vlab.loc[vpred.index], len(unscored),
+                                "independent: radiomic score from a logistic regression refitted on the whole "
+                                "training cohort"))
+        perf, bins = _nomogram_performance(nomo, cohorts)
+        clinical_tables.update(nomogram_validation=perf, nomogram_calibration=bins)
     else:
         log.info("no clinical table: baseline tables and nomogram skipped")
 
@@ -497,6 +709,8 @@ def _evaluate(
         "n_splits": n_splits, "test_size": test_size, "variance": variance, "n_bootstrap": n_bootstrap,
         "n_jobs": n_jobs, "seed": seed, "cv": CV, "confidence": CONFIDENCE,
         "classifiers": clf_names, "classifier_settings": {k: repr(v) for k, v in estimators.items()},
+        "protocols": list(protocols), "evaluations": splits.parameters.get("evaluations"),
+        "protocol_notes": splits.parameters.get("protocol_notes"),
         "feature_sets": {k: list(v) for k, v in sets.items()},
         "feature_set_sources": dict(sources),
         "primary_feature_set": primary, "evaluation_cohort": cohort,

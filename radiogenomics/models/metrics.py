@@ -73,12 +73,26 @@ def auc_score(y_true: Any, scores: Any) -> float:
 
 
 def _auc_fast(pos: np.ndarray, s: np.ndarray) -> float:
+    """``(R+ - m(m+1)/2) / (m n)`` with R+ the sum of the positives' mid-ranks (ties: average rank).
+
+    The mid-ranks come from one stable sort; they are half-integers, so their sum is exact in
+    float64 whatever the order of summation: the same number as ``scipy.stats.rankdata``
+    gives (the tests check it), several times faster on the split engine's small arrays.
+    NaN scores give NaN, as rankdata does.
+    """
     m = int(pos.sum())
     n = pos.size - m
-    if m == 0 or n == 0:
+    if m == 0 or n == 0 or np.isnan(s).any():
         return float("nan")
-    ranks = stats.rankdata(s)
-    return float((ranks[pos].sum() - m * (m + 1) / 2.0) / (m * n))
+    order = np.argsort(s, kind="mergesort")
+    ss = s[order]
+    first = np.empty(ss.size, dtype=bool)
+    first[0] = True
+    np.not_equal(ss[1:], ss[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    mid = (starts + np.append(starts[1:], ss.size) + 1) / 2.0  # mid-rank of each group of ties (1-based)
+    ranks = mid[np.cumsum(first) - 1]
+    return float((ranks[pos[order]].sum() - m * (m + 1) / 2.0) / (m * n))
 
 
 def delong_roc_variance(y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -38,7 +38,7 @@ from .metrics import (
 )
 from .splits import _resolve_classifiers, _resolve_feature_sets, _splits_variant
 
-__all__ = ["validate", "ValidationResult", "out_of_fold_scores", "learning_curves"]
+__all__ = ["validate", "ValidationResult", "out_of_fold_scores", "out_of_fold_predictions", "learning_curves"]
 
 log = get_logger(__name__)
 
@@ -93,12 +93,68 @@ def out_of_fold_scores(
     return out[:, 1] if out.ndim == 2 else out
 
 
+def out_of_fold_predictions(
+    estimator: BaseEstimator,
+    features: pd.DataFrame | np.ndarray,
+    labels: Any,
+    *,
+    cv: int = 5,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Out-of-fold scores and, for each fold, a Youden threshold chosen without that fold.
+
+    The scores are those of :func:`out_of_fold_scores` (same folds, same seed). The threshold
+    applied to fold ``k``'s held-out patients is the Youden threshold of out-of-fold scores
+    computed *inside fold k's training part* (an inner stratified cross-validation with the
+    same number of folds, fewer if a class has fewer patients there): the patients whose
+    predictions it classifies never take part in choosing it, so the confusion matrix and the
+    sensitivity and specificity it gives are held-out estimates too.
+
+    Parameters
+    ----------
+    estimator
+        Classifier or pipeline (cloned; not modified).
+    features
+        Training features.
+    labels
+        0/1 labels.
+    cv
+        Number of stratified folds (shuffled with ``seed``), outer and inner.
+    seed
+        Seed of the folds and of the estimator.
+
+    Returns
+    -------
+    dict
+        ``score`` (one per sample), ``threshold`` (the threshold of the sample's fold),
+        ``predicted`` (``score >= threshold``, 0/1), ``fold`` (0-based).
+    """
+    cv = check_int(cv, "cv", owner="out_of_fold_predictions", min_value=2)
+    X = np.asarray(features, dtype=float)
+    y = np.asarray(labels).astype(int)
+    scores = out_of_fold_scores(estimator, X, y, cv=cv, seed=seed)
+    folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
+    threshold = np.empty(y.size)
+    fold = np.empty(y.size, dtype=np.int16)
+    for k, (train, test) in enumerate(folds.split(X, y)):
+        inner_cv = int(min(cv, np.bincount(y[train], minlength=2).min()))
+        if inner_cv < 2:
+            raise InputError(f"out-of-fold thresholds: fold {k} leaves fewer than 2 patients of a class for its "
+                             "inner cross-validation.")
+        inner = out_of_fold_scores(estimator, X[train], y[train], cv=inner_cv, seed=seed)
+        threshold[test] = youden_threshold(y[train], inner)["threshold"]
+        fold[test] = k
+    return {"score": scores, "threshold": threshold, "predicted": (scores >= threshold).astype(np.int8),
+            "fold": fold}
+
+
 def _predictions(samples: pd.Index, *, cohort: str, feature_set: str, classifier: str, labels: np.ndarray,
-                 scores: np.ndarray, threshold: float) -> pd.DataFrame:
-    """Long prediction rows: a sample is predicted positive when its score reaches the threshold."""
+                 scores: np.ndarray, threshold: float | np.ndarray) -> pd.DataFrame:
+    """Long prediction rows: a sample is predicted positive when its score reaches the (its fold's) threshold."""
+    threshold = np.broadcast_to(np.asarray(threshold, dtype=float), np.shape(scores))
     return pd.DataFrame({
         "sample": samples, "cohort": cohort, "feature_set": feature_set, "classifier": classifier,
-        "label": np.asarray(labels).astype(np.int8), "score": scores,
+        "label": np.asarray(labels).astype(np.int8), "score": scores, "threshold": threshold,
         "predicted": (np.asarray(scores) >= threshold).astype(np.int8),
     })
 
@@ -127,7 +183,8 @@ class ValidationResult:
         ``n_validation``, ``n_validation_positive``.
     predictions
         Long table: ``sample``, ``cohort`` (``training_oof`` or ``validation``),
-        ``feature_set``, ``classifier``, ``label``, ``score``, ``predicted``.
+        ``feature_set``, ``classifier``, ``label``, ``score``, ``threshold`` (the Youden
+        threshold chosen on the training out-of-fold scores), ``predicted``.
     comparison
         DeLong paired tests on the validation cohort between feature sets, per classifier:
         ``classifier``, ``feature_set_a``, ``feature_set_b``, ``auc_a``, ``auc_b``,

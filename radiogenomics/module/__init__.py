@@ -4,6 +4,9 @@
 - :mod:`.similarity`: Simpson and Jaccard indices of features' significant term sets, replication;
 - :mod:`.auxiliary`: auxiliary features (Simpson index > 0.6 with a differential feature) and
   the module table;
+- :class:`ModuleSelector`: the module as a scikit-learn transformer (differential features of the
+  fitted samples plus their auxiliaries from the precomputed similarity matrix), refitted inside
+  each training split by the models stage's nested protocol;
 - :mod:`.network`: the module network (networkx) and its exports (GraphML, Cytoscape.js JSON,
   node and edge tables).
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 from .._results import callable_stage
 from .auxiliary import FeatureModule, auxiliary_features, build_module, check_differential
 from .network import build_network, from_cytoscape, from_graphml, network_tables, to_cytoscape, to_graphml
+from .selector import ModuleSelector
 from .similarity import (
     jaccard_index,
     pairwise_similarity,
@@ -26,6 +30,7 @@ from .stage import ModuleResult, module
 
 __all__ = [
     "ModuleResult",
+    "ModuleSelector",
     "module",
     "FeatureModule",
     "auxiliary_features",

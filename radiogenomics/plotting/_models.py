@@ -395,38 +395,58 @@ def plot_nomogram(
 
 
 def plot_split_auc(splits: pd.DataFrame, *, title: str = "AUC over repeated splits") -> Figure:
-    """Box plots of the per-split AUC per classifier, feature sets side by side.
+    """Box plots of the per-split AUC per classifier: one panel per feature set, protocols side by side.
 
     Parameters
     ----------
     splits
-        ``SplitResult.splits``.
+        ``SplitResult.splits`` (a ``protocol`` column, ``paper`` / ``nested``; without one every
+        row counts as ``paper``).
     title
-        Axes title.
+        Figure title.
 
     Returns
     -------
     matplotlib.figure.Figure
+        The paper protocol (features selected on all patients) in light hatched boxes, the
+        nested one (selection inside each split) in solid boxes; a dot marks each box's mean.
     """
+    if "protocol" not in splits.columns:
+        splits = splits.assign(protocol="paper")
     sets = list(dict.fromkeys(splits["feature_set"]))
     clfs = list(dict.fromkeys(splits["classifier"]))
-    fig = Figure(figsize=(max(6, 1.1 * len(clfs) * len(sets)), 4.5))
-    ax = fig.add_subplot()
-    width = 0.8 / len(sets)
-    colours = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
-    for j, fs in enumerate(sets):
-        data = [splits.loc[(splits["feature_set"] == fs) & (splits["classifier"] == c), "auc"].dropna().to_numpy()
-                for c in clfs]
-        pos = np.arange(len(clfs)) + (j - (len(sets) - 1) / 2) * width
-        bp = ax.boxplot(data, positions=pos, widths=width * 0.9, patch_artist=True, showfliers=False)
-        for patch in bp["boxes"]:
-            patch.set_facecolor(colours[j % len(colours)])
-            patch.set_alpha(0.6)
-        ax.plot([], [], color=colours[j % len(colours)], lw=6, alpha=0.6, label=str(fs))
-    ax.axhline(0.5, ls="--", color="grey", lw=1)
-    ax.set_xticks(np.arange(len(clfs)), clfs)
-    ax.set(ylabel="Test AUC", title=title)
-    ax.legend(fontsize=8)
+    protocols = [p for p in ("paper", "nested") if (splits["protocol"] == p).any()]
+    style = {"paper": {"facecolor": "#f4c58a", "hatch": "//", "label": "paper (selected on all patients)"},
+             "nested": {"facecolor": "#4c78a8", "hatch": "", "label": "nested (selected inside each split)"}}
+    fig = Figure(figsize=(max(6.0, 0.9 * len(clfs) * len(protocols) + 1.5), 3.6 * len(sets) + 0.6))
+    width = 0.8 / len(protocols)
+    for i, fs in enumerate(sets):
+        ax = fig.add_subplot(len(sets), 1, i + 1)
+        sub = splits[splits["feature_set"] == fs]
+        for j, protocol in enumerate(protocols):
+            data = [sub.loc[(sub["protocol"] == protocol) & (sub["classifier"] == c), "auc"].dropna().to_numpy()
+                    for c in clfs]
+            pos = np.arange(len(clfs)) + (j - (len(protocols) - 1) / 2) * width
+            keep = [k for k, d in enumerate(data) if d.size]
+            if not keep:
+                continue
+            bp = ax.boxplot([data[k] for k in keep], positions=pos[keep], widths=width * 0.85, patch_artist=True,
+                            showfliers=False)
+            for patch in bp["boxes"]:
+                patch.set_facecolor(style[protocol]["facecolor"])
+                patch.set_hatch(style[protocol]["hatch"])
+                patch.set_alpha(0.85)
+            ax.plot(pos[keep], [data[k].mean() for k in keep], "o", color="black", ms=3)
+            if i == 0:
+                ax.bar([np.nan], [np.nan], color=style[protocol]["facecolor"], hatch=style[protocol]["hatch"],
+                       label=style[protocol]["label"])
+        ax.axhline(0.5, ls="--", color="grey", lw=1)
+        ax.set_xticks(np.arange(len(clfs)), clfs)
+        ax.set(ylabel="Test AUC", title=f"feature set '{fs}'")
+        if i == 0:
+            ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle(title)
+    fig.tight_layout()
     return fig
 
 
@@ -442,8 +462,8 @@ def models(result: Any) -> dict[str, Figure]:
     -------
     dict
         Those of ``split_auc``, ``pca_variance``, ``lasso``, ``learning_curves``, ``roc``,
-        ``precision_recall``, ``confusion_matrices``, ``calibration``, ``decision_curve`` and
-        ``nomogram`` whose tables the result holds; each figure's caption names the feature
+        ``precision_recall``, ``confusion_matrices``, ``calibration``, ``decision_curve``,
+        ``nomogram`` and ``nomogram_calibration`` whose tables the result holds; each figure's caption names the feature
         set and the cohort it shows.
     """
     from ..models.evaluate import COHORTS
@@ -457,10 +477,14 @@ def models(result: Any) -> dict[str, Figure]:
     if result.splits is not None:
         sets = ", ".join(f"'{s}'" for s in dict.fromkeys(result.splits["feature_set"]))
         n = int(result.splits["split"].nunique())
+        both = "protocol" in result.splits.columns and result.splits["protocol"].nunique() > 1
         figs["split_auc"] = captioned(
             plot_split_auc(result.splits),
             f"Test AUC of each classifier over {n} repeated stratified train/test splits of the training cohort, "
-            f"feature set(s) {sets} on the same splits.")
+            f"feature set(s) {sets} on the same splits"
+            + ("; hatched: the paper protocol (features selected on all patients, so every split's test patients "
+               "helped choose them: optimistic), solid: the nested protocol (the same selection inside each "
+               "split's training part: the honest estimate)." if both else "."))
     if result.pca is not None:
         n_comp = int(result.pca["kept"].sum())
         variance = float(p.get("variance", result.pca["cumulative_variance"].iloc[max(n_comp - 1, 0)]))
@@ -492,11 +516,14 @@ def models(result: Any) -> dict[str, Figure]:
         figs["precision_recall"] = captioned(
             plot_precision_recall(scores, labels, title=f"Precision-recall ({primary}, {cohort})"),
             f"Precision-recall curves of every classifier on {where}; the dashed line is the prevalence.")
+        rule = ("at the Youden threshold chosen on the training cohort's out-of-fold predictions"
+                if result.evaluation_cohort == "validation" else
+                "each fold's patients classified at the Youden threshold chosen inside that fold's training part "
+                "(inner cross-validation), never on the scores it classifies")
         figs["confusion_matrices"] = captioned(
             plot_confusion_matrices(predicted, labels.loc[predicted.index],
                                     title=f"Confusion matrices ({primary}, {cohort})"),
-            f"Confusion matrices on {where}, at the Youden threshold chosen on the training cohort's "
-            "out-of-fold predictions.")
+            f"Confusion matrices on {where}, {rule}.")
     if result.calibration is not None:
         figs["calibration"] = captioned(
             plot_calibration(result.calibration, title=f"Calibration ({COHORTS[result.evaluation_cohort]})"),
@@ -514,4 +541,18 @@ def models(result: Any) -> dict[str, Figure]:
             plot_nomogram(result.nomogram_coefficients, result.nomogram_points, result.nomogram_total_points),
             f"Nomogram of a logistic model fitted on the training cohort: radiomic score (out-of-fold logistic "
             f"regression on the '{primary}' features) and clinical variables ({variables}).")
+    nv = getattr(result, "nomogram_validation", None)
+    nc = getattr(result, "nomogram_calibration", None)
+    if nc is not None and len(nc):
+        tables = {}
+        for cohort, g in nc.groupby("cohort", sort=False):
+            row = nv[nv["cohort"] == cohort].iloc[0] if nv is not None and (nv["cohort"] == cohort).any() else None
+            label = f"nomogram, {cohort}" + (f" (AUC {row['auc']:.3f}, slope {row['calibration_slope']:.2f})"
+                                               if row is not None else "")
+            tables[label] = g.assign(brier=float(row["brier"]) if row is not None else np.nan)
+        figs["nomogram_calibration"] = captioned(
+            plot_calibration(tables, title="Nomogram calibration"),
+            "Calibration of the nomogram's predicted probability on the training cohort (apparent: the patients it "
+            "was fitted on) and on the validation cohort (independent); AUC, calibration slope and Brier score in "
+            "the legend.")
     return figs

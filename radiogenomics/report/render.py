@@ -40,7 +40,8 @@ _MODEL_SECTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "validation": (("roc", "precision_recall", "confusion_matrices"), ("validation", "validation_comparison")),
     "calibration": (("calibration",), ()),
     "dca": (("decision_curve",), ()),
-    "nomogram": (("nomogram",), ("nomogram_coefficients", "nomogram_points")),
+    "nomogram": (("nomogram", "nomogram_calibration"), ("nomogram_validation", "nomogram_coefficients",
+                                                       "nomogram_points")),
     "pca": (("pca_variance",), ("pca",)),
 }
 
@@ -388,12 +389,48 @@ def _module(res: Any, figs: _Figures) -> _Section:
     return sec
 
 
+def _protocol_note(models: Any) -> str:
+    """The one paragraph that says what the two protocols of the repeated splits are, with this run's numbers."""
+    text = (
+        "Two protocols are reported side by side on the same splits. Paper: the differential and module "
+        "features were selected on all training patients before splitting, as Cui et al. did; every split's test "
+        "patients therefore helped choose the features, and its AUCs are optimistic. Nested: the same "
+        "selection (the differential stage's Mann–Whitney rule and, for the module, the auxiliary features from the "
+        "precomputed similarity matrix) is repeated inside the training part of each split, so the test patients "
+        "play no part in it: the honest estimate of how such a model performs on new patients. A split whose "
+        "nested selection finds no feature counts as a model without features (AUC 0.5). The best single split "
+        "(column 'auc_best_split_optimistic') is shown only because the paper's headline AUCs match the best of "
+        "its splits; it is not an estimate. The similarity matrix itself (association and enrichment) was "
+        "computed once, outside the splits. The validation cohort, calibration, decision curves and nomogram use "
+        "models refitted on the whole training cohort.")
+    infl = models.protocol_inflation() if hasattr(models, "protocol_inflation") else None
+    if infl is not None and len(infl):
+        parts = []
+        for fs, g in infl.groupby("feature_set", sort=False):
+            parts.append(f"'{fs}': paper {g['auc_mean_paper'].mean():.3f} vs nested {g['auc_mean_nested'].mean():.3f} "
+                         f"(inflation {g['inflation'].mean():+.3f}; best single paper split "
+                         f"{g['auc_best_split_paper'].max():.3f})")
+        text += " In this run, mean split AUC averaged over the classifiers: " + "; ".join(parts) + "."
+    else:
+        notes = (models.parameters or {}).get("protocol_notes") or {}
+        if notes:
+            text += " In this run only the paper protocol was evaluated: " + "; ".join(
+                f"'{k}': {v}" for k, v in notes.items()) + "."
+    return text
+
+
 def _models_section(key: str, title: str) -> Callable[[Any, _Figures], _Section]:
     fig_names, table_names = _MODEL_SECTIONS[key]
 
     def build(res: Any, figs: _Figures) -> _Section:
         models = _need(res.models, "models")
         sec = _Section(key, title)
+        if key == "models":
+            sec.notes.append(_protocol_note(models))
+            infl = models.protocol_inflation() if hasattr(models, "protocol_inflation") else None
+            if infl is not None and len(infl):
+                sec.tables.append(_Table("Paper protocol against nested protocol (mean split AUC, paired)",
+                                         _html_table(infl, max_rows=50)))
         figs.add_all(sec, figs.of(models), prefix="models", names=fig_names)
         tables = models.tables()
         for name in table_names:

@@ -1,0 +1,473 @@
+"""Exact fast paths of the split engine: scikit-learn's own numbers without its per-call overhead.
+
+At a few hundred patients the cost of a scikit-learn fit is mostly input validation, not
+arithmetic: ``check_classification_targets`` alone takes longer than growing a decision tree,
+and a random forest repeats it (with ``clone``, ``set_params`` and ``get_params``) for each of
+its trees. 10,000 splits x 4 feature-set evaluations x 7 classifiers make that the whole
+budget. For the estimators below the engine therefore runs the same computation without the
+checks (its inputs are already validated: finite float64 arrays, two classes):
+
+- :class:`~sklearn.tree.DecisionTreeClassifier` and
+  :class:`~sklearn.ensemble.RandomForestClassifier`: scikit-learn's own Cython tree builder,
+  criterion and splitter (imported from ``sklearn.tree._classes``, the objects its ``_fit``
+  uses), the same float32 data, seeds and bootstrap draws, and the forest's probability average
+  in the same order;
+- :class:`~sklearn.svm.SVC` (ranked by its decision function): the same ``libsvm.fit`` and
+  ``libsvm.decision_function`` calls with the same arguments and seed; a fit that libsvm stops
+  early (which scikit-learn reports with a warning) is redone through scikit-learn;
+- :class:`~sklearn.linear_model.LogisticRegression` (L-BFGS, L2): scikit-learn's own
+  ``_logistic_regression_path`` with the arguments its ``fit`` passes, then the same
+  decision function and ``expit``;
+- :class:`~sklearn.neural_network.MLPClassifier` (L-BFGS): scikit-learn's own ``_initialize``,
+  ``_fit_lbfgs`` and ``_forward_pass_fast`` on the same arrays and seed, without
+  ``_validate_input`` (a third of its cost here); its ``ConvergenceWarning`` is counted as usual;
+- :class:`~sklearn.naive_bayes.GaussianNB`: the same means, variances, smoothing and joint
+  log-likelihood (scikit-learn's own ``_joint_log_likelihood`` and ``_logsumexp``);
+- :class:`~sklearn.preprocessing.StandardScaler` (the shared prefix of every pipeline):
+  scikit-learn's own ``_incremental_mean_and_var`` and zero-scale handling.
+
+Only default-like configurations are taken (no class or sample weights, no pruning, no
+monotonic constraints...); anything else goes through scikit-learn. Before a fast path is used
+in a process it is checked once against the estimator it replaces on a small problem with ties:
+the probabilities must be bit-identical (``numpy.array_equal``), otherwise the engine logs a
+warning and uses scikit-learn. The tests check the same on the engine's own splits.
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+import threading
+import warnings
+from collections.abc import Callable
+from math import ceil
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+
+from .._logging import get_logger
+
+__all__ = ["fast_scorer", "fast_transformer"]
+
+log = get_logger(__name__)
+
+#: A fast path: ``(X_train, y_train, X_test, random_state) -> (score, predicted)`` on the test rows, where
+#: ``score`` is ``predict_proba(X_test)[:, 1]`` (``decision_function`` for an SVC) and ``predicted`` is
+#: the predicted class (``proba[:, 1] > proba[:, 0]``, ``decision > 0``), as the split engine scores them.
+Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+#: A fast transformer: ``(X_train, X_test) -> (fit_transform(X_train), transform(X_test))``.
+Transformer = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+_MAX_INT = np.iinfo(np.int32).max
+_NO_DEPTH_LIMIT = np.iinfo(np.int32).max
+_local = threading.local()
+
+
+def _seeded(seed: int) -> np.random.RandomState:
+    """A RandomState in the state of ``RandomState(seed)`` (what ``check_random_state(seed)`` returns).
+
+    Constructing a ``RandomState`` first seeds it from the OS through a ``SeedSequence`` (about
+    0.1-0.3 ms); re-seeding one per thread gives the same state (the tests compare
+    ``get_state()``) in microseconds. A tree needs two per fit, a forest 60.
+    """
+    rs = getattr(_local, "rs", None)
+    if rs is None:
+        rs = _local.rs = np.random.RandomState()
+    rs.seed(seed)
+    return rs
+
+
+def _from_proba(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return proba[:, 1], proba[:, 1] > proba[:, 0]
+
+
+# --------------------------------------------------------------------------------------------
+# trees
+# --------------------------------------------------------------------------------------------
+def _tree_ok(p: dict[str, Any]) -> bool:
+    from sklearn.tree import _classes as tc
+
+    return (p.get("criterion") in tc.CRITERIA_CLF and p.get("splitter", "best") in tc.DENSE_SPLITTERS
+            and p.get("max_leaf_nodes") is None and p.get("ccp_alpha", 0.0) == 0.0
+            and p.get("class_weight") is None and p.get("monotonic_cst") is None
+            and (p.get("max_depth") is None or isinstance(p.get("max_depth"), numbers.Integral)))
+
+
+def _max_features(value: Any, n_features: int) -> int:
+    if isinstance(value, str):
+        if value == "sqrt":
+            return max(1, int(np.sqrt(n_features)))
+        if value == "log2":
+            return max(1, int(np.log2(n_features)))
+        raise ValueError(value)
+    if value is None:
+        return n_features
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    return max(1, int(value * n_features)) if value > 0.0 else 0
+
+
+def _grow(p: dict[str, Any], X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None, seed: int) -> Any:
+    """One tree exactly as ``BaseDecisionTree._fit(..., check_input=False)`` grows it (float32 ``X``, 2-D ``y``)."""
+    from sklearn.tree import _classes as tc
+
+    n_samples, n_features = X.shape
+    n_classes = np.array([2], dtype=np.intp)
+    msl = p["min_samples_leaf"]
+    min_samples_leaf = msl if isinstance(msl, numbers.Integral) else ceil(msl * n_samples)
+    mss = p["min_samples_split"]
+    min_samples_split = mss if isinstance(mss, numbers.Integral) else max(2, ceil(mss * n_samples))
+    min_samples_split = max(min_samples_split, 2 * min_samples_leaf)
+    max_depth = _NO_DEPTH_LIMIT if p["max_depth"] is None else p["max_depth"]
+    total = n_samples if sample_weight is None else np.sum(sample_weight)
+    min_weight_leaf = p["min_weight_fraction_leaf"] * total
+    criterion = tc.CRITERIA_CLF[p["criterion"]](1, n_classes)
+    splitter = tc.DENSE_SPLITTERS[p.get("splitter", "best")](
+        criterion, _max_features(p["max_features"], n_features), min_samples_leaf, min_weight_leaf,
+        _seeded(seed), None)
+    tree = tc.Tree(n_features, n_classes, 1)
+    builder = tc.DepthFirstTreeBuilder(splitter, min_samples_split, min_samples_leaf, min_weight_leaf, max_depth,
+                                       p["min_impurity_decrease"])
+    builder.build(tree, X, y, sample_weight, None)
+    return tree
+
+
+def _decision_tree(p: dict[str, Any]) -> Scorer:
+    def score(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, random_state: int) -> np.ndarray:
+        y = np.ascontiguousarray((ytr == np.unique(ytr)[1]).reshape(-1, 1), dtype=np.float64)
+        tree = _grow(p, np.asarray(Xtr, dtype=np.float32), y, None, int(random_state))
+        return _from_proba(tree.predict(np.asarray(Xte, dtype=np.float32))[:, :2])
+
+    return score
+
+
+def _random_forest(p: dict[str, Any]) -> Scorer:
+    n_trees = int(p["n_estimators"])
+    bootstrap = bool(p["bootstrap"])
+
+    def score(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, random_state: int) -> np.ndarray:
+        X = np.asarray(Xtr, dtype=np.float32)
+        Xt = np.asarray(Xte, dtype=np.float32)
+        y = np.ascontiguousarray((ytr == np.unique(ytr)[1]).reshape(-1, 1), dtype=np.float64)
+        n = X.shape[0]
+        rng = _seeded(int(random_state))
+        seeds = [rng.randint(_MAX_INT) for _ in range(n_trees)]  # _set_random_states, tree by tree
+        proba = np.zeros((Xt.shape[0], 2), dtype=np.float64)
+        for s in seeds:
+            weight = None
+            if bootstrap:  # _parallel_build_trees: bootstrap counts as sample weights
+                idx = _seeded(s).randint(0, n, n).astype(np.int32)
+                weight = np.asarray(np.bincount(idx, minlength=n), dtype=np.float64)
+            proba += _grow(p, X, y, weight, s).predict(Xt)[:, :2]
+        proba /= n_trees
+        return _from_proba(proba)
+
+    return score
+
+
+# --------------------------------------------------------------------------------------------
+# Gaussian naive Bayes
+# --------------------------------------------------------------------------------------------
+def _gaussian_nb(est: BaseEstimator) -> Scorer:
+    from sklearn.utils._array_api import _logsumexp, get_namespace
+
+    smoothing = float(est.var_smoothing)
+    template = clone(est)
+
+    def score(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, random_state: int) -> np.ndarray:
+        X = np.asarray(Xtr, dtype=np.float64)
+        classes = np.unique(ytr)
+        theta = np.zeros((2, X.shape[1]))
+        var = np.zeros((2, X.shape[1]))
+        count = np.zeros(2)
+        epsilon = smoothing * np.max(np.var(X, axis=0))
+        for i, c in enumerate(classes):
+            Xi = X[ytr == c]
+            var[i, :] = np.var(Xi, axis=0)
+            theta[i, :] = np.mean(Xi, axis=0)
+            count[i] += Xi.shape[0]
+        var[:, :] += epsilon
+        nb = copy.copy(template)
+        nb.classes_, nb.theta_, nb.var_, nb.class_prior_ = classes, theta, var, count / np.sum(count)
+        Xt = np.asarray(Xte, dtype=np.float64)
+        jll = nb._joint_log_likelihood(Xt)
+        xp, _ = get_namespace(Xt)
+        log_prob = jll - np.atleast_2d(_logsumexp(jll, axis=1, xp=xp)).T
+        return _from_proba(np.exp(log_prob))
+
+    return score
+
+
+# --------------------------------------------------------------------------------------------
+# SVC (ranked by its decision function in the split loop)
+# --------------------------------------------------------------------------------------------
+def _svc(est: BaseEstimator) -> Scorer:
+    from sklearn.svm import _libsvm
+
+    p = est.get_params(deep=False)
+    kernel, gamma = p["kernel"], p["gamma"]
+    common = {"kernel": kernel, "degree": p["degree"], "cache_size": p["cache_size"], "coef0": p["coef0"]}
+    nu, epsilon = float(est.nu), float(est.epsilon)
+
+    def score(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, random_state: int) -> tuple[np.ndarray, np.ndarray]:
+        X = np.ascontiguousarray(Xtr, dtype=np.float64)
+        classes, y = np.unique(ytr, return_inverse=True)
+        y = np.asarray(y, dtype=np.float64, order="C")
+        if gamma == "scale":
+            var = X.var()
+            g = 1.0 / (X.shape[1] * var) if var != 0 else 1.0
+        elif gamma == "auto":
+            g = 1.0 / X.shape[1]
+        else:
+            g = float(gamma)
+        seed = _seeded(int(random_state)).randint(np.iinfo("i").max)
+        _libsvm.set_verbosity_wrap(int(p["verbose"]))
+        support, sv, n_support, dual_coef, intercept, prob_a, prob_b, status, _ = _libsvm.fit(
+            X, y, svm_type=0, sample_weight=np.asarray([], dtype=np.float64), class_weight=np.ones(classes.size),
+            C=p["C"], nu=nu, probability=False, shrinking=p["shrinking"], tol=p["tol"], gamma=g, epsilon=epsilon,
+            max_iter=p["max_iter"], random_seed=seed, **common)
+        if status != 0:
+            raise _UnsupportedFitError("libsvm stopped early")  # the caller refits through scikit-learn (it warns)
+        dec = _libsvm.decision_function(np.ascontiguousarray(Xte, dtype=np.float64), support, sv, n_support,
+                                        dual_coef, intercept, prob_a, prob_b, svm_type=0, gamma=g, **common)
+        dec = -dec.ravel()  # scikit-learn flips the sign for two classes
+        return dec, dec > 0
+
+    return score
+
+
+class _UnsupportedFitError(Exception):
+    """This fit must go through scikit-learn (e.g. it would warn)."""
+
+
+# --------------------------------------------------------------------------------------------
+# logistic regression (L-BFGS, L2): scikit-learn's own path function, without the input checks
+# --------------------------------------------------------------------------------------------
+def _logistic(est: BaseEstimator) -> Scorer:
+    from scipy.special import expit
+    from sklearn.linear_model._logistic import _logistic_regression_path
+
+    p = est.get_params(deep=False)
+
+    def score(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, random_state: int) -> tuple[np.ndarray, np.ndarray]:
+        X = np.ascontiguousarray(Xtr, dtype=np.float64)
+        classes = np.unique(ytr)
+        coefs, _, _ = _logistic_regression_path(
+            X, ytr, classes=classes, Cs=[p["C"]], l1_ratio=p["l1_ratio"], fit_intercept=True, tol=p["tol"], verbose=0,
+            solver="lbfgs", max_iter=p["max_iter"], class_weight=None, check_input=False, random_state=random_state,
+            coef=None, penalty="l2", max_squared_sum=None, sample_weight=None, n_threads=1)
+        w = coefs[0, ...]
+        intercept, coef = w[-1:], w[:-1][None, :]
+        prob = (np.asarray(Xte, dtype=np.float64) @ coef.T + intercept).reshape(-1)  # decision_function
+        expit(prob, out=prob)
+        return prob, prob > 1 - prob
+
+    return score
+
+
+# --------------------------------------------------------------------------------------------
+# MLP (L-BFGS): scikit-learn's own initialisation and optimisation, without the input checks
+# --------------------------------------------------------------------------------------------
+def _mlp(est: BaseEstimator) -> Scorer:
+    from itertools import pairwise
+
+    from sklearn.preprocessing import LabelBinarizer
+
+    template = clone(est)
+    sizes = est.hidden_layer_sizes
+    hidden = [int(h) for h in (sizes if hasattr(sizes, "__iter__") else [sizes])]
+    binarizers: dict[tuple[Any, ...], Any] = {}
+
+    def score(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, random_state: int) -> tuple[np.ndarray, np.ndarray]:
+        X = np.asarray(Xtr, dtype=np.float64)
+        classes = np.unique(ytr)
+        key = tuple(classes.tolist())
+        if key not in binarizers:
+            binarizers[key] = LabelBinarizer().fit(classes)
+        mlp = copy.copy(template)
+        mlp._label_binarizer = binarizers[key]  # what _validate_input sets (fitted on the same two classes)
+        mlp.classes_ = mlp._label_binarizer.classes_
+        mlp.n_features_in_ = X.shape[1]
+        y = (ytr == classes[1]).reshape(-1, 1)  # LabelBinarizer.transform(y).astype(bool)
+        mlp.n_outputs_ = 1
+        layer_units = [X.shape[1], *hidden, 1]
+        mlp._random_state = _seeded(int(random_state))
+        mlp._initialize(y, layer_units, X.dtype)
+        activations = [X] + [None] * (len(layer_units) - 1)
+        deltas = [None] * (len(activations) - 1)
+        coef_grads = [np.empty((a, b), dtype=X.dtype) for a, b in pairwise(layer_units)]
+        intercept_grads = [np.empty(b, dtype=X.dtype) for b in layer_units[1:]]
+        mlp._fit_lbfgs(X, y, None, activations, deltas, coef_grads, intercept_grads, layer_units)
+        if not all(np.isfinite(w).all() for w in (*mlp.coefs_, *mlp.intercepts_)):
+            raise _UnsupportedFitError("non-finite weights")  # scikit-learn raises its own error
+        y_pred = mlp._forward_pass_fast(np.asarray(Xte, dtype=np.float64), check_input=False).ravel()
+        return _from_proba(np.vstack([1 - y_pred, y_pred]).T)
+
+    return score
+
+
+# --------------------------------------------------------------------------------------------
+# StandardScaler
+# --------------------------------------------------------------------------------------------
+def _standard_scaler(Xtr: np.ndarray, Xte: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``StandardScaler().fit_transform(Xtr)`` and ``.transform(Xte)`` (dense float64, default settings)."""
+    from sklearn.preprocessing._data import _handle_zeros_in_scale, _is_constant_feature
+    from sklearn.utils.extmath import _incremental_mean_and_var
+
+    Xtr = np.asarray(Xtr, dtype=np.float64)
+    mean, var, n = _incremental_mean_and_var(Xtr, 0.0, 0.0, np.zeros(Xtr.shape[1], dtype=np.int64))
+    if np.max(n) == np.min(n):
+        n = n[0]
+    scale = _handle_zeros_in_scale(np.sqrt(var), copy=False, constant_mask=_is_constant_feature(var, mean, n))
+    out = []
+    for X in (Xtr, Xte):
+        Z = np.array(X, dtype=np.float64, copy=True, order="C")
+        Z -= mean
+        Z /= scale
+        out.append(Z)
+    return out[0], out[1]
+
+
+def fast_transformer(step: BaseEstimator) -> Transformer | None:
+    """The exact fast path of a preprocessing step, or ``None`` to use scikit-learn.
+
+    Parameters
+    ----------
+    step
+        A pipeline step before the classifier.
+
+    Returns
+    -------
+    callable or None
+        ``transform(X_train, X_test) -> (Z_train, Z_test)``, identical to fitting ``step`` on
+        ``X_train``; ``None`` when there is none or it failed its check in this process.
+    """
+    from sklearn.preprocessing import StandardScaler
+
+    if type(step) is not StandardScaler or step.get_params() != StandardScaler().get_params():
+        return None
+    key = ("scaler", "")
+    if key not in _VERIFIED:
+        Xtr, _, Xte = _check_problem()
+        try:
+            ref = StandardScaler().fit(Xtr)
+            got = _standard_scaler(Xtr, Xte)
+            ok = np.array_equal(got[0], ref.transform(Xtr)) and np.array_equal(got[1], ref.transform(Xte))
+        except Exception as exc:  # noqa: BLE001 - any drift in scikit-learn internals: use scikit-learn itself
+            ok, why = False, str(exc)
+        else:
+            why = "values differ"
+        if not ok:
+            log.warning("split engine: the fast path of StandardScaler does not reproduce scikit-learn here (%s); "
+                        "using scikit-learn", why)
+        _VERIFIED[key] = ok
+    return _standard_scaler if _VERIFIED[key] else None
+
+
+# --------------------------------------------------------------------------------------------
+# choosing and checking
+# --------------------------------------------------------------------------------------------
+def _candidate(est: BaseEstimator) -> tuple[str, Scorer] | None:
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.svm import SVC
+    from sklearn.tree import DecisionTreeClassifier
+
+    p = est.get_params(deep=False)
+    if type(est) is DecisionTreeClassifier and _tree_ok(p):
+        return "dt", _decision_tree(p)
+    if type(est) is RandomForestClassifier and _tree_ok(p) and p["max_samples"] is None \
+            and not p["oob_score"] and not p["warm_start"]:
+        return "rf", _random_forest(p)
+    if type(est) is GaussianNB and p["priors"] is None:
+        return "nb", _gaussian_nb(est)
+    if type(est) is LogisticRegression and p["solver"] == "lbfgs" and p["penalty"] in ("deprecated", "l2") \
+            and p["l1_ratio"] in (0, 0.0) and p["fit_intercept"] and p["class_weight"] is None \
+            and not p["warm_start"] and not p["dual"] and not p["verbose"] and p.get("n_jobs") is None \
+            and np.isfinite(p["C"]):
+        return "lr", _logistic(est)
+    if type(est) is MLPClassifier and p["solver"] == "lbfgs" and not p["warm_start"] and not p["verbose"]:
+        return "mlp", _mlp(est)
+    if type(est) is SVC and isinstance(p["kernel"], str) and p["kernel"] != "precomputed" \
+            and p["class_weight"] is None and p["probability"] in (False, "deprecated") and not p["verbose"] \
+            and p["decision_function_shape"] in ("ovr", "ovo") and not p["break_ties"]:
+        return "svm", _svc(est)
+    return None
+
+
+def _check_problem() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A small problem with tied values, duplicated rows and a constant column."""
+    rng = np.random.default_rng(20240613)
+    X = np.round(rng.normal(size=(70, 5)), 1)
+    X[:, 4] = 1.0
+    X[10:14] = X[0]
+    y = (X[:, 0] + rng.normal(size=70) > 0).astype(np.int8)
+    return X[:50], y[:50], X[50:]
+
+
+#: (kind, settings) -> whether the fast path reproduced scikit-learn in this process.
+_VERIFIED: dict[tuple[str, str], bool] = {}
+
+
+def _verified(kind: str, est: BaseEstimator, fast: Scorer) -> bool:
+    key = (kind, repr(sorted((k, repr(v)) for k, v in est.get_params(deep=False).items() if k != "random_state")))
+    if key not in _VERIFIED:
+        _VERIFIED[key] = _check(kind, est, fast)
+    return _VERIFIED[key]
+
+
+def _reference(est: BaseEstimator, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray,
+               seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Score and predicted class as scikit-learn gives them (what the fast path must reproduce)."""
+    ref = clone(est)
+    if "random_state" in ref.get_params():
+        ref.set_params(random_state=seed)
+    ref.fit(Xtr, ytr)
+    if not hasattr(ref, "predict_proba") or type(ref).__name__ == "SVC":
+        dec = np.asarray(ref.decision_function(Xte), dtype=float)
+        return dec, dec > 0
+    return _from_proba(ref.predict_proba(Xte))
+
+
+def _check(kind: str, est: BaseEstimator, fast: Scorer) -> bool:
+    Xtr, ytr, Xte = _check_problem()
+    try:
+        for seed in (0, 12345):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # e.g. a ConvergenceWarning of this tiny problem
+                got, expected = fast(Xtr, ytr, Xte, seed), _reference(est, Xtr, ytr, Xte, seed)
+            if not (np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])):
+                raise ArithmeticError("scores differ")
+    except Exception as exc:  # noqa: BLE001 - any drift in scikit-learn internals: use scikit-learn itself
+        log.warning("split engine: the fast path of %s does not reproduce scikit-learn %s here (%s); "
+                    "fitting it through scikit-learn instead (same results, slower)", kind,
+                    __import__("sklearn").__version__, exc)
+        return False
+    return True
+
+
+def fast_scorer(estimator: BaseEstimator) -> Scorer | None:
+    """The exact fast path of an (unfitted) final estimator, or ``None`` to use scikit-learn.
+
+    Parameters
+    ----------
+    estimator
+        The last step of a classifier pipeline.
+
+    Returns
+    -------
+    callable or None
+        ``scorer(X_train, y_train, X_test, random_state) -> (score, predicted)`` (see
+        :data:`Scorer`), identical to fitting ``estimator`` with that ``random_state``; ``None``
+        when there is no fast path for this configuration or it failed its check in this
+        process. A scorer may raise ``_UnsupportedFitError`` for one fit (e.g. one that would warn):
+        the engine then fits that one through scikit-learn.
+    """
+    found = _candidate(estimator)
+    if found is None:
+        return None
+    kind, scorer = found
+    return scorer if _verified(kind, estimator, scorer) else None

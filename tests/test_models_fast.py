@@ -1,0 +1,138 @@
+"""The split engine's exact fast paths give scikit-learn's numbers, bit for bit."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.base import clone
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.naive_bayes import GaussianNB
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier
+
+from radiogenomics.models import make_classifiers, repeated_splits
+from radiogenomics.models._fast import _seeded, fast_scorer, fast_transformer
+from radiogenomics.models.metrics import _auc_fast
+from radiogenomics.models.splits import _splits_variant
+
+
+def problems(n_problems: int = 8):
+    """Random problems with ties, duplicated rows, a constant column and unbalanced classes."""
+    rng = np.random.default_rng(2024)
+    for k in range(n_problems):
+        n, p = int(rng.integers(30, 230)), int(rng.integers(1, 26))
+        X = rng.normal(size=(n, p)) * rng.uniform(0.1, 10, size=p)
+        if k % 2:
+            X = np.round(X, 1)
+        if p > 2 and k % 3 == 0:
+            X[:, 1] = 3.0
+            X[5:9] = X[0]
+        y = (X[:, 0] + rng.normal(scale=2.0, size=n) > rng.normal()).astype(np.int8)
+        y[:2] = [0, 1]
+        cut = int(0.7 * n)
+        yield StandardScaler().fit_transform(X[:cut]), y[:cut], StandardScaler().fit(X[:cut]).transform(X[cut:])
+
+
+def reference(est, Xtr, ytr, Xte, seed):
+    ref = clone(est)
+    if "random_state" in ref.get_params():
+        ref.set_params(random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref.fit(Xtr, ytr)
+    if isinstance(ref, SVC):
+        d = ref.decision_function(Xte)
+        return d, d > 0
+    proba = ref.predict_proba(Xte)
+    return proba[:, 1], proba[:, 1] > proba[:, 0]
+
+
+ESTIMATORS = {
+    **{name: _splits_variant(pipe).steps[-1][1] for name, pipe in make_classifiers().items() if name != "knn"},
+    "rf_entropy_all_features": RandomForestClassifier(n_estimators=7, criterion="entropy", max_features=None),
+    "rf_no_bootstrap": RandomForestClassifier(n_estimators=5, bootstrap=False, min_samples_split=0.1),
+    "dt_random_splitter": DecisionTreeClassifier(splitter="random", min_samples_leaf=0.05),
+    "nb_smoothing": GaussianNB(var_smoothing=1e-3),
+    "svm_linear": SVC(kernel="linear", C=0.3),
+    "svm_auto_gamma": SVC(gamma="auto", C=3.0),
+    "lr_strong_penalty": LogisticRegression(C=0.05, max_iter=50),
+    "mlp_two_layers": MLPClassifier(hidden_layer_sizes=(8, 4), solver="lbfgs", alpha=0.1, max_iter=60),
+}
+
+
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_fast_path_is_bit_identical_to_scikit_learn(name: str) -> None:
+    est = ESTIMATORS[name]
+    fast = fast_scorer(est)
+    assert fast is not None, f"{name}: no fast path"
+    for i, (Xtr, ytr, Xte) in enumerate(problems()):
+        for seed in (7, 2**31 - 2):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                score, pred = fast(Xtr, ytr, Xte, seed)
+            ref_score, ref_pred = reference(est, Xtr, ytr, Xte, seed)
+            np.testing.assert_array_equal(score, ref_score, err_msg=f"{name}, problem {i}, seed {seed}")
+            np.testing.assert_array_equal(pred, ref_pred, err_msg=f"{name}, problem {i}, seed {seed}")
+
+
+def test_configurations_without_a_fast_path_use_scikit_learn() -> None:
+    for est in (RandomForestClassifier(class_weight="balanced"), DecisionTreeClassifier(ccp_alpha=0.01),
+                GaussianNB(priors=[0.5, 0.5]), SVC(class_weight="balanced"), LogisticRegression(solver="liblinear"),
+                LogisticRegression(class_weight="balanced"), MLPClassifier(solver="adam"),
+                make_classifiers(["knn"])["knn"].steps[-1][1]):
+        assert fast_scorer(est) is None, est
+    assert fast_transformer(StandardScaler(with_mean=False)) is None
+
+
+def test_fast_scaler_is_standard_scaler() -> None:
+    scale = fast_transformer(StandardScaler())
+    assert scale is not None
+    for Xtr, _, Xte in problems():
+        Xtr = Xtr * 3 + 1
+        ref = StandardScaler().fit(Xtr)
+        got = scale(Xtr, Xte)
+        np.testing.assert_array_equal(got[0], ref.transform(Xtr))
+        np.testing.assert_array_equal(got[1], ref.transform(Xte))
+
+
+def test_reseeded_random_state_is_a_fresh_one() -> None:
+    for seed in (0, 1, 12345, 2**31 - 2, 2**32 - 1):
+        fresh = np.random.RandomState(seed).get_state()
+        again = _seeded(seed).get_state()
+        assert fresh[0] == again[0] and fresh[2:] == again[2:]
+        np.testing.assert_array_equal(fresh[1], again[1])
+
+
+def test_rank_auc_equals_rankdata_and_scikit_learn() -> None:
+    rng = np.random.default_rng(5)
+    for trial in range(500):
+        n = int(rng.integers(3, 150))
+        pos = rng.random(n) < 0.4
+        pos[:2] = [True, False]
+        s = np.round(rng.normal(size=n), int(rng.integers(0, 3)))
+        if trial % 11 == 0:
+            s[:] = 1.0
+        m, k = int(pos.sum()), int((~pos).sum())
+        ranks = stats.rankdata(s)
+        assert _auc_fast(pos, s) == float((ranks[pos].sum() - m * (m + 1) / 2.0) / (m * k))
+        assert _auc_fast(pos, s) == pytest.approx(roc_auc_score(pos, s), abs=1e-12)
+    assert np.isnan(_auc_fast(np.array([True, False, True]), np.array([0.1, np.nan, 0.3])))
+
+
+def test_convergence_warnings_of_fast_paths_are_counted() -> None:
+    rng = np.random.default_rng(1)
+    import pandas as pd
+
+    X = pd.DataFrame(rng.normal(size=(80, 4)), columns=list("abcd"))
+    y = pd.Series((X["a"] + rng.normal(size=80) > 0).astype(int))
+    mlp = {"mlp": make_classifiers(["mlp"], params={"mlp": {"max_iter": 2, "tol": 1e-12}})["mlp"]}
+    res = repeated_splits(X, y, classifiers=mlp, n_splits=3, show_progress=False)
+    assert res.splits["convergence_warning"].all()
+    assert res.summary["n_convergence_warnings"].iloc[0] == 3
