@@ -106,7 +106,6 @@ def deep_enabled():
 def all_outputs():
     out = [folder("extraction", cohort=c) for c in cohorts()]
     out += [folder(s) for s in ("expression", "differential", "association", "enrichment", "module", "models")]
-    if deep_enabled():
-        out.append(folder("deep"))
+    out += deep_outputs()  # rules/deep.smk
     out.append(R("report/report.html"))
     return out

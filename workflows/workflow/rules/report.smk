@@ -3,9 +3,7 @@
 
 def _report_inputs(wc):
     inp = [folder(s) for s in ("differential", "association", "enrichment", "module", "models")]
-    if deep_enabled():
-        inp.append(folder("deep"))
-    return inp
+    return inp + deep_outputs()  # rules/deep.smk
 
 
 rule report:
