@@ -37,6 +37,8 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "module": ("radiogenomics.module", "module"),
     "models": ("radiogenomics.models", "evaluate"),
     "deep": ("radiogenomics.deep", "run"),
+    "deep_comparison": ("radiogenomics.deep", "compare"),
+    "deep_features": ("radiogenomics.deep", "cross_fit"),
     "report": ("radiogenomics.report", "render"),
 }
 
@@ -51,6 +53,8 @@ DEFINED_IN: dict[str, str] = {
     "module": "module/stage.py",
     "models": "models/evaluate.py",
     "deep": "deep/stage.py",
+    "deep_comparison": "deep/compare.py",
+    "deep_features": "deep/crossfit.py",
     "report": "report/render.py",
 }
 
@@ -62,6 +66,8 @@ INPUT_KEYS: dict[str, frozenset[str]] = {
     "module": frozenset({"enrichment"}),
     "models": frozenset({"clinical", "feature_sets"}),
     "deep": frozenset({"enabled"}),
+    "deep_comparison": frozenset({"enabled"}),
+    "deep_features": frozenset({"enabled", "into_models"}),
 }
 
 

@@ -128,6 +128,17 @@ _LAYOUTS = (
                 ("predictions", "predictions_image", "metrics", "history", "splits", "embeddings_patient",
                  "embeddings_image", "labels", "gradcam", "dropped"),
                 primary="predictions", files=("model.pt", "gradcam.npz", "gradcam/")),
+    StageLayout("deep_comparison", "deep_comparison", ("comparison", "history", "predictions", "splits", "dropped"),
+                primary="comparison", files=("model.pt",)),
+    StageLayout("deep_features", "deep_features",
+                ("features", "features_all", "features_image", "icc", "folds", "fold_metrics", "labels",
+                 "features_external", "labels_external", "dropped"), primary="features"),
+)
+
+_LAYOUTS += (
+    # the models stage run a second time, on the cross-fitted deep features (its own folder)
+    dataclasses.replace(next(lay for lay in _LAYOUTS if lay.stage == "models"), stage="models_deep",
+                        folder="models_deep"),
 )
 
 #: Stage name → :class:`StageLayout`: the one table of folder and file names.
@@ -569,6 +580,9 @@ def _result_class(stage: str) -> type[StageResult]:
         "module": ("radiogenomics.module", "ModuleResult"),
         "models": ("radiogenomics.models", "ModelsResult"),
         "deep": ("radiogenomics.deep.result", "DeepResult"),
+        "deep_comparison": ("radiogenomics.deep.compare", "DeepComparisonResult"),
+        "deep_features": ("radiogenomics.deep.crossfit", "DeepFeaturesResult"),
+        "models_deep": ("radiogenomics.models", "ModelsResult"),
     }[stage]
     return getattr(importlib.import_module(module), name)
 
@@ -609,6 +623,9 @@ class Results:
         The merged expression table.
     differential, association, enrichment, module, models, deep
         The later stages. A stage that did not run is ``None``.
+    deep_comparison, deep_features, models_deep
+        The deep path's backbone comparison, its cross-fitted features, and the models stage on
+        those features.
     """
 
     root: Path
@@ -622,11 +639,14 @@ class Results:
     module: StageResult | None = None
     models: StageResult | None = None
     deep: StageResult | None = None
+    deep_comparison: StageResult | None = None
+    deep_features: StageResult | None = None
+    models_deep: StageResult | None = None
     provenance: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict, repr=False)
 
     STAGES: ClassVar[tuple[str, ...]] = (
         "extraction", "extraction_validation", "expression", "differential", "association", "enrichment",
-        "module", "models", "deep",
+        "module", "models", "deep", "deep_comparison", "deep_features", "models_deep",
     )
 
     def stages(self) -> dict[str, StageResult]:
@@ -681,7 +701,8 @@ def read_results(root: str | os.PathLike) -> Results:
     def read(stage: str, folder: Path) -> StageResult | None:
         res = read_stage(stage, folder)
         if res is not None and (folder / PROVENANCE).exists():
-            record = (read_json(folder / PROVENANCE).get("stages") or {}).get(stage)
+            # a layout entry may reuse another stage's result (models_deep holds a models result)
+            record = (read_json(folder / PROVENANCE).get("stages") or {}).get(res.stage)
             if record:
                 provenance[folder.relative_to(root).as_posix()] = record
         return res
@@ -696,7 +717,8 @@ def read_results(root: str | os.PathLike) -> Results:
             if res is not None:
                 series[sub.name] = res
     kwargs["series"] = series
-    for stage in ("expression", "differential", "association", "enrichment", "module", "models", "deep"):
+    for stage in ("expression", "differential", "association", "enrichment", "module", "models", "deep",
+                  "deep_comparison", "deep_features", "models_deep"):
         kwargs[stage] = read(stage, stage_folder(stage, root))
     kwargs["provenance"] = provenance
     return Results(**kwargs)

@@ -23,6 +23,8 @@ COMMANDS = {
     ("module",): "module",
     ("models",): "models",
     ("deep", "run"): "deep",
+    ("deep", "compare"): "deep_comparison",
+    ("deep", "features"): "deep_features",
     ("geo", "merge"): "expression",
     ("report",): "report",
 }

@@ -517,9 +517,12 @@ def test_deep_run_result_round_trip(tiny_run, tiny_cohort, tmp_path):
     assert again.embeddings_patient is None and again.history is None and again.labels is None
     assert again.metrics.empty and set(again.figures()) == {"predictions", "gradcam_heat", "gradcam_examples"}
     # one default per parameter: the config schema's deep section equals rg.deep.run's defaults
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())["properties"]["deep"]["properties"]
+    doc = yaml.safe_load(SCHEMA_PATH.read_text())
+    schema = doc["properties"]["deep"]["properties"]
     params = inspect.signature(rg.deep.run).parameters
     for key, spec in schema.items():
+        if "$ref" in spec:
+            spec = doc["definitions"][spec["$ref"].rsplit("/", 1)[1]]
         if key != "enabled":
             assert spec.get("default") == params[key].default, key
 

@@ -1,7 +1,9 @@
 """Deep features: the penultimate layer's embedding per image and per patient, as feature tables.
 
-The embedding is the output of the ResNet's global average pooling (the input of the final
-``fc``): 512 values for ResNet18/34, 2048 for ResNet50. Columns are named ``deep_0`` ...
+The embedding is the output of the backbone's global average pooling, the input of its final
+linear layer (:data:`~radiogenomics.deep.model.BACKBONES`: ``avgpool`` of the ResNets, 512 values
+for ResNet18/34 and 2048 for ResNet50/101; 1024 for DenseNet121, 1280 for EfficientNet-B0, 384 for
+the ViT-Small, 768 for the Swin Transformer). Columns are named ``deep_0`` ...
 ``deep_{k-1}`` so the table enters the ICC filter, LASSO, the models and the association engine
 like a radiomic feature table (rows = samples, index = sample id).
 """
@@ -23,7 +25,7 @@ __all__ = ["embed_images", "embed_patients", "embed"]
 log = get_logger(__name__)
 
 
-def embed_images(model: Any, crops: CropSet, *, layer: str = "avgpool", batch_size: int = 32) -> pd.DataFrame:
+def embed_images(model: Any, crops: CropSet, *, layer: str = "auto", batch_size: int = 32) -> pd.DataFrame:
     """Penultimate-layer embedding of every crop.
 
     Parameters
@@ -33,7 +35,8 @@ def embed_images(model: Any, crops: CropSet, *, layer: str = "avgpool", batch_si
     crops
         Crops to embed.
     layer
-        Module whose (flattened) output is the embedding; ``avgpool`` for MONAI ResNets.
+        Module whose (flattened) output is the embedding; ``"auto"``: the backbone's
+        ``embed_layer`` (``avgpool`` for the ResNets).
     batch_size
         Images per forward pass.
 
@@ -43,10 +46,15 @@ def embed_images(model: Any, crops: CropSet, *, layer: str = "avgpool", batch_si
         Index ``case_id``; columns ``deep_0`` ... ``deep_{k-1}`` (``float64``).
     """
     torch, _ = require_torch("embed_images")
+    from .model import backbone_of
+
     batch_size = check_int(batch_size, "batch_size", owner="embed_images", min_value=1)
     modules = dict(model.named_modules())
+    if layer == "auto":
+        layer = backbone_of(model).embed_layer
     if layer not in modules:
-        raise ParameterError(f"The 'layer' parameter of embed_images must name a module of the model (e.g. 'avgpool'). Got {layer!r} instead.")
+        raise ParameterError(f"The 'layer' parameter of embed_images must name a module of the model (e.g. 'auto' "
+                             f"or {backbone_of(model).embed_layer!r}). Got {layer!r} instead.")
     captured: list[Any] = []
     handle = modules[layer].register_forward_hook(lambda _m, _i, out: captured.append(out.detach().flatten(1).cpu()))
     device = next(model.parameters()).device

@@ -1,5 +1,8 @@
-"""Grad-CAM heat maps (``monai.visualize.GradCAM``) on the last convolutional block, and their share in the lesion.
+"""Grad-CAM heat maps (``monai.visualize.GradCAM``) on the last feature map, and their share in the lesion.
 
+Works for every backbone of :data:`~radiogenomics.deep.model.BACKBONES` (its ``gradcam_layer``:
+the last convolutional block of the CNNs, the patch-token grid of the ViT, the last stage of
+the Swin Transformer) and for 2D and 3D crops (the maps are upsampled to the crop's voxels).
 Computation only: the overlays are drawn by :mod:`radiogenomics.plotting` (``rg.pl.deep``).
 """
 
@@ -30,8 +33,8 @@ class GradCamResult:
     Attributes
     ----------
     cams
-        ``float32`` array ``(n, size, size)``, each map scaled to [0, 1] (max -> 1); all-zero
-        where the image holds no evidence for the class.
+        ``float32`` array ``(n, size, size)`` (``(n, size, size, size)`` for volumes), each map
+        scaled to [0, 1] (max -> 1); all-zero where the image holds no evidence for the class.
     table
         Index ``case_id``; columns ``patient_id``, ``label``, ``probability`` (HER2-positive),
         ``heat_in_mask`` (share of the heat inside the lesion mask), ``mask_fraction`` (share
@@ -86,7 +89,7 @@ def heat_in_mask(cams: np.ndarray, masks: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     cams
-        Non-negative maps ``(n, H, W)``.
+        Non-negative maps ``(n, H, W)`` or ``(n, D, H, W)``.
     masks
         Binary masks of the same shape (a channel axis of 1 is squeezed).
 
@@ -113,7 +116,7 @@ def grad_cam(
     model: Any,
     crops: CropSet,
     *,
-    target_layer: str = "layer4",
+    target_layer: str = "auto",
     class_index: int = 1,
     batch_size: int = 16,
     show_progress: bool | None = None,
@@ -131,8 +134,9 @@ def grad_cam(
     crops
         Crops to explain.
     target_layer
-        Name of the module whose activations are weighted (``layer4``: the last
-        convolutional block of a MONAI ResNet).
+        Name of the module whose activations are weighted; ``"auto"``: the backbone's
+        ``gradcam_layer`` (``layer4`` for the ResNets, see
+        :data:`~radiogenomics.deep.model.BACKBONES`).
     class_index
         Output unit to explain (1 = HER2-positive).
     batch_size
@@ -147,14 +151,18 @@ def grad_cam(
     torch, _ = require_torch("grad_cam")
     from monai.visualize import GradCAM
 
+    from .model import backbone_of
+
     batch_size = check_int(batch_size, "batch_size", owner="grad_cam", min_value=1)
     class_index = check_int(class_index, "class_index", owner="grad_cam", min_value=0)
     names = dict(model.named_modules())
+    if target_layer == "auto":
+        target_layer = backbone_of(model).gradcam_layer
     if target_layer not in names:
-        convs = [n for n, m in names.items() if isinstance(m, torch.nn.Conv2d)]
+        convs = [n for n, m in names.items() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d))]
         raise ParameterError(
             f"The 'target_layer' parameter of grad_cam must name a module of the model "
-            f"(e.g. 'layer4' or {convs[-1]!r}). Got {target_layer!r} instead."
+            f"(e.g. 'auto', {backbone_of(model).gradcam_layer!r} or {convs[-1]!r}). Got {target_layer!r} instead."
         )
     device = next(model.parameters()).device
     model.eval()
@@ -178,6 +186,7 @@ def grad_cam(
         if empty:
             log.info("%d crop(s) have no positive Grad-CAM evidence for class %d (all-zero map)", empty, class_index)
         maps.append(m.detach().cpu().numpy()[:, 0].astype(np.float32))
+        model.zero_grad(set_to_none=True)
     # MONAI keeps its hooks registered on the layer; remove only the ones it added
     for attr in _HOOK_DICTS:
         hooks = getattr(layer, attr)
@@ -193,6 +202,7 @@ def grad_cam(
     table["mask_fraction"] = crops.masks.reshape(len(crops), -1).mean(axis=1)
     flat = cams.reshape(len(cams), -1).argmax(axis=1)
     table["peak_in_mask"] = crops.masks.reshape(len(crops), -1)[np.arange(len(crops)), flat] > 0
+    table.attrs["target_layer"] = target_layer
     log.info("Grad-CAM on %s: median heat in mask %.2f (uniform heat would give %.2f)",
              target_layer, float(np.nanmedian(table["heat_in_mask"])), float(table["mask_fraction"].median()))
     return GradCamResult(cams=cams, table=table)

@@ -89,8 +89,9 @@ class DeepResult(StageResult):
     checkpoint
         The network (content of ``model.pt``); see :meth:`load_model`.
     gradcam_maps
-        ``case_id``, ``images`` (crops), ``masks``, ``cams`` (heat maps, [0, 1]) as arrays
-        (``gradcam.npz``), what the overlays are drawn from.
+        ``case_id``, ``images`` (crops, first channel), ``masks``, ``cams`` (heat maps, [0, 1])
+        as 2D arrays (``gradcam.npz``), what the overlays are drawn from; for volumes the slice
+        with the most lesion voxels, and ``slice`` (its index).
     parameters
         Every setting of the run (crop, network, training, Grad-CAM), the device used, the kept
         epoch and its validation AUC, counts.
@@ -121,7 +122,20 @@ class DeepResult(StageResult):
 
     @property
     def features(self) -> pd.DataFrame | None:
-        """The deep features per patient (:attr:`embeddings_patient`), for the stages that read features."""
+        """The deep features per patient (:attr:`embeddings_patient`), for the stages that read features.
+
+        When this result trained its network, the training patients' embeddings come from a
+        network that was fitted to their labels: a model on them is optimistic (on a pure-noise
+        cohort the repeated-split AUC rises far above 0.5, see :func:`radiogenomics.deep.cross_fit`),
+        so a warning is logged. Cross-fitted features (:func:`radiogenomics.deep.cross_fit`) are the
+        ones that may enter the models.
+        """
+        if self.embeddings_patient is not None and self.history is not None:
+            from .._logging import get_logger
+
+            get_logger(__name__).warning(
+                "deep features of a network trained on these patients' labels: models on them are optimistic "
+                "(label leakage); use rg.deep.cross_fit for features that may enter the models")
         return self.embeddings_patient
 
     def load_model(self, *, device: str = "auto") -> tuple[Any, dict[str, Any]]:

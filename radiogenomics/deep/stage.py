@@ -1,5 +1,5 @@
-"""The deep stage: train a ResNet on tumour crops with patient-wise splits, then predict, embed and
-explain (Grad-CAM), in one call (:func:`run`); or apply a trained model to cases (:func:`apply_model`).
+"""The deep stage: train a MONAI network on tumour crops with patient-wise splits, then predict, embed
+and explain (Grad-CAM), in one call (:func:`run`); or apply a trained model to cases (:func:`apply_model`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,36 @@ from .._validation import check_choice
 from .crops import CropSet, load_crops, split_patients
 from .result import DeepResult, overlay_names
 
-__all__ = ["run", "apply_model"]
+__all__ = ["run", "apply_model", "gradcam_slices"]
 
 log = get_logger(__name__)
+
+
+def gradcam_slices(images: np.ndarray, masks: np.ndarray, cams: np.ndarray) -> dict[str, np.ndarray]:
+    """What the overlays are drawn from: 2D crops as they are, volumes cut at their largest lesion slice.
+
+    Parameters
+    ----------
+    images
+        Crops ``(n, channels, *spatial)``; the first channel is drawn.
+    masks
+        Masks ``(n, 1, *spatial)``.
+    cams
+        Heat maps ``(n, *spatial)``.
+
+    Returns
+    -------
+    dict
+        ``images``, ``masks``, ``cams`` as ``(n, H, W)`` arrays and, for volumes, ``slice``
+        (the slice index, along the first spatial axis, with the most lesion voxels).
+    """
+    first, m = images[:, 0], masks[:, 0]
+    if m.ndim == 3:
+        return {"images": first, "masks": m, "cams": cams}
+    slices = m.reshape(len(m), m.shape[1], -1).sum(axis=2).argmax(axis=1)
+    rows = np.arange(len(m))
+    return {"images": first[rows, slices], "masks": m[rows, slices], "cams": cams[rows, slices],
+            "slice": slices.astype(np.int64)}
 
 
 def _describe(
@@ -47,8 +74,9 @@ def _describe(
     if gradcam_layer:
         cam = grad_cam(model, crops, target_layer=gradcam_layer, batch_size=batch_size, show_progress=show_progress)
         gradcam = cam.table.assign(overlay=overlay_names(cam.table.index))
-        maps = {"case_id": np.asarray(cam.table.index, dtype=str), "images": crops.images[:, 0],
-                "masks": crops.masks[:, 0], "cams": cam.cams}
+        maps = {"case_id": np.asarray(cam.table.index, dtype=str),
+                **gradcam_slices(crops.images, crops.masks, cam.cams)}
+        parameters = {**parameters, "gradcam_layer_used": cam.table.attrs.get("target_layer", gradcam_layer)}
     labelled = crops.cases["label"].notna().any()
     return DeepResult(
         predictions=patients, predictions_image=images, metrics=prediction_metrics(images, patients),
@@ -56,7 +84,8 @@ def _describe(
         splits=crops.cases[["patient_id", "label", "split"]].copy() if "split" in crops.cases.columns else None,
         embeddings_patient=emb_patient, embeddings_image=emb_image,
         labels=patient_labels(crops.cases) if labelled else None, gradcam=gradcam, checkpoint=checkpoint,
-        gradcam_maps=maps, parameters={**parameters, "n_cropped": len(crops)}, dropped=crops.dropped,
+        gradcam_maps=maps, parameters={**parameters, "n_cropped": len(crops), "spatial_dims": crops.spatial_dims,
+                                       "channels": list(crops.channels)}, dropped=crops.dropped,
         synthetic=synthetic,
     )
 
@@ -65,6 +94,8 @@ def run(
     cases: str | os.PathLike | pd.DataFrame,
     *,
     arch: str = "resnet18",
+    sequences: list[str] | None = None,
+    register: bool = False,
     size: int = 64,
     margin: float = 0.1,
     background: str = "keep",
@@ -81,15 +112,16 @@ def run(
     augment: bool = True,
     max_pool: bool = False,
     pretrained: str | os.PathLike | None = None,
-    gradcam_layer: str | None = "layer4",
+    gradcam_layer: str | None = "auto",
     device: str = "auto",
     seed: int = 0,
     show_progress: bool | None = None,
 ) -> DeepResult:
-    """The deep path: a MONAI ResNet trained on tumour crops, its predictions, deep features and Grad-CAM.
+    """The deep path: a MONAI network trained on tumour crops, its predictions, deep features and Grad-CAM.
 
     Cases are read with the imaging path's sheet and readers and cropped around their masks
-    (:func:`~radiogenomics.deep.crops.load_crops`); whole patients go to train, validation and
+    (:func:`~radiogenomics.deep.crops.load_crops`): one channel per sequence, 2D crops for
+    images and 3D crops for volumes, as the data are; whole patients go to train, validation and
     test, stratified by label (:func:`~radiogenomics.deep.crops.split_patients`); the network
     is trained with early stopping on validation AUC
     (:func:`~radiogenomics.deep.train.train_classifier`), then scores every crop, gives its
@@ -101,15 +133,23 @@ def run(
         Case sheet (file or table, see :func:`radiogenomics.imaging.cases.load_cases`); every
         case needs a 0/1 ``label``.
     arch
-        ``"resnet18"``, ``"resnet34"`` or ``"resnet50"``.
+        A backbone of :data:`~radiogenomics.deep.model.ARCHITECTURES`: ``resnet18/34/50/101``,
+        ``seresnext50``, ``densenet121``, ``efficientnet-b0``, ``vit``, ``swin``.
+    sequences
+        Image columns of the sheet, one per sequence (e.g. ``["t1", "t2", "dce"]``; the mask
+        is drawn on the first): resampled onto the first one's grid and stacked as channels.
+        ``None``: the sheet's ``image`` column.
+    register
+        Rigidly register every sequence to the first before resampling (SimpleITK).
     size
-        Crop side in pixels.
+        Crop side in pixels (voxels).
     margin
         Context around the mask's box, as a fraction of its longer side on each side.
     background
         ``"keep"`` or ``"zero"`` the tissue around the lesion.
     intensity
-        ``"uint8"`` (/255) or ``"percentile"`` scaling.
+        Per sequence: ``"uint8"`` (/255), ``"percentile"`` (0.5-99.5 % to [0, 1]) or
+        ``"zscore"``.
     epochs
         Maximum number of epochs.
     batch_size
@@ -127,11 +167,12 @@ def run(
     augment
         Rotations, flips, zoom and contrast on training crops.
     max_pool
-        Keep the max-pool after the first convolution.
+        ResNets: keep the max-pool after the first convolution.
     pretrained
         Local weights file to start from (never downloaded).
     gradcam_layer
-        Module explained by Grad-CAM (``"layer4"``: the last block); ``None`` skips Grad-CAM.
+        Module explained by Grad-CAM; ``"auto"``: the backbone's last feature map
+        (``layer4`` of a ResNet); ``None`` skips Grad-CAM.
     device
         ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda[:N]"``.
     seed
@@ -150,10 +191,10 @@ def run(
     from .train import train_classifier
 
     check_choice(class_weights, "class_weights", owner="rg.deep.run", choices=("balanced", "none"))
-    sheet = load_cases(cases)
+    sheet = load_cases(cases, images=sequence_columns(sequences))
     synthetic = cases_are_synthetic(cases, sheet)
-    crops = load_crops(sheet, size=size, margin=margin, background=background, intensity=intensity,
-                       show_progress=show_progress)
+    crops = load_crops(sheet, sequences=sequences, register=register, size=size, margin=margin,
+                       background=background, intensity=intensity, show_progress=show_progress)
     crops.cases["split"] = split_patients(crops.cases, validation=validation, test=test, seed=seed)
     trained = train_classifier(
         crops, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
@@ -163,7 +204,7 @@ def run(
     )
     extra = {"epoch": trained.best_epoch, "validation_auc": trained.best_validation_auc}
     parameters = {
-        "arch": arch, "size": size, "margin": margin, "background": background, "intensity": intensity,
+        "arch": arch, "sequences": None if sequences is None else list(sequences), "register": register, "size": size, "margin": margin, "background": background, "intensity": intensity,
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
         "class_weights": class_weights, "class_weight_values": trained.config["class_weights"],
         "patience": patience, "min_epochs": min_epochs, "validation": validation, "test": test, "augment": augment,
@@ -172,7 +213,8 @@ def run(
         "best_epoch": trained.best_epoch, "best_validation_auc": trained.best_validation_auc,
         "epochs_run": int(len(trained.history)), "n_cases": int(len(sheet)),
     }
-    log.info("deep: %s kept at epoch %d (validation AUC %.3f)", arch, trained.best_epoch, trained.best_validation_auc)
+    log.info("deep: %s kept at epoch %d (validation AUC %.3f; %dD crops, %d channel(s))", arch, trained.best_epoch,
+             trained.best_validation_auc, crops.spatial_dims, crops.in_channels)
     return _describe(trained.model, crops, checkpoint=checkpoint_bytes(trained.model, config=trained.config, extra=extra),
                      history=trained.history, parameters=parameters, embeddings=True, gradcam_layer=gradcam_layer,
                      batch_size=batch_size, synthetic=synthetic, show_progress=show_progress)
@@ -183,7 +225,7 @@ def apply_model(
     cases: str | os.PathLike | pd.DataFrame,
     *,
     embeddings: bool = True,
-    gradcam_layer: str | None = "layer4",
+    gradcam_layer: str | None = "auto",
     batch_size: int = 32,
     device: str = "auto",
     show_progress: bool | None = None,
@@ -200,7 +242,8 @@ def apply_model(
     embeddings
         Also compute the deep features.
     gradcam_layer
-        Module explained by Grad-CAM; ``None`` skips it.
+        Module explained by Grad-CAM (``"auto"``: the backbone's last feature map); ``None``
+        skips it.
     batch_size
         Images per pass.
     device
@@ -238,14 +281,62 @@ def apply_model(
 
         raise InputError("the deep result holds no model (model.pt).")
     net, cfg = load_checkpoint(content, device=device)
-    sheet = load_cases(cases)
+    channels = cfg.get("channels") or ["image"]
+    sheet = load_cases(cases, images=() if channels == ["image"] else channels)
     synthetic = cases_are_synthetic(cases, sheet) or is_synthetic(model if not isinstance(model, bytes) else None)
-    crops = load_crops(sheet, size=int(cfg["size"]), margin=float(cfg["margin"]),
-                       background=cfg.get("background", "keep"), intensity=cfg.get("intensity", "uint8"),
-                       window=cfg.get("window"), show_progress=show_progress)
+    crops = crops_for(cfg, sheet, show_progress=show_progress)
     parameters = {"model": source, "model_config": cfg, "embeddings": embeddings, "gradcam_layer": gradcam_layer,
                   "batch_size": batch_size, "device": device, "device_used": str(next(net.parameters()).device),
                   "n_cases": int(len(sheet))}
     return _describe(net, crops, checkpoint=content, history=None, parameters=parameters, embeddings=embeddings,
                      gradcam_layer=gradcam_layer, batch_size=batch_size, synthetic=synthetic,
                      show_progress=show_progress)
+
+
+def sequence_columns(sequences: Any) -> tuple[str, ...]:
+    """The extra image columns a case sheet must hold for ``sequences`` (none for the plain ``image``).
+
+    Parameters
+    ----------
+    sequences
+        ``None``, a list of column names, or one comma-separated string.
+
+    Returns
+    -------
+    tuple of str
+    """
+    from .crops import _columns
+
+    return () if sequences is None else tuple(_columns(sequences))
+
+
+def crops_for(config: Mapping[str, Any], cases: Any, *, show_progress: bool | None = None) -> CropSet:
+    """Crops of ``cases`` made as a checkpoint's network was trained on (its ``config``).
+
+    Parameters
+    ----------
+    config
+        A checkpoint's configuration (``size``, ``margin``, ``background``, ``intensity``,
+        ``window``, ``channels``, ``register``).
+    cases
+        Case sheet (file or table) holding the same sequence columns.
+    show_progress
+        Progress bar; ``None`` follows the package log level.
+
+    Returns
+    -------
+    CropSet
+    """
+    from .._validation import InputError
+
+    channels = list(config.get("channels") or ["image"])
+    crops = load_crops(cases, sequences=None if channels == ["image"] else channels,
+                       register=bool(config.get("register", False)), size=int(config["size"]),
+                       margin=float(config["margin"]), background=config.get("background", "keep"),
+                       intensity=config.get("intensity", "uint8"), window=config.get("window"),
+                       show_progress=show_progress)
+    want = int(config.get("spatial_dims", 2))
+    if crops.spatial_dims != want:
+        raise InputError(f"the model was trained on {want}D crops but these cases give {crops.spatial_dims}D "
+                         "crops (images vs volumes).")
+    return crops

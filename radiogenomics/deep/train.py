@@ -58,11 +58,14 @@ class TrainResult:
     device: str = "cpu"
 
 
-def make_augmentation(*, seed: int = 0, zoom: float = 0.1, contrast: float = 0.2, prob: float = 0.5) -> Any:
-    """The seed study's augmentations as a MONAI ``Compose`` on ``(1, H, W)`` arrays.
+def make_augmentation(
+    *, seed: int = 0, zoom: float = 0.1, contrast: float = 0.2, prob: float = 0.5, spatial_dims: int = 2
+) -> Any:
+    """The seed study's augmentations as a MONAI ``Compose`` on ``(C, H, W)`` or ``(C, D, H, W)`` arrays.
 
-    90° rotations, horizontal and vertical flips, a small zoom (kept size) and a small
-    gamma contrast change, each applied with probability ``prob``.
+    In-plane 90° rotations, flips of the two in-plane axes, a small zoom (kept size) and a
+    small gamma contrast change (the same for every channel), each applied with probability
+    ``prob``. For volumes the slice axis is neither rotated nor flipped.
 
     Parameters
     ----------
@@ -74,6 +77,8 @@ def make_augmentation(*, seed: int = 0, zoom: float = 0.1, contrast: float = 0.2
         Gamma range ``[1 - contrast, 1 + contrast]``; 0 disables it.
     prob
         Probability of each transform.
+    spatial_dims
+        2 (images) or 3 (volumes).
 
     Returns
     -------
@@ -85,10 +90,12 @@ def make_augmentation(*, seed: int = 0, zoom: float = 0.1, contrast: float = 0.2
     zoom = check_float(zoom, "zoom", owner="make_augmentation", min_value=0.0, max_value=0.5)
     contrast = check_float(contrast, "contrast", owner="make_augmentation", min_value=0.0, max_value=0.9)
     prob = check_float(prob, "prob", owner="make_augmentation", min_value=0.0, max_value=1.0)
+    spatial_dims = check_int(spatial_dims, "spatial_dims", owner="make_augmentation", min_value=2, max_value=3)
+    plane = (0, 1) if spatial_dims == 2 else (1, 2)
     steps: list[Any] = [
-        RandRotate90(prob=prob, max_k=3, spatial_axes=(0, 1)),
-        RandFlip(prob=prob, spatial_axis=0),
-        RandFlip(prob=prob, spatial_axis=1),
+        RandRotate90(prob=prob, max_k=3, spatial_axes=plane),
+        RandFlip(prob=prob, spatial_axis=plane[0]),
+        RandFlip(prob=prob, spatial_axis=plane[1]),
     ]
     if zoom > 0:
         steps.append(RandZoom(prob=prob, min_zoom=1 - zoom, max_zoom=1 + zoom, keep_size=True, padding_mode="constant"))
@@ -186,7 +193,10 @@ def train_classifier(
     seed: int = 0,
     show_progress: bool | None = None,
 ) -> TrainResult:
-    """Train a MONAI ResNet on the ``train`` crops, early-stopping on validation AUC.
+    """Train a MONAI classifier on the ``train`` crops, early-stopping on validation AUC.
+
+    The network (:func:`~radiogenomics.deep.model.build_model`) takes the crops' dimension
+    (2D or 3D) and channels (sequences).
 
     After each epoch the batch-norm statistics are re-estimated on the un-augmented training
     crops and the network predicts the ``validation`` crops (no augmentation); the
@@ -199,7 +209,7 @@ def train_classifier(
         Crops with a ``split`` column holding ``train`` and ``validation`` (see
         :func:`~radiogenomics.deep.crops.split_patients`).
     arch
-        ``"resnet18"``, ``"resnet34"`` or ``"resnet50"``.
+        One of :data:`~radiogenomics.deep.model.ARCHITECTURES`.
     epochs
         Maximum number of epochs.
     batch_size
@@ -217,7 +227,7 @@ def train_classifier(
     augment
         Apply :func:`make_augmentation` to training crops.
     conv1_stride, max_pool
-        Stem of the network (see :func:`build_model`).
+        Stem of a ResNet (see :func:`build_model`).
     pretrained
         Local weights file to start from.
     checkpoint_dir
@@ -261,8 +271,7 @@ def train_classifier(
     weights = _class_weights(y_train, class_weights)
     config = {
         "arch": arch, "num_classes": 2, "conv1_stride": conv1_stride, "max_pool": bool(max_pool),
-        "size": crops.size, "margin": crops.margin, "background": crops.background,
-        "intensity": crops.intensity, "window": crops.window, "epochs": epochs, "batch_size": batch_size,
+        **crops.settings(), "epochs": epochs, "batch_size": batch_size,
         "lr": lr, "weight_decay": weight_decay,
         "class_weights": None if weights is None else [float(w) for w in weights],
         "patience": patience, "min_epochs": min_epochs, "augment": bool(augment), "seed": seed,
@@ -270,9 +279,10 @@ def train_classifier(
     }
     history = []
     with deterministic(seed, dev), timed(f"training {arch} on {len(train)} crops ({dev})", logger=log):
-        model = build_model(arch=arch, num_classes=2, conv1_stride=conv1_stride, max_pool=max_pool,
+        model = build_model(arch=arch, num_classes=2, spatial_dims=crops.spatial_dims, in_channels=crops.in_channels,
+                            size=crops.size, conv1_stride=conv1_stride, max_pool=max_pool,
                             pretrained=pretrained).to(dev)
-        transform = make_augmentation(seed=seed) if augment else None
+        transform = make_augmentation(seed=seed, spatial_dims=crops.spatial_dims) if augment else None
         loader = _loader(train.images, y_train, batch_size=batch_size, shuffle=True, transform=transform, seed=seed)
         w_tensor = None if weights is None else torch.tensor(weights, dtype=torch.float32, device=dev)
         loss_fn = torch.nn.CrossEntropyLoss(weight=w_tensor)

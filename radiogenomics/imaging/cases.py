@@ -19,11 +19,16 @@ Columns (ours, or pyradiomics' batch names in brackets):
     Who drew the mask; images of the same ``case_key`` by several readers feed the ICC.
 ``scanner`` (optional)
     Scanner or site, the batch variable of ComBat harmonisation.
+extra image columns (optional, the deep path's ``sequences``)
+    One image column per MRI/CT sequence (e.g. ``t1``, ``t2``, ``dce``), named by the caller
+    (``images=``); their paths are resolved like ``image``'s, and when the sheet has no
+    ``image`` column the first of them is the image the imaging path reads.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +47,7 @@ _RENAMES = {"ID": "case_id", "Image": "image", "Mask": "mask", "Patient": "patie
 
 
 def normalize_cases(sheet: pd.DataFrame, *, base_dir: str | os.PathLike | None = None,
-                    name: str = "case sheet") -> pd.DataFrame:
+                    name: str = "case sheet", images: Sequence[str] = ()) -> pd.DataFrame:
     """Validate a case sheet and bring it to the canonical columns.
 
     Parameters
@@ -53,6 +58,9 @@ def normalize_cases(sheet: pd.DataFrame, *, base_dir: str | os.PathLike | None =
         Folder relative paths are resolved against (the sheet's folder); ``None`` keeps them.
     name
         Name used in messages (the file).
+    images
+        Further image columns (one per sequence); checked and resolved like ``image``. Without
+        an ``image`` column, the first of them fills it.
 
     Returns
     -------
@@ -60,7 +68,8 @@ def normalize_cases(sheet: pd.DataFrame, *, base_dir: str | os.PathLike | None =
         One row per image, indexed by ``case_id`` (str), columns ``patient_id`` (str),
         ``image``, ``mask`` (str, absolute paths when ``base_dir`` is given), ``label`` (Int8,
         may be missing), ``mask_label`` (Int64, may be missing), ``reader`` and ``scanner``
-        (str, may be missing), plus any extra columns of the input unchanged.
+        (str, may be missing), plus any extra columns of the input unchanged (the ``images``
+        columns resolved like ``image``).
     """
     df = sheet.copy()
     df.columns = [str(c).strip() for c in df.columns]
@@ -75,6 +84,14 @@ def normalize_cases(sheet: pd.DataFrame, *, base_dir: str | os.PathLike | None =
             log.info("%s: 'Label' column of 0/1 values read as the HER2 label (give 'label' and 'mask_label' "
                      "to say otherwise)", name)
     df = df.rename(columns={k: v for k, v in _RENAMES.items() if k in df.columns and v not in df.columns})
+    images = [str(c) for c in images]
+    absent = [c for c in images if c not in df.columns]
+    if absent:
+        raise InputError(f"{name}: missing image column(s) {format_names(absent)} (the sequences asked for); "
+                         f"columns found: {format_names(df.columns, limit=10)}.")
+    if images and "image" not in df.columns:
+        df["image"] = df[images[0]]
+    paths = list(dict.fromkeys(["image", "mask", *images]))
     missing = [c for c in ("image", "mask") if c not in df.columns]
     if missing:
         raise InputError(
@@ -84,7 +101,7 @@ def normalize_cases(sheet: pd.DataFrame, *, base_dir: str | os.PathLike | None =
         )
     if df.empty:
         raise InputError(f"{name}: the case sheet has no rows.")
-    for col in ("image", "mask"):
+    for col in paths:
         blank = df[col].isna() | (df[col].astype(str).str.strip() == "")
         if blank.any():
             raise InputError(f"{name}: empty '{col}' path in row(s) {format_names(df.index[blank] + 2)}.")
@@ -103,11 +120,11 @@ def normalize_cases(sheet: pd.DataFrame, *, base_dir: str | os.PathLike | None =
 
     if base_dir is not None:
         base = Path(base_dir)
-        for col in ("image", "mask"):
+        for col in paths:
             df[col] = [str(p) if Path(p).is_absolute() else str((base / str(p).strip()).resolve())
                        for p in df[col].astype(str).str.strip()]
     else:
-        for col in ("image", "mask"):
+        for col in paths:
             df[col] = df[col].astype(str).str.strip()
 
     if "label" in df.columns:
@@ -147,13 +164,15 @@ def normalize_cases(sheet: pd.DataFrame, *, base_dir: str | os.PathLike | None =
     return df[order + [c for c in df.columns if c not in order]]
 
 
-def read_cases(path: str | os.PathLike) -> pd.DataFrame:
+def read_cases(path: str | os.PathLike, *, images: Sequence[str] = ()) -> pd.DataFrame:
     """Read a case sheet (CSV, TSV or Parquet) and resolve its paths relative to its folder.
 
     Parameters
     ----------
     path
         The case sheet.
+    images
+        Further image columns (see :func:`normalize_cases`).
 
     Returns
     -------
@@ -173,10 +192,11 @@ def read_cases(path: str | os.PathLike) -> pd.DataFrame:
             raw = pd.read_csv(path, sep=sep, dtype={"case_id": str, "patient_id": str, "ID": str})
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise DataFileError(f"{path}: cannot be read as a case sheet ({exc}).") from exc
-    return normalize_cases(raw, base_dir=path.resolve().parent, name=str(path))
+    return normalize_cases(raw, base_dir=path.resolve().parent, name=str(path), images=images)
 
 
-def load_cases(cases: str | os.PathLike | pd.DataFrame, *, name: str | None = None) -> pd.DataFrame:
+def load_cases(cases: str | os.PathLike | pd.DataFrame, *, name: str | None = None,
+               images: Sequence[str] = ()) -> pd.DataFrame:
     """A case sheet given as a file or a table, normalised: what the imaging and deep stages read.
 
     Parameters
@@ -187,6 +207,8 @@ def load_cases(cases: str | os.PathLike | pd.DataFrame, *, name: str | None = No
         to the working folder.
     name
         Name of the sheet in messages (default: the file, or ``"case sheet"``).
+    images
+        Further image columns (see :func:`normalize_cases`).
 
     Returns
     -------
@@ -194,11 +216,11 @@ def load_cases(cases: str | os.PathLike | pd.DataFrame, *, name: str | None = No
         See :func:`normalize_cases`.
     """
     if isinstance(cases, (str, os.PathLike)):
-        return read_cases(cases)
+        return read_cases(cases, images=images)
     if not isinstance(cases, pd.DataFrame):
         raise InputError(f"cases must be a case-sheet file or a DataFrame; got {type(cases).__name__}.")
     sheet = cases.reset_index() if cases.index.name == "case_id" else cases
-    return normalize_cases(sheet, name=name or "case sheet")
+    return normalize_cases(sheet, name=name or "case sheet", images=images)
 
 
 def cases_are_synthetic(source: str | os.PathLike | pd.DataFrame, sheet: pd.DataFrame) -> bool:

@@ -31,7 +31,7 @@ from .._io import atomic_path, atomic_write
 from .._logging import get_logger
 from .._validation import ParameterError, check_float, check_int
 
-__all__ = ["simulate_ultrasound", "make_ultrasound_cohort"]
+__all__ = ["simulate_ultrasound", "make_ultrasound_cohort", "simulate_multisequence", "make_multisequence_cohort"]
 
 log = get_logger(__name__)
 
@@ -247,4 +247,271 @@ def make_ultrasound_cohort(
         sheet.to_csv(fh, index=False)
     log.info("wrote synthetic ultrasound cohort: %d patients (%d HER2+), %d images to %s",
              n_patients, n_pos, len(sheet), out)
+    return sheet
+
+
+# ------------------------------------------------------------------------------------------------
+# multi-sequence MRI/CT-like cohorts (the deep path's tests and benchmarks)
+# ------------------------------------------------------------------------------------------------
+MULTISEQUENCE_NOTE = (
+    "These images, masks and labels are SYNTHETIC. They were simulated by\n"
+    "radiogenomics.imaging.synthetic.make_multisequence_cohort: one image per sequence (smooth\n"
+    "tissue texture, an ellipsoidal lesion with a sequence-specific contrast, bright dots\n"
+    "scattered outside the lesion, Gaussian noise). Only the 'signal' sequence differs between\n"
+    "the classes: HER2-positive lesions hold bright dots inside the lesion there. With no signal\n"
+    "sequence the labels are independent of every voxel (a pure-noise cohort). They are not\n"
+    "images of patients and carry no clinical meaning. Masks: lesion = 1, background = 0.\n"
+)
+
+#: Tissue level, lesion contrast (multiplicative) and texture amplitude of each named sequence;
+#: other names get a level drawn from the sequence's position.
+SEQUENCE_LOOKS = {
+    "t1": (400.0, 0.6, 0.10),    # lesion darker than tissue
+    "t2": (300.0, 1.8, 0.12),    # lesion brighter
+    "dce": (250.0, 2.4, 0.08),   # enhancing lesion
+    "adc": (900.0, 0.7, 0.10),
+    "ct": (40.0, 1.5, 0.15),
+}
+
+
+def _ellipsoid(shape: tuple[int, ...], spacing: tuple[float, ...], rng: np.random.Generator) -> np.ndarray:
+    """An ellipsoidal (elliptic in 2D) lesion mask near the centre, radii in millimetres."""
+    grids = np.meshgrid(*[np.arange(n) * s for n, s in zip(shape, spacing)], indexing="ij")
+    extent = np.array([n * s for n, s in zip(shape, spacing)])
+    centre = extent / 2 + rng.uniform(-0.06, 0.06, len(shape)) * extent.min()
+    radii = extent.min() * rng.uniform(0.17, 0.24, len(shape))
+    dist = sum(((g - c) / r) ** 2 for g, c, r in zip(grids, centre, radii))
+    return (dist <= 1.0).astype(np.uint8)
+
+
+def _dots(shape: tuple[int, ...], region: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` bright dots (2 voxels wide in-plane, one slice thick) at random voxels of ``region``."""
+    out = np.zeros(shape)
+    idx = np.flatnonzero(region.ravel())
+    if k <= 0 or idx.size == 0:
+        return out
+    for p in rng.choice(idx, size=min(k, idx.size), replace=False):
+        pos = np.unravel_index(int(p), shape)
+        sl = tuple(slice(c, c + 2) if a >= len(shape) - 2 else slice(c, c + 1) for a, c in enumerate(pos))
+        out[sl] = 1.0
+    return out
+
+
+def simulate_multisequence(
+    her2: int,
+    *,
+    sequences: tuple[str, ...] = ("t1", "t2", "dce"),
+    signal: str | None = "dce",
+    size: int = 32,
+    slices: int | None = 12,
+    slice_spacing: float = 2.0,
+    seed: int | np.random.Generator = 0,
+) -> tuple[dict[str, np.ndarray], np.ndarray, tuple[float, ...]]:
+    """Simulate one synthetic multi-sequence case: one image per sequence, one lesion mask.
+
+    Every sequence shows the same lesion (an ellipsoid of 0.17-0.24 of the field of view per
+    axis, in millimetres) on a smooth tissue texture (one anatomy, seen with alternating sign by
+    successive sequences, plus a texture of each sequence's own), with the sequence's own lesion contrast
+    (:data:`SEQUENCE_LOOKS`), 4-8 bright dots scattered outside the lesion and Gaussian noise.
+    Only the ``signal`` sequence depends on ``her2``: a positive lesion holds bright dots inside
+    it there (6-10 in an image, 12-20 in a volume); a negative one none. ``signal=None`` makes
+    every voxel independent of the label.
+
+    Parameters
+    ----------
+    her2
+        1 positive, 0 negative.
+    sequences
+        Sequence names.
+    signal
+        The sequence that carries the class signal, or ``None``.
+    size
+        In-plane side in pixels (1 mm each), at least 16.
+    slices
+        Slices of a volume (``slice_spacing`` mm apart); ``None`` for a 2D image.
+    slice_spacing
+        Slice distance in mm (volumes).
+    seed
+        Seed or numpy Generator.
+
+    Returns
+    -------
+    images : dict
+        Sequence name → ``float32`` array ``(size, size)`` or ``(slices, size, size)``.
+    mask : numpy.ndarray
+        ``uint8`` lesion mask of the same shape (lesion = 1).
+    spacing : tuple of float
+        Voxel spacing per array axis, in mm.
+    """
+    if her2 not in (0, 1) or isinstance(her2, bool):
+        raise ParameterError(f"The 'her2' parameter of simulate_multisequence must be 1 or 0. Got {her2!r} instead.")
+    owner = "simulate_multisequence"
+    size = check_int(size, "size", owner=owner, min_value=16)
+    sequences = tuple(str(s) for s in sequences)
+    if not sequences or len(set(sequences)) < len(sequences):
+        raise ParameterError(f"The 'sequences' parameter of {owner} must be distinct names. Got {sequences!r} instead.")
+    if signal is not None and signal not in sequences:
+        raise ParameterError(f"The 'signal' parameter of {owner} must be one of {sequences} or None. "
+                             f"Got {signal!r} instead.")
+    rng = _rng(seed)
+    if slices is None:
+        shape: tuple[int, ...] = (size, size)
+        spacing: tuple[float, ...] = (1.0, 1.0)
+    else:
+        shape = (check_int(slices, "slices", owner=owner, min_value=4), size, size)
+        spacing = (float(check_float(slice_spacing, "slice_spacing", owner=owner, min_value=0.1)), 1.0, 1.0)
+    mask = _ellipsoid(shape, spacing, rng)
+    inside = mask.astype(bool)
+    near = ndimage.binary_dilation(inside, iterations=2)
+    n_signal = (int(rng.integers(6, 11)) if slices is None else int(rng.integers(12, 21))) if her2 else 0
+    core = ndimage.binary_erosion(inside, iterations=1) if inside.sum() > 40 else inside
+    # one anatomy seen by every sequence (what a registration aligns), each with its own contrast
+    anatomy = ndimage.gaussian_filter(rng.normal(0.0, 1.0, shape), sigma=2.0)
+    anatomy /= anatomy.std() + 1e-12
+    images = {}
+    for i, name in enumerate(sequences):
+        level, contrast, texture = SEQUENCE_LOOKS.get(name, (200.0 + 150.0 * i, 1.5 if i % 2 else 0.7, 0.1))
+        own = ndimage.gaussian_filter(rng.normal(0.0, 1.0, shape), sigma=2.0)
+        field = 0.8 * anatomy * (1 if i % 2 == 0 else -1) + 0.6 * own / (own.std() + 1e-12)
+        img = level * (1.0 + texture * field)
+        img = img * np.where(inside, contrast, 1.0)
+        img = ndimage.gaussian_filter(img, sigma=0.7)
+        img += level * 1.2 * _dots(shape, ~near, int(rng.integers(4, 9)), rng)
+        if name == signal and n_signal:
+            img += level * 2.5 * _dots(shape, core, n_signal, rng)
+        img += rng.normal(0.0, 0.04 * level, shape)
+        images[name] = img.astype(np.float32)
+    return images, mask, spacing
+
+
+def _write_volume(array: np.ndarray, spacing: tuple[float, ...], path: Path,
+                  origin: tuple[float, ...] | None = None) -> None:
+    import SimpleITK as sitk
+
+    img = sitk.GetImageFromArray(array)
+    img.SetSpacing(tuple(float(s) for s in spacing[::-1]))
+    if origin is not None:
+        img.SetOrigin(tuple(float(o) for o in origin[::-1]))
+    with atomic_path(path) as tmp:
+        sitk.WriteImage(img, str(tmp), useCompression=True)
+
+
+def _half_resolution(
+    array: np.ndarray, spacing: tuple[float, ...]
+) -> tuple[np.ndarray, tuple[float, ...], tuple[float, ...]]:
+    """Average 2 x 2 in-plane blocks: the same field of view at half the in-plane resolution.
+
+    Returns the array, its spacing and its origin (a block's centre lies half an original pixel
+    beyond the first pixel's centre, so the physical positions stay exact).
+    """
+    h, w = array.shape[-2] // 2 * 2, array.shape[-1] // 2 * 2
+    a = array[..., :h, :w]
+    out = a.reshape(*a.shape[:-2], h // 2, 2, w // 2, 2).mean(axis=(-3, -1))
+    origin = (*[0.0] * (array.ndim - 2), spacing[-2] / 2, spacing[-1] / 2)
+    return out.astype(np.float32), (*spacing[:-2], spacing[-2] * 2, spacing[-1] * 2), origin
+
+
+def make_multisequence_cohort(
+    out_dir: str | os.PathLike,
+    *,
+    n_patients: int = 24,
+    images_per_patient: int = 1,
+    sequences: tuple[str, ...] = ("t1", "t2", "dce"),
+    signal: str | None = "dce",
+    spatial_dims: int = 3,
+    size: int = 32,
+    slices: int = 12,
+    low_resolution: tuple[str, ...] = (),
+    positive_fraction: float = 0.5,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Write a synthetic multi-sequence cohort (NRRD images and masks, ``cases.csv``) to a folder.
+
+    Patients are named ``MR001``...; ``round(n_patients * positive_fraction)`` of them, in a
+    seeded random order, are HER2-positive. Each case is :func:`simulate_multisequence`'s: the
+    files are ``out_dir/<sequence>/<case_id>.nrrd`` (float32, spacing 1 mm in-plane and 2 mm
+    between slices) and ``out_dir/masks/<case_id>.nrrd`` (lesion 1, drawn on the first
+    sequence's grid). Sequences in ``low_resolution`` are stored at half the in-plane
+    resolution (2 x 2 pixel means, twice the spacing, the same field of view), so readers must
+    resample them onto the first sequence's grid. ``out_dir/SYNTHETIC.txt`` says the data are
+    simulated.
+
+    Parameters
+    ----------
+    out_dir
+        Destination folder (created).
+    n_patients
+        Number of patients (>= 2).
+    images_per_patient
+        Cases per patient (>= 1; e.g. two lesions or two visits).
+    sequences
+        Sequence names: one image column each in the sheet.
+    signal
+        The one sequence that carries the class signal, or ``None`` (labels independent of
+        every voxel: a pure-noise cohort).
+    spatial_dims
+        3 (volumes of ``slices`` slices) or 2 (images).
+    size
+        In-plane side in pixels.
+    slices
+        Slices per volume (3D).
+    low_resolution
+        Sequences stored at half the in-plane resolution (not the first one).
+    positive_fraction
+        Fraction of HER2-positive patients, in (0, 1).
+    seed
+        Random seed; the same seed gives the same arrays.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The case sheet also written to ``out_dir/cases.csv``: ``case_id`` (``MR001_1``),
+        ``patient_id``, one path column per sequence, ``mask``, ``label``, ``mask_label`` (1)
+        and ``synthetic`` (``True``); paths relative to the sheet.
+    """
+    owner = "make_multisequence_cohort"
+    n_patients = check_int(n_patients, "n_patients", owner=owner, min_value=2, max_value=999)
+    images_per_patient = check_int(images_per_patient, "images_per_patient", owner=owner, min_value=1)
+    spatial_dims = check_int(spatial_dims, "spatial_dims", owner=owner, min_value=2, max_value=3)
+    positive_fraction = check_float(
+        positive_fraction, "positive_fraction", owner=owner, min_value=0, max_value=1, closed="neither"
+    )
+    seed = check_int(seed, "seed", owner=owner, min_value=0)
+    sequences = tuple(str(s) for s in sequences)
+    bad = [s for s in low_resolution if s not in sequences[1:]]
+    if bad:
+        raise ParameterError(f"The 'low_resolution' parameter of {owner} must name sequences other than the first "
+                             f"({sequences[1:]}). Got {bad!r}.")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    n_pos = min(max(int(round(n_patients * positive_fraction)), 1), n_patients - 1)
+    labels = np.zeros(n_patients, dtype=int)
+    labels[rng.permutation(n_patients)[:n_pos]] = 1
+    child_seeds = np.random.SeedSequence(seed).spawn(n_patients * images_per_patient)
+    rows, k = [], 0
+    for p in range(n_patients):
+        pid = f"MR{p + 1:03d}"
+        for i in range(images_per_patient):
+            cid = f"{pid}_{i + 1}"
+            images, mask, spacing = simulate_multisequence(
+                int(labels[p]), sequences=sequences, signal=signal, size=size,
+                slices=slices if spatial_dims == 3 else None, seed=np.random.default_rng(child_seeds[k]))
+            k += 1
+            row = {"case_id": cid, "patient_id": pid}
+            for name, array in images.items():
+                arr, spc, org = (_half_resolution(array, spacing) if name in low_resolution
+                                 else (array, spacing, None))
+                _write_volume(arr, spc, out / name / f"{cid}.nrrd", origin=org)
+                row[name] = f"{name}/{cid}.nrrd"
+            _write_volume(mask, spacing, out / "masks" / f"{cid}.nrrd")
+            rows.append({**row, "mask": f"masks/{cid}.nrrd", "label": int(labels[p]), "mask_label": 1,
+                         "synthetic": True})
+    sheet = pd.DataFrame(rows)
+    with atomic_write(out / "SYNTHETIC.txt") as fh:
+        fh.write(MULTISEQUENCE_NOTE)
+    with atomic_write(out / "cases.csv") as fh:
+        sheet.to_csv(fh, index=False)
+    log.info("wrote synthetic %dD multi-sequence cohort (%s; signal in %s): %d patients (%d HER2+) to %s",
+             spatial_dims, ", ".join(sequences), signal, n_patients, n_pos, out)
     return sheet

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from ._association import association, plot_association_null
 from ._cohort import cohort, cohort_counts, plot_cohort
-from ._deep import deep, gradcam_overlay_pngs
+from ._deep import deep, deep_comparison, deep_features, gradcam_overlay_pngs
 from ._differential import differential, plot_feature_boxplots, plot_volcano
 from ._enrichment import enrichment, plot_enrichment
 from ._expression import expression, plot_batch_check, plot_label_counts, plot_series_pca
@@ -37,6 +37,8 @@ __all__ = [
     "module",
     "models",
     "deep",
+    "deep_comparison",
+    "deep_features",
     "captioned",
     "cohort_counts",
     "plot_cohort",
@@ -61,6 +63,8 @@ _BY_STAGE = {
     "module": module,
     "models": models,
     "deep": deep,
+    "deep_comparison": deep_comparison,
+    "deep_features": deep_features,
 }
 
 

@@ -17,7 +17,8 @@ from .._validation import InputError
 from ._style import GREY, NEGATIVE, POSITIVE, captioned
 
 __all__ = ["gradcam_overlay", "gradcam_grid", "training_history", "heat_in_mask_summary", "plot_predictions",
-           "gradcam_overlay_pngs", "deep"]
+           "gradcam_overlay_pngs", "deep", "plot_comparison", "plot_comparison_history", "deep_comparison",
+           "plot_icc", "plot_fold_auc", "deep_features"]
 
 
 def _draw_overlay(ax: object, image: np.ndarray, cam: np.ndarray, mask: np.ndarray | None, alpha: float) -> None:
@@ -323,6 +324,187 @@ def deep(result: Any, *, n_examples: int = 6) -> dict[str, Figure]:
                 gradcam_grid(maps["images"][pos], maps["cams"][pos], masks=maps["masks"][pos], titles=titles,
                              ncols=min(len(pos), 6)),
                 "Grad-CAM heat maps (HER2-positive evidence, layer "
-                f"{result.parameters.get('gradcam_layer') or 'layer4'}) of the most confident positive and "
-                "negative crops; white: lesion outline.")
+                f"{result.parameters.get('gradcam_layer_used') or result.parameters.get('gradcam_layer') or 'layer4'})"
+                " of the most confident positive and negative crops"
+                + ("; volumes cut at their largest lesion slice" if "slice" in maps else "")
+                + "; white: lesion outline.")
+    return figs
+
+
+# ------------------------------------------------------------------------------------------------
+# backbone comparison (rg.deep.compare) and cross-fitted deep features (rg.deep.cross_fit)
+# ------------------------------------------------------------------------------------------------
+def plot_comparison(comparison: pd.DataFrame) -> Figure:
+    """Validation and test AUC (DeLong 95 % CI) of every backbone × learning rate × weight decay.
+
+    Parameters
+    ----------
+    comparison
+        ``DeepComparisonResult.comparison``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row per setting, best validation AUC on top; the chosen setting in bold.
+    """
+    needed = {"setting", "validation_auc", "test_auc", "chosen"}
+    if not needed <= set(comparison.columns):
+        raise InputError(f"comparison needs columns {sorted(needed)}; has {list(comparison.columns)}.")
+    table = comparison.sort_values(["validation_auc", "validation_loss"], ascending=[True, False], kind="mergesort")
+    n = len(table)
+    fig = Figure(figsize=(6.4, 0.9 + 0.32 * n), layout="constrained")
+    ax = fig.subplots()
+    y = np.arange(n)
+    for offset, split, colour in ((0.15, "validation", "C0"), (-0.15, "test", "C1")):
+        mid = table[f"{split}_auc"].to_numpy(float)
+        lo = table.get(f"{split}_auc_low", pd.Series(mid)).to_numpy(float)
+        hi = table.get(f"{split}_auc_high", pd.Series(mid)).to_numpy(float)
+        err = np.vstack([np.clip(mid - lo, 0, None), np.clip(hi - mid, 0, None)])
+        ax.errorbar(mid, y + offset, xerr=np.nan_to_num(err), fmt="o", color=colour, ms=4, capsize=2, label=split)
+    ax.axvline(0.5, color=GREY, linestyle="--", linewidth=1)
+    ax.set_yticks(y, table["setting"].astype(str).tolist(), fontsize=7)
+    for label, chosen in zip(ax.get_yticklabels(), table["chosen"].astype(bool)):
+        if chosen:
+            label.set_fontweight("bold")
+    ax.set_xlim(0, 1.02)
+    ax.set_xlabel("patient-level AUC (95 % CI)")
+    ax.legend(frameon=False, fontsize=8, loc="lower left")
+    return fig
+
+
+def plot_comparison_history(history: pd.DataFrame) -> Figure:
+    """Training loss and validation AUC per epoch of every setting.
+
+    Parameters
+    ----------
+    history
+        ``DeepComparisonResult.history`` (``setting``, ``epoch``, ``train_loss``, ``validation_auc``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig = Figure(figsize=(8, 3.2), layout="constrained")
+    ax0, ax1 = fig.subplots(1, 2)
+    for i, (setting, sub) in enumerate(history.groupby("setting", sort=False)):
+        colour = f"C{i % 10}"
+        ax0.plot(sub["epoch"], sub["train_loss"], color=colour, linewidth=1, label=str(setting))
+        ax1.plot(sub["epoch"], sub["validation_auc"], color=colour, linewidth=1)
+    ax0.set_xlabel("epoch")
+    ax0.set_ylabel("training cross-entropy")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("validation AUC")
+    ax1.set_ylim(0, 1.02)
+    if history["setting"].nunique() <= 12:
+        ax0.legend(frameon=False, fontsize=6)
+    return fig
+
+
+def deep_comparison(result: Any) -> dict[str, Figure]:
+    """The figures of a backbone comparison: AUC with CI per setting, and the training curves.
+
+    Parameters
+    ----------
+    result
+        A :class:`~radiogenomics.deep.DeepComparisonResult`.
+
+    Returns
+    -------
+    dict
+        ``comparison`` and (with a history) ``comparison_history``.
+    """
+    chosen = result.parameters.get("chosen")
+    figs = {"comparison": captioned(
+        plot_comparison(result.comparison),
+        "Patient-level validation and test AUC (DeLong 95 % CI) of every backbone × learning rate × weight decay "
+        "on one fixed patient-wise split" + (f"; bold: the chosen model ({chosen}), chosen by validation AUC, "
+                                             "never by test AUC." if chosen else "."))}
+    if result.history is not None and len(result.history):
+        figs["comparison_history"] = captioned(
+            plot_comparison_history(result.history),
+            "Training loss and validation AUC per epoch of every setting (early stopping on validation AUC).")
+    return figs
+
+
+def plot_icc(icc: pd.DataFrame, *, threshold: float = 0.9, kind: str = "agreement") -> Figure:
+    """Distribution of the deep features' ICC across perturbations, with the threshold.
+
+    Parameters
+    ----------
+    icc
+        ``DeepFeaturesResult.icc``.
+    threshold
+        The filter's threshold.
+    kind
+        The ICC column used (``icc_<kind>``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    column = f"icc_{kind}" if f"icc_{kind}" in icc.columns else next(c for c in icc.columns if c.startswith("icc_"))
+    values = icc[column].dropna().clip(-1, 1)
+    fig = Figure(figsize=(4.6, 3.2), layout="constrained")
+    ax = fig.subplots()
+    ax.hist(values, bins=np.linspace(min(-0.2, float(values.min()) if len(values) else 0), 1, 41), color=GREY)
+    ax.axvline(threshold, color=POSITIVE, linestyle="--", linewidth=1.2)
+    kept = int((values >= threshold).sum())
+    ax.annotate(f"{kept} of {len(icc)} kept", (threshold, ax.get_ylim()[1] * 0.9), fontsize=8, ha="right")
+    ax.set_xlabel(f"ICC across perturbations ({column.removeprefix('icc_')})")
+    ax.set_ylabel("deep features")
+    return fig
+
+
+def plot_fold_auc(fold_metrics: pd.DataFrame) -> Figure:
+    """Each fold network's early-stopping validation AUC and its AUC on the patients it never saw.
+
+    Parameters
+    ----------
+    fold_metrics
+        ``DeepFeaturesResult.fold_metrics``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig = Figure(figsize=(4.2, 3.0), layout="constrained")
+    ax = fig.subplots()
+    x = fold_metrics["fold"].to_numpy()
+    ax.bar(x - 0.18, fold_metrics["validation_auc"], width=0.36, color="C0", label="early-stopping validation")
+    ax.bar(x + 0.18, fold_metrics["heldout_auc"], width=0.36, color="C1", label="held-out fold")
+    ax.axhline(0.5, color=GREY, linestyle="--", linewidth=1)
+    ax.set_xticks(x, [str(int(v) + 1) for v in x])
+    ax.set_xlabel("fold")
+    ax.set_ylabel("patient-level AUC")
+    ax.set_ylim(0, 1.05)
+    ax.legend(frameon=False, fontsize=7)
+    return fig
+
+
+def deep_features(result: Any) -> dict[str, Figure]:
+    """The figures of cross-fitted deep features: the ICC filter and the folds' AUCs.
+
+    Parameters
+    ----------
+    result
+        A :class:`~radiogenomics.deep.DeepFeaturesResult`.
+
+    Returns
+    -------
+    dict
+        ``icc`` (with perturbations) and ``fold_auc``.
+    """
+    figs: dict[str, Figure] = {}
+    params = result.parameters
+    if result.icc is not None and len(result.icc):
+        thr = float(params.get("icc_threshold", 0.9))
+        figs["icc"] = captioned(
+            plot_icc(result.icc, threshold=thr, kind=str(params.get("icc_kind", "agreement"))),
+            f"ICC of each cross-fitted deep feature across {params.get('n_perturbations', '?')} mask/crop "
+            f"perturbations per case; features with ICC ≥ {thr:g} (dashed) enter the models.")
+    if result.fold_metrics is not None and len(result.fold_metrics):
+        figs["fold_auc"] = captioned(
+            plot_fold_auc(result.fold_metrics),
+            "Per fold: the network's AUC on its early-stopping validation patients and on the held-out fold's "
+            "patients, whom it never saw (their embeddings are the features).")
     return figs

@@ -31,7 +31,8 @@ log = get_logger(__name__)
 
 SECTION_IDS = (
     "cohort", "differential", "association", "top-genes", "enrichment", "similarity", "module",
-    "models", "validation", "calibration", "dca", "nomogram", "pca", "gradcam", "provenance",
+    "models", "validation", "calibration", "dca", "nomogram", "pca", "gradcam", "deep-comparison", "deep-features",
+    "deep-models", "provenance",
 )
 
 #: Which of the models stage's figures and tables each models section shows.
@@ -461,6 +462,68 @@ def _gradcam(res: Any, figs: _Figures) -> _Section:
     return sec
 
 
+def _deep_comparison(res: Any, figs: _Figures) -> _Section:
+    comp = res.deep_comparison
+    if comp is None:
+        raise _NotRunError("the backbone comparison was not enabled (config deep_comparison.enabled: false)")
+    sec = _Section("deep-comparison", "Deep model: backbone and hyper-parameter comparison")
+    p = comp.parameters
+    sec.notes.append(
+        f"{len(comp.comparison)} setting(s) ({len(p.get('archs', []))} backbone(s) × {len(p.get('lrs', []))} learning "
+        f"rate(s) × {len(p.get('weight_decays', []))} weight decay(s)), all trained on the same patient-wise split "
+        "(seed {seed}). The model kept is {chosen}, chosen by validation AUC; the test split never took part in "
+        "the choice, so its AUC is an honest estimate for that one model (the best test AUC of the table is "
+        "not).".format(seed=p.get("seed"), chosen=p.get("chosen")))
+    figs.add_all(sec, figs.of(comp), prefix="deep_comparison")
+    cols = ["setting", "best_epoch", "train_loss", "validation_accuracy", "validation_auc", "validation_auc_low",
+            "validation_auc_high", "test_accuracy", "test_auc", "test_auc_low", "test_auc_high", "chosen"]
+    table = comp.comparison[[c for c in cols if c in comp.comparison.columns]]
+    sec.tables.append(_Table("Comparison (patient level; AUC with DeLong 95 % CI)",
+                             _html_table(table, max_rows=60, index=False)))
+    return sec
+
+
+def _deep_features(res: Any, figs: _Figures) -> _Section:
+    feats = res.deep_features
+    if feats is None:
+        raise _NotRunError("cross-fitted deep features were not enabled (config deep_features.enabled: false)")
+    sec = _Section("deep-features", "Deep features: cross-fitted and ICC-filtered")
+    p = feats.parameters
+    sec.notes.append(
+        f"Each of the {len(feats.features)} patients was embedded by a network that never saw them "
+        f"({p.get('folds')} patient-wise folds, {p.get('arch')}); {feats.features.shape[1]} of "
+        f"{p.get('n_features')} deep features reach ICC ≥ {p.get('icc_threshold')} across "
+        f"{p.get('n_perturbations')} mask/crop perturbations per case and enter the models. Out-of-fold AUC of the "
+        f"fold networks' score: {p.get('heldout_auc', float('nan')):.3f}.")
+    sec.notes.append(
+        "Warning: embeddings of patients a network was trained on (the deep stage's own deep features) encode "
+        "their labels; on a pure-noise cohort a model on them reaches a split AUC far above 0.5, while "
+        "cross-fitted ones stay at 0.5. Only the cross-fitted features enter the models.")
+    figs.add_all(sec, figs.of(feats), prefix="deep_features")
+    if feats.fold_metrics is not None:
+        sec.tables.append(_Table("Folds", _html_table(feats.fold_metrics, index=False)))
+    return sec
+
+
+def _deep_models(res: Any, figs: _Figures) -> _Section:
+    models = res.models_deep
+    if models is None:
+        raise _NotRunError("the models stage did not run on deep features (config deep_features.into_models)")
+    sec = _Section("deep-models", "Models on the cross-fitted deep features")
+    sec.notes.append("The models stage (LASSO, the seven classifiers over repeated splits, calibration, decision "
+                     "curves and, with a clinical table, the nomogram) on the stable cross-fitted deep features.")
+    figs.add_all(sec, figs.of(models), prefix="models_deep",
+                 names=("split_auc", "lasso", "roc", "calibration", "decision_curve", "nomogram"))
+    for name in ("summary", "validation", "nomogram_coefficients"):
+        t = models.tables().get(name)
+        if t is not None:
+            sec.tables.append(_Table(name.replace("_", " ").capitalize(),
+                                     _html_table(t, index=not isinstance(t.index, pd.RangeIndex))))
+    if not sec.figures and not sec.tables:
+        raise _NotRunError("the models stage on deep features holds no figure or table")
+    return sec
+
+
 def _provenance(res: Any, figs: _Figures) -> _Section:
     sec = _Section("provenance", "Provenance")
     rows, inputs = [], []
@@ -503,6 +566,9 @@ _BUILDERS: tuple[tuple[str, str, Callable[[Any, _Figures], _Section]], ...] = (
     ("nomogram", "Nomogram", _models_section("nomogram", "Nomogram")),
     ("pca", "PCA", _models_section("pca", "PCA")),
     ("gradcam", "Deep model: Grad-CAM examples", _gradcam),
+    ("deep-comparison", "Deep model: backbone and hyper-parameter comparison", _deep_comparison),
+    ("deep-features", "Deep features: cross-fitted and ICC-filtered", _deep_features),
+    ("deep-models", "Models on the cross-fitted deep features", _deep_models),
     ("provenance", "Provenance", _provenance),
 )
 

@@ -125,7 +125,6 @@ def all_outputs():
     out += [folder(s) for s in ("expression", "differential", "association", "module", "models")]
     if not supplied_enrichment():
         out.append(folder("enrichment"))
-    if deep_enabled():
-        out.append(folder("deep"))
+    out += deep_outputs()  # rules/deep.smk
     out.append(R("report/report.html"))
     return out

@@ -5,9 +5,7 @@ def _report_inputs(wc):
     inp = [folder(s) for s in ("differential", "association", "module", "models")]
     if not supplied_enrichment():
         inp.append(folder("enrichment"))
-    if deep_enabled():
-        inp.append(folder("deep"))
-    return inp
+    return inp + deep_outputs()  # rules/deep.smk
 
 
 rule report:
