@@ -22,6 +22,10 @@ pytestmark = [
 
 SEQ = ["t1", "dce"]
 CROP = dict(sequences=SEQ, size=24, margin=0.2, intensity="zscore")
+#: Four epochs on 30 patients with 24-pixel crops leave few deep features stable under rotation,
+#: translation, erosion/dilation and noise (one-way ICC: median about 0.5, none reaches the MRI
+#: study's 0.9), so the fixture filters at 0.6 to keep a table for the downstream path.
+ICC_THRESHOLD = 0.6
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +50,7 @@ def crossfit(cohorts):
 
     return rg.deep.cross_fit(cohorts / "train" / "cases.csv", folds=3, epochs=4, min_epochs=2, patience=2,
                              batch_size=8, n_perturbations=2, external=cohorts / "ext" / "cases.csv", device="cpu",
-                             seed=0, **CROP)
+                             seed=0, icc_threshold=ICC_THRESHOLD, **CROP)
 
 
 def test_cross_fit_embeds_every_patient_by_a_network_that_never_saw_it(crossfit):
@@ -66,7 +70,8 @@ def test_cross_fit_embeds_every_patient_by_a_network_that_never_saw_it(crossfit)
     assert set(res.features_all.index) == set(res.labels.index)
     pooled = roc_auc_score(res.labels.loc[res.features_all.index], res.features_all["deep_score"])
     assert res.parameters["heldout_auc"] == pytest.approx(pooled)
-    assert res.parameters["icc_kind"] == "agreement"  # filter_stable's default
+    # a case's perturbed versions are its own random draws: the one-way form ICC(1,1)
+    assert res.parameters["icc_kind"] == "oneway" and res.parameters["icc_threshold"] == ICC_THRESHOLD
 
 
 def test_icc_of_each_deep_feature_and_the_filter(crossfit):
@@ -78,17 +83,19 @@ def test_icc_of_each_deep_feature_and_the_filter(crossfit):
     # the package's ICC of three deep features, against pingouin on the same measurements
     for feat in ["deep_0", "deep_100", "deep_score"]:
         ref = pg.intraclass_corr(m, targets="target", raters="rater", ratings=feat).set_index("Type")
-        if np.isfinite(icc.loc[feat, "icc_agreement"]):
-            assert icc.loc[feat, "icc_agreement"] == pytest.approx(ref.loc["ICC2", "ICC"], abs=1e-8)
-    stable = icc.index[icc["icc_agreement"] >= 0.9]
+        if np.isfinite(icc.loc[feat, "icc_oneway"]):
+            assert icc.loc[feat, "icc_oneway"] == pytest.approx(ref.loc["ICC(1,1)", "ICC"], abs=1e-8)
+            assert icc.loc[feat, "icc_agreement"] == pytest.approx(ref.loc["ICC(A,1)", "ICC"], abs=1e-8)
+    stable = icc.index[icc["icc_oneway"] >= ICC_THRESHOLD]
+    assert len(stable) >= 2
     assert list(res.features.columns) == list(stable) == res.feature_set()
     assert icc["stable"].sum() == len(stable) == res.parameters["n_stable"]
     # every feature left out is listed with its ICC
     dropped = res.dropped[res.dropped["kind"] == "feature"]
     assert len(dropped) == 513 - len(stable)
     some = dropped.iloc[0]
-    value = icc.loc[some["item"], "icc_agreement"]
-    assert ("undefined" in some["reason"]) if pd.isna(value) else (f"ICC {value:.3f} < 0.9" in some["reason"])
+    value = icc.loc[some["item"], "icc_oneway"]
+    assert ("undefined" in some["reason"]) if pd.isna(value) else (f"ICC {value:.3f} < {ICC_THRESHOLD:g}" in some["reason"])
     # the stable features are per-patient means of the per-case ones
     np.testing.assert_allclose(res.features, res.features_image[stable].groupby(res.folds["patient_id"]).mean()
                                .loc[res.features.index], rtol=1e-10)
@@ -145,7 +152,7 @@ def test_cli_deep_features_then_deep_models(cohorts, tmp_path):
     assert res.parameters["folds"] == 3 and res.parameters["seed"] == 4 and res.parameters["n_perturbations"] == 1
     assert res.parameters["sequences"] == SEQ and res.features_external is None
     # icc_threshold -1 keeps every feature whose ICC is defined
-    assert res.features.shape[1] == int(res.icc["icc_agreement"].notna().sum())
+    assert res.features.shape[1] == int(res.icc["icc_oneway"].notna().sum())
     r = runner.invoke(app, ["deep", "models", "--features", str(out), "--config", str(config),
                             "--out", str(tmp_path / "models_deep")])
     assert r.exit_code == 0, r.output
@@ -189,8 +196,9 @@ def test_noise_cohort_crossfit_is_honest_and_trained_embeddings_inflate(tmp_path
     make_multisequence_cohort(tmp_path, n_patients=120, sequences=("t1", "t2"), signal=None, spatial_dims=2,
                               size=32, seed=5)
     crop = dict(sequences=["t1", "t2"], size=24, margin=0.2, intensity="zscore")
-    res = rg.deep.cross_fit(tmp_path / "cases.csv", folds=5, epochs=6, min_epochs=1, patience=2, batch_size=16,
-                            n_perturbations=2, device="cpu", seed=0, **crop)
+    # no perturbations: the ICC filter is not what this test measures (features_all holds every feature)
+    res = rg.deep.cross_fit(tmp_path / "cases.csv", folds=3, epochs=3, min_epochs=1, patience=2, batch_size=16,
+                            n_perturbations=0, device="cpu", seed=0, **crop)
     honest = repeated_splits(res.features_all, res.labels.loc[res.features_all.index], classifiers=["lr"],
                              n_splits=50, seed=0).summary.loc[0, "auc_mean"]
     # a network trained on all 120 patients (the validation split only logs; the last epoch is kept)
@@ -200,7 +208,7 @@ def test_noise_cohort_crossfit_is_honest_and_trained_embeddings_inflate(tmp_path
     both = CropSet(images=np.concatenate([crops.images, crops.images]), masks=np.concatenate([crops.masks] * 2),
                    cases=pd.concat([crops.cases.assign(split="train"), val]), size=crops.size, margin=crops.margin,
                    intensity=crops.intensity, channels=crops.channels)
-    seen = train_classifier(both, epochs=12, min_epochs=12, patience=12, batch_size=16, augment=False,
+    seen = train_classifier(both, epochs=10, min_epochs=10, patience=10, batch_size=16, augment=False,
                             device="cpu", seed=0)
     _, leaky_emb = embed(seen.model, crops)
     labels = patient_labels(crops.cases)

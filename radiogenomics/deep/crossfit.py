@@ -27,7 +27,8 @@ How (:func:`cross_fit`):
    the same fold network, and the ICC of each deep feature across the versions is computed
    with the package's ICC (:func:`radiogenomics.imaging.stability.icc_table`) and filtered by
    :func:`radiogenomics.imaging.stability.filter_stable` (``icc_threshold``, the MRI study's
-   0.9; the ICC form is ``filter_stable``'s default).
+   0.9) in the one-way form ICC(1,1): a case's perturbed versions are its own random draws, not
+   raters shared by every case (:func:`~radiogenomics.imaging.stability.stability_kind`).
 5. The stable features, averaged over each patient's cases, are :attr:`DeepFeaturesResult.features`:
    a feature table like the radiomic one, which :func:`radiogenomics.evaluate` takes with its
    labels (LASSO, the seven classifiers, the nomogram with clinical variables, decision curves).
@@ -37,7 +38,6 @@ How (:func:`cross_fit`):
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -251,7 +251,7 @@ def cross_fit(
     """
     from ..imaging.aggregate import patient_labels
     from ..imaging.cases import cases_are_synthetic, load_cases
-    from ..imaging.stability import filter_stable, icc_table
+    from ..imaging.stability import filter_stable, icc_table, stability_kind
     from ..models.metrics import auc_score
     from .crops import fold_patients, load_crops, perturbed_crops, split_patients
     from .embed import embed_patients
@@ -338,11 +338,11 @@ def cross_fit(
     pooled = auc_score(labels.loc[per_patient.index].to_numpy(int), per_patient[SCORE].to_numpy())
     drops = list(crops.dropped.to_dict("records"))
     icc = measurements = None
-    kind = inspect.signature(filter_stable).parameters["kind"].default
+    kind = stability_kind("perturbation")  # each case's versions are its own random draws: ICC(1,1)
     if long_parts:
         measurements = pd.concat(long_parts, ignore_index=True)
         icc = icc_table(measurements, target="target", rater="rater", features=names)
-        stable = filter_stable(icc, threshold=icc_threshold)
+        stable = filter_stable(icc, threshold=icc_threshold, kind=kind)
         icc["stable"] = icc.index.isin(stable)
         column = f"icc_{kind}"
         for feat, value in icc[column].items():

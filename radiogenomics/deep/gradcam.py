@@ -203,6 +203,11 @@ def grad_cam(
     flat = cams.reshape(len(cams), -1).argmax(axis=1)
     table["peak_in_mask"] = crops.masks.reshape(len(crops), -1)[np.arange(len(crops)), flat] > 0
     table.attrs["target_layer"] = target_layer
-    log.info("Grad-CAM on %s: median heat in mask %.2f (uniform heat would give %.2f)",
-             target_layer, float(np.nanmedian(table["heat_in_mask"])), float(table["mask_fraction"].median()))
+    heat = table["heat_in_mask"].dropna()
+    if heat.empty:  # every map is all zero: no crop has positive evidence for the class
+        log.info("Grad-CAM on %s: no crop has positive evidence for class %d, heat in mask undefined",
+                 target_layer, class_index)
+    else:
+        log.info("Grad-CAM on %s: median heat in mask %.2f (uniform heat would give %.2f)",
+                 target_layer, float(heat.median()), float(table["mask_fraction"].median()))
     return GradCamResult(cams=cams, table=table)
