@@ -242,22 +242,101 @@ class _UnsupportedFitError(Exception):
 
 
 # --------------------------------------------------------------------------------------------
-# logistic regression (L-BFGS, L2): scikit-learn's own path function, without the input checks
+# L-BFGS-B: scipy's own ``setulb`` iteration, without the wrappers of ``scipy.optimize.minimize``
+# --------------------------------------------------------------------------------------------
+def _lbfgs(fun: Callable[[np.ndarray], tuple[Any, np.ndarray]], x0: np.ndarray, *, maxiter: int, maxfun: int = 15000,
+           gtol: float = 1e-5, ftol: float = 2.2204460492503131e-09, maxls: int = 20,
+           maxcor: int = 10) -> tuple[np.ndarray, Any, int, int, str]:
+    """``minimize(fun, x0, method="L-BFGS-B", jac=True, options=...)`` without bounds, step for step.
+
+    The loop of ``scipy.optimize._lbfgsb_py._minimize_lbfgsb`` (the same ``_lbfgsb.setulb`` calls on
+    the same work arrays) with the memoisation of its ``ScalarFunction`` (an evaluation at the
+    starting point, then one per new ``x``; ``fun`` gets a copy of ``x``), without the per-call
+    wrappers (a quarter of an MLP fit here). Returns ``x``, ``f``, ``status`` (0 converged, 1
+    iteration or evaluation limit, 2 other), ``nit`` and the message, as ``OptimizeResult`` holds them.
+    """
+    from scipy.optimize import _lbfgsb
+    from scipy.optimize._lbfgsb_py import status_messages, task_messages
+
+    m = maxcor
+    factr = ftol / np.finfo(float).eps
+    x = np.array(np.asarray(x0).ravel(), dtype=np.float64)
+    n = x.size
+    nbd = np.zeros(n, np.int32)
+    low_bnd = np.zeros(n, np.float64)
+    upper_bnd = np.zeros(n, np.float64)
+    f: Any = np.array(0.0, dtype=np.float64)
+    g = np.zeros((n,), dtype=np.float64)
+    wa = np.zeros(2 * m * n + 5 * n + 11 * m * m + 8 * m, np.float64)
+    iwa = np.zeros(3 * n, dtype=np.int32)
+    task = np.zeros(2, dtype=np.int32)
+    ln_task = np.zeros(2, dtype=np.int32)
+    lsave = np.zeros(4, dtype=np.int32)
+    isave = np.zeros(44, dtype=np.int32)
+    dsave = np.zeros(29, dtype=np.float64)
+    last_x = x.copy()  # ScalarFunction evaluates the starting point when it is built
+    last = fun(last_x.copy())
+    nfev = 1
+    n_iterations = 0
+    while True:
+        g = g.astype(np.float64)
+        _lbfgsb.setulb(m, x, low_bnd, upper_bnd, nbd, f, g, factr, gtol, wa, iwa, task, lsave, isave, dsave, maxls,
+                       ln_task)
+        if task[0] == 3:
+            if not np.array_equal(x, last_x):
+                last_x = x.copy()
+                last = fun(last_x.copy())
+                nfev += 1
+            f, g = last[0], np.atleast_1d(last[1])
+        elif task[0] == 1:
+            n_iterations += 1
+            if n_iterations >= maxiter:
+                task[0], task[1] = 5, 504
+            elif nfev > maxfun:
+                task[0], task[1] = 5, 502
+        else:
+            break
+    if task[0] == 4:
+        status = 0
+    elif nfev > maxfun or n_iterations >= maxiter:
+        status = 1
+    else:
+        status = 2
+    return x, f, status, n_iterations, status_messages[task[0]] + ": " + task_messages[task[1]]
+
+
+# --------------------------------------------------------------------------------------------
+# logistic regression (L-BFGS, L2): scikit-learn's own loss and gradient, without the input checks
 # --------------------------------------------------------------------------------------------
 def _logistic(est: BaseEstimator) -> Scorer:
+    """What ``_logistic_regression_path`` does for two classes, lbfgs, L2, no weights, one ``C``."""
+    from scipy.optimize import OptimizeResult
     from scipy.special import expit
-    from sklearn.linear_model._logistic import _logistic_regression_path
+    from sklearn._loss.loss import HalfBinomialLoss
+    from sklearn.linear_model._linear_loss import LinearModelLoss
+    from sklearn.linear_model._logistic import _LOGISTIC_SOLVER_CONVERGENCE_MSG
+    from sklearn.utils.optimize import _check_optimize_result
 
     p = est.get_params(deep=False)
+    C, tol, max_iter = float(p["C"]), p["tol"], p["max_iter"]
+    loss = LinearModelLoss(base_loss=HalfBinomialLoss(), fit_intercept=True)
+    ftol = 64 * np.finfo(float).eps
 
     def score(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, random_state: int) -> tuple[np.ndarray, np.ndarray]:
         X = np.ascontiguousarray(Xtr, dtype=np.float64)
         classes = np.unique(ytr)
-        coefs, _, _ = _logistic_regression_path(
-            X, ytr, classes=classes, Cs=[p["C"]], l1_ratio=p["l1_ratio"], fit_intercept=True, tol=p["tol"], verbose=0,
-            solver="lbfgs", max_iter=p["max_iter"], class_weight=None, check_input=False, random_state=random_state,
-            coef=None, penalty="l2", max_squared_sum=None, sample_weight=None, n_threads=1)
-        w = coefs[0, ...]
+        n_samples, n_features = X.shape
+        w0 = np.zeros(n_features + 1, dtype=np.float64)
+        target = np.ones(ytr.shape, dtype=X.dtype)
+        target[~(ytr == classes[1])] = 0.0
+        l2_reg_strength = 1.0 / (C * n_samples)
+
+        def fun(w: np.ndarray) -> tuple[float, np.ndarray]:
+            return loss.loss_gradient(w, X, target, None, l2_reg_strength, 1)
+
+        w, _, status, nit, message = _lbfgs(fun, w0, maxiter=max_iter, gtol=tol, ftol=ftol, maxls=50)
+        _check_optimize_result("lbfgs", OptimizeResult(status=status, nit=nit, message=message), max_iter,
+                               extra_warning_msg=_LOGISTIC_SOLVER_CONVERGENCE_MSG)  # its ConvergenceWarning
         intercept, coef = w[-1:], w[:-1][None, :]
         prob = (np.asarray(Xte, dtype=np.float64) @ coef.T + intercept).reshape(-1)  # decision_function
         expit(prob, out=prob)
@@ -267,12 +346,73 @@ def _logistic(est: BaseEstimator) -> Scorer:
 
 
 # --------------------------------------------------------------------------------------------
-# MLP (L-BFGS): scikit-learn's own initialisation and optimisation, without the input checks
+# MLP (L-BFGS): scikit-learn's own initialisation and backpropagation, without the input checks
 # --------------------------------------------------------------------------------------------
-def _mlp(est: BaseEstimator) -> Scorer:
-    from itertools import pairwise
+def _mlp_loss_grad(mlp: BaseEstimator, X: np.ndarray, y: np.ndarray,
+                   layer_units: list[int]) -> Callable[[np.ndarray], tuple[Any, np.ndarray]]:
+    """``mlp._loss_grad_lbfgs`` (``_unpack``, ``_backprop`` without sample weights, ``_pack``): the same
+    operations on the same arrays, without the method dispatch."""
+    from sklearn.neural_network._base import ACTIVATIONS, DERIVATIVES, LOSS_FUNCTIONS
 
+    n_layers = len(layer_units)
+    shapes, start = [], 0
+    for i in range(n_layers - 1):
+        end = start + layer_units[i] * layer_units[i + 1]
+        shapes.append((start, end, (layer_units[i], layer_units[i + 1])))
+        start = end
+    bias = []
+    for i in range(n_layers - 1):
+        bias.append((start, start + layer_units[i + 1]))
+        start += layer_units[i + 1]
+    hidden = ACTIVATIONS[mlp.activation]
+    output = ACTIVATIONS[mlp.out_activation_]
+    derivative = DERIVATIVES[mlp.activation]
+    loss_name = mlp.loss
+    if loss_name == "log_loss" and mlp.out_activation_ == "logistic":
+        loss_name = "binary_log_loss"
+    loss_func = LOSS_FUNCTIONS[loss_name]
+    alpha = mlp.alpha
+    sw_sum = X.shape[0]
+    last = n_layers - 2
+
+    def fun(packed: np.ndarray) -> tuple[Any, np.ndarray]:
+        coefs = [np.reshape(packed[a:b], shape) for a, b, shape in shapes]
+        intercepts = [packed[a:b] for a, b in bias]
+        activations = [X]
+        for i in range(n_layers - 1):
+            a = activations[i] @ coefs[i]
+            a += intercepts[i]
+            if (i + 1) != (n_layers - 1):
+                hidden(a)
+            activations.append(a)
+        output(activations[-1])
+        loss = loss_func(y, activations[-1], None)
+        values = 0
+        for s in coefs:
+            s = s.ravel()
+            values += np.dot(s, s)
+        loss += (0.5 * alpha) * values / sw_sum
+        coef_grads: list[Any] = [None] * (n_layers - 1)
+        intercept_grads: list[Any] = [None] * (n_layers - 1)
+        delta = activations[-1] - y
+        for layer in range(last, -1, -1):
+            if layer != last:
+                delta = delta @ coefs[layer + 1].T
+                derivative(activations[layer + 1], delta)
+            grad = activations[layer].T @ delta
+            grad += alpha * coefs[layer]
+            grad /= sw_sum
+            coef_grads[layer] = grad
+            intercept_grads[layer] = np.sum(delta, axis=0) / sw_sum
+        return loss, np.hstack([g.ravel() for g in coef_grads + intercept_grads])
+
+    return fun
+
+
+def _mlp(est: BaseEstimator) -> Scorer:
+    from scipy.optimize import OptimizeResult
     from sklearn.preprocessing import LabelBinarizer
+    from sklearn.utils.optimize import _check_optimize_result
 
     template = clone(est)
     sizes = est.hidden_layer_sizes
@@ -294,15 +434,71 @@ def _mlp(est: BaseEstimator) -> Scorer:
         layer_units = [X.shape[1], *hidden, 1]
         mlp._random_state = _seeded(int(random_state))
         mlp._initialize(y, layer_units, X.dtype)
-        activations = [X] + [None] * (len(layer_units) - 1)
-        deltas = [None] * (len(activations) - 1)
-        coef_grads = [np.empty((a, b), dtype=X.dtype) for a, b in pairwise(layer_units)]
-        intercept_grads = [np.empty(b, dtype=X.dtype) for b in layer_units[1:]]
-        mlp._fit_lbfgs(X, y, None, activations, deltas, coef_grads, intercept_grads, layer_units)
+        packed = np.hstack([w.ravel() for w in mlp.coefs_ + mlp.intercepts_])  # _fit_lbfgs: _pack
+        x, f, status, nit, message = _lbfgs(_mlp_loss_grad(mlp, X, y, layer_units), packed, maxiter=mlp.max_iter,
+                                            maxfun=mlp.max_fun, gtol=mlp.tol)
+        mlp.n_iter_ = _check_optimize_result("lbfgs", OptimizeResult(status=status, nit=nit, message=message),
+                                             mlp.max_iter)  # its ConvergenceWarning, as scikit-learn's fit
+        mlp.loss_ = f
+        start = 0
+        for i in range(len(layer_units) - 1):  # _unpack
+            end = start + layer_units[i] * layer_units[i + 1]
+            mlp.coefs_[i] = np.reshape(x[start:end], (layer_units[i], layer_units[i + 1]))
+            start = end
+        for i in range(len(layer_units) - 1):
+            mlp.intercepts_[i] = x[start:start + layer_units[i + 1]]
+            start += layer_units[i + 1]
         if not all(np.isfinite(w).all() for w in (*mlp.coefs_, *mlp.intercepts_)):
             raise _UnsupportedFitError("non-finite weights")  # scikit-learn raises its own error
         y_pred = mlp._forward_pass_fast(np.asarray(Xte, dtype=np.float64), check_input=False).ravel()
         return _from_proba(np.vstack([1 - y_pred, y_pred]).T)
+
+    return score
+
+
+# --------------------------------------------------------------------------------------------
+# k nearest neighbours (uniform weights, Euclidean): scikit-learn's own neighbour searches
+# --------------------------------------------------------------------------------------------
+def _knn(est: BaseEstimator) -> Scorer:
+    """``KNeighborsClassifier.fit`` + ``predict_proba`` for ``algorithm="auto"``, ``metric="minkowski"``,
+    ``p=2``: the same choice between the ``KDTree`` (at most 15 features) and the brute-force
+    ``ArgKminClassMode`` reduction, called with the same arguments, and the same vote."""
+    from sklearn.metrics._pairwise_distances_reduction import ArgKmin, ArgKminClassMode
+    from sklearn.neighbors import KDTree
+    from sklearn.neighbors._classification import _adjusted_metric
+
+    p = est.get_params(deep=False)
+    k, leaf_size = int(p["n_neighbors"]), p["leaf_size"]
+
+    def score(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, random_state: int) -> tuple[np.ndarray, np.ndarray]:
+        X = np.ascontiguousarray(Xtr, dtype=np.float64)
+        Xt = np.ascontiguousarray(Xte, dtype=np.float64)
+        classes, labels = np.unique(ytr, return_inverse=True)
+        labels = labels.astype(np.intp, copy=False)
+        n_fit = X.shape[0]
+        if k > n_fit:
+            raise _UnsupportedFitError("more neighbours than samples")  # scikit-learn raises its own error
+        if X.shape[1] > 15 or k >= n_fit // 2:  # _fit: "auto" -> brute
+            metric, metric_kwargs = _adjusted_metric(metric="minkowski", metric_kwargs=None, p=2)
+            if ArgKminClassMode.is_usable_for(Xt, X, metric):  # predict_proba's reduction (not for "euclidean")
+                proba = ArgKminClassMode.compute(Xt, X, k=k, weights="uniform", Y_labels=labels,
+                                                 unique_Y_labels=np.arange(len(classes), dtype=np.intp), metric=metric,
+                                                 metric_kwargs=metric_kwargs, strategy="parallel_on_X")
+                return _from_proba(proba)
+            if not ArgKmin.is_usable_for(Xt, X, "euclidean"):
+                raise _UnsupportedFitError("no pairwise-distance reduction here")
+            neighbours = ArgKmin.compute(X=Xt, Y=X, k=k, metric="euclidean", metric_kwargs={}, strategy="auto",
+                                         return_distance=False)  # kneighbors
+        else:
+            neighbours = KDTree(X, leaf_size, metric="euclidean").query(Xt, k, return_distance=False)
+        pred_labels = labels[neighbours]
+        proba = np.zeros((Xt.shape[0], classes.size))
+        rows = np.arange(Xt.shape[0])
+        weights = np.ones_like(neighbours)
+        for i, idx in enumerate(pred_labels.T):
+            proba[rows, idx] += weights[:, i]
+        proba /= proba.sum(axis=1)[:, np.newaxis]
+        return _from_proba(proba)
 
     return score
 
@@ -372,6 +568,7 @@ def _candidate(est: BaseEstimator) -> tuple[str, Scorer] | None:
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.naive_bayes import GaussianNB
+    from sklearn.neighbors import KNeighborsClassifier
     from sklearn.neural_network import MLPClassifier
     from sklearn.svm import SVC
     from sklearn.tree import DecisionTreeClassifier
@@ -395,6 +592,10 @@ def _candidate(est: BaseEstimator) -> tuple[str, Scorer] | None:
             and p["class_weight"] is None and p["probability"] in (False, "deprecated") and not p["verbose"] \
             and p["decision_function_shape"] in ("ovr", "ovo") and not p["break_ties"]:
         return "svm", _svc(est)
+    if type(est) is KNeighborsClassifier and p["weights"] == "uniform" and p["algorithm"] == "auto" \
+            and p["metric"] == "minkowski" and p["p"] == 2 and p["metric_params"] is None \
+            and p["n_jobs"] in (None, 1) and isinstance(p["n_neighbors"], numbers.Integral):
+        return "knn", _knn(est)
     return None
 
 
@@ -432,10 +633,18 @@ def _reference(est: BaseEstimator, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.nda
     return _from_proba(ref.predict_proba(Xte))
 
 
+def _wide_problem() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """More than 15 features (k-NN then searches by brute force), ties and duplicated rows."""
+    rng = np.random.default_rng(20240614)
+    X = np.round(rng.normal(size=(60, 18)), 1)
+    X[5:8] = X[0]
+    y = (X[:, 0] + X[:, 1] + rng.normal(size=60) > 0).astype(np.int8)
+    return X[:42], y[:42], X[42:]
+
+
 def _check(kind: str, est: BaseEstimator, fast: Scorer) -> bool:
-    Xtr, ytr, Xte = _check_problem()
     try:
-        for seed in (0, 12345):
+        for (Xtr, ytr, Xte), seed in zip((_check_problem(), _check_problem(), _wide_problem()), (0, 12345, 7)):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # e.g. a ConvergenceWarning of this tiny problem
                 got, expected = fast(Xtr, ytr, Xte, seed), _reference(est, Xtr, ytr, Xte, seed)
