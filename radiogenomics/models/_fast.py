@@ -108,11 +108,17 @@ def _max_features(value: Any, n_features: int) -> int:
     return max(1, int(value * n_features)) if value > 0.0 else 0
 
 
-def _grow(p: dict[str, Any], X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None, seed: int) -> Any:
-    """One tree exactly as ``BaseDecisionTree._fit(..., check_input=False)`` grows it (float32 ``X``, 2-D ``y``)."""
+def _grower(p: dict[str, Any], n_samples: int, n_features: int, total_weight: float) -> Callable[..., Any]:
+    """Trees exactly as ``BaseDecisionTree._fit(..., check_input=False)`` grows them (float32 ``X``, 2-D ``y``).
+
+    The criterion, splitter and builder of ``_fit`` are made once for every tree of a forest (same
+    settings: the bootstrap weights of a forest always sum to ``n_samples``): each ``build``
+    re-initialises them (the splitter draws its seed from its ``random_state`` in ``init``, and
+    that is the per-thread RandomState, re-seeded to the tree's seed before each build). Only the
+    ``Tree`` is new per tree. Returns ``grow(X, y, sample_weight, seed) -> Tree``.
+    """
     from sklearn.tree import _classes as tc
 
-    n_samples, n_features = X.shape
     n_classes = np.array([2], dtype=np.intp)
     msl = p["min_samples_leaf"]
     min_samples_leaf = msl if isinstance(msl, numbers.Integral) else ceil(msl * n_samples)
@@ -120,23 +126,29 @@ def _grow(p: dict[str, Any], X: np.ndarray, y: np.ndarray, sample_weight: np.nda
     min_samples_split = mss if isinstance(mss, numbers.Integral) else max(2, ceil(mss * n_samples))
     min_samples_split = max(min_samples_split, 2 * min_samples_leaf)
     max_depth = _NO_DEPTH_LIMIT if p["max_depth"] is None else p["max_depth"]
-    total = n_samples if sample_weight is None else np.sum(sample_weight)
-    min_weight_leaf = p["min_weight_fraction_leaf"] * total
+    min_weight_leaf = p["min_weight_fraction_leaf"] * total_weight
     criterion = tc.CRITERIA_CLF[p["criterion"]](1, n_classes)
+    rng = _seeded(0)
     splitter = tc.DENSE_SPLITTERS[p.get("splitter", "best")](
-        criterion, _max_features(p["max_features"], n_features), min_samples_leaf, min_weight_leaf,
-        _seeded(seed), None)
-    tree = tc.Tree(n_features, n_classes, 1)
+        criterion, _max_features(p["max_features"], n_features), min_samples_leaf, min_weight_leaf, rng, None)
     builder = tc.DepthFirstTreeBuilder(splitter, min_samples_split, min_samples_leaf, min_weight_leaf, max_depth,
                                        p["min_impurity_decrease"])
-    builder.build(tree, X, y, sample_weight, None)
-    return tree
+    Tree = tc.Tree
+
+    def grow(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None, seed: int) -> Any:
+        rng.seed(seed)  # = check_random_state(seed) of _fit (see _seeded)
+        tree = Tree(n_features, n_classes, 1)
+        builder.build(tree, X, y, sample_weight, None)
+        return tree
+
+    return grow
 
 
 def _decision_tree(p: dict[str, Any]) -> Scorer:
     def score(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, random_state: int) -> np.ndarray:
         y = np.ascontiguousarray((ytr == np.unique(ytr)[1]).reshape(-1, 1), dtype=np.float64)
-        tree = _grow(p, np.asarray(Xtr, dtype=np.float32), y, None, int(random_state))
+        X = np.asarray(Xtr, dtype=np.float32)
+        tree = _grower(p, X.shape[0], X.shape[1], X.shape[0])(X, y, None, int(random_state))
         return _from_proba(tree.predict(np.asarray(Xte, dtype=np.float32))[:, :2])
 
     return score
@@ -153,13 +165,14 @@ def _random_forest(p: dict[str, Any]) -> Scorer:
         n = X.shape[0]
         rng = _seeded(int(random_state))
         seeds = [rng.randint(_MAX_INT) for _ in range(n_trees)]  # _set_random_states, tree by tree
+        grow = _grower(p, n, X.shape[1], n)  # bootstrap counts sum to n
         proba = np.zeros((Xt.shape[0], 2), dtype=np.float64)
         for s in seeds:
             weight = None
             if bootstrap:  # _parallel_build_trees: bootstrap counts as sample weights
                 idx = _seeded(s).randint(0, n, n).astype(np.int32)
                 weight = np.asarray(np.bincount(idx, minlength=n), dtype=np.float64)
-            proba += _grow(p, X, y, weight, s).predict(Xt)[:, :2]
+            proba += grow(X, y, weight, s).predict(Xt)[:, :2]
         proba /= n_trees
         return _from_proba(proba)
 
@@ -371,6 +384,24 @@ def _mlp_loss_grad(mlp: BaseEstimator, X: np.ndarray, y: np.ndarray,
     if loss_name == "log_loss" and mlp.out_activation_ == "logistic":
         loss_name = "binary_log_loss"
     loss_func = LOSS_FUNCTIONS[loss_name]
+    if loss_name == "binary_log_loss" and y.dtype == bool:
+        from scipy.special import xlogy
+
+        eps = np.finfo(X.dtype).eps
+        y_true, y_false = y.astype(np.float64), (1 - y).astype(np.float64)  # the values xlogy casts y and 1 - y to
+
+        def loss_func(_: np.ndarray, y_prob: np.ndarray, sample_weight: None) -> Any:
+            """``binary_log_loss(y, y_prob)`` (no weights): ``np.average(..., axis=0)`` is ``mean(axis=0)``."""
+            y_prob = np.clip(y_prob, eps, 1 - eps)
+            terms = xlogy(y_true, y_prob)
+            terms += xlogy(y_false, 1 - y_prob)
+            return -terms.mean(axis=0).sum()
+
+    if mlp.activation == "relu":
+        def derivative(Z: np.ndarray, delta: np.ndarray) -> None:
+            """``inplace_relu_derivative``: ``delta[Z == 0] = 0``."""
+            np.putmask(delta, Z == 0, 0.0)
+
     alpha = mlp.alpha
     sw_sum = X.shape[0]
     last = n_layers - 2
