@@ -254,6 +254,14 @@ class _UnsupportedFitError(Exception):
     """This fit must go through scikit-learn (e.g. it would warn)."""
 
 
+def _as_result(fg: tuple[Any, Any]) -> tuple[Any, np.ndarray]:
+    """What ``ScalarFunction`` makes of ``fun(x)``: a scalar value and a 1-d gradient."""
+    f, g = fg
+    if not np.isscalar(f):
+        f = np.asarray(f).item()
+    return f, np.atleast_1d(g)
+
+
 # --------------------------------------------------------------------------------------------
 # L-BFGS-B: scipy's own ``setulb`` iteration, without the wrappers of ``scipy.optimize.minimize``
 # --------------------------------------------------------------------------------------------
@@ -288,7 +296,7 @@ def _lbfgs(fun: Callable[[np.ndarray], tuple[Any, np.ndarray]], x0: np.ndarray, 
     isave = np.zeros(44, dtype=np.int32)
     dsave = np.zeros(29, dtype=np.float64)
     last_x = x.copy()  # ScalarFunction evaluates the starting point when it is built
-    last = fun(last_x.copy())
+    last = _as_result(fun(last_x.copy()))
     nfev = 1
     n_iterations = 0
     while True:
@@ -296,11 +304,11 @@ def _lbfgs(fun: Callable[[np.ndarray], tuple[Any, np.ndarray]], x0: np.ndarray, 
         _lbfgsb.setulb(m, x, low_bnd, upper_bnd, nbd, f, g, factr, gtol, wa, iwa, task, lsave, isave, dsave, maxls,
                        ln_task)
         if task[0] == 3:
-            if not np.array_equal(x, last_x):
+            if not (x == last_x).all():  # np.array_equal (same shape)
                 last_x = x.copy()
-                last = fun(last_x.copy())
+                last = _as_result(fun(last_x.copy()))
                 nfev += 1
-            f, g = last[0], np.atleast_1d(last[1])
+            f, g = last
         elif task[0] == 1:
             n_iterations += 1
             if n_iterations >= maxiter:
@@ -332,7 +340,7 @@ def _logistic(est: BaseEstimator) -> Scorer:
 
     p = est.get_params(deep=False)
     C, tol, max_iter = float(p["C"]), p["tol"], p["max_iter"]
-    loss = LinearModelLoss(base_loss=HalfBinomialLoss(), fit_intercept=True)
+    closs = LinearModelLoss(base_loss=HalfBinomialLoss(), fit_intercept=True).base_loss.closs
     ftol = 64 * np.finfo(float).eps
 
     def score(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, random_state: int) -> tuple[np.ndarray, np.ndarray]:
@@ -344,8 +352,20 @@ def _logistic(est: BaseEstimator) -> Scorer:
         target[~(ytr == classes[1])] = 0.0
         l2_reg_strength = 1.0 / (C * n_samples)
 
-        def fun(w: np.ndarray) -> tuple[float, np.ndarray]:
-            return loss.loss_gradient(w, X, target, None, l2_reg_strength, 1)
+        def fun(coef: np.ndarray) -> tuple[float, np.ndarray]:
+            """``LinearModelLoss.loss_gradient(coef, X, target, None, l2_reg_strength, 1)``, two classes."""
+            weights, intercept = coef[:-1], coef[-1]
+            raw_prediction = X @ weights + np.asarray(intercept, dtype=X.dtype)
+            loss_out, grad_pointwise = np.empty_like(target), np.empty_like(raw_prediction)
+            closs.loss_gradient(y_true=target, raw_prediction=raw_prediction, sample_weight=None, loss_out=loss_out,
+                                gradient_out=grad_pointwise, n_threads=1)
+            value = float(np.sum(loss_out) / n_samples)
+            value += float(0.5 * l2_reg_strength * (weights @ weights))
+            grad_pointwise /= n_samples
+            grad = np.empty_like(coef, dtype=weights.dtype)
+            grad[:n_features] = X.T @ grad_pointwise + l2_reg_strength * weights
+            grad[-1] = np.sum(grad_pointwise)
+            return value, grad
 
         w, _, status, nit, message = _lbfgs(fun, w0, maxiter=max_iter, gtol=tol, ftol=ftol, maxls=50)
         _check_optimize_result("lbfgs", OptimizeResult(status=status, nit=nit, message=message), max_iter,
