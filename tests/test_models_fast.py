@@ -181,3 +181,39 @@ def test_logistic_regression_at_its_iteration_limit_warns_as_scikit_learn() -> N
     lr = {"lr": make_classifiers(["lr"], params={"lr": {"max_iter": 2, "tol": 1e-12}})["lr"]}
     res = repeated_splits(X, y, classifiers=lr, n_splits=3, show_progress=False)
     assert res.splits["convergence_warning"].all()
+
+
+def test_metrics_of_several_models_at_once_equal_one_by_one() -> None:
+    from radiogenomics.models.splits import _metrics, _metrics_many
+
+    rng = np.random.default_rng(11)
+    for trial in range(300):
+        n = int(rng.integers(2, 120))
+        y = (rng.random(n) < rng.uniform(0.05, 0.95)).astype(np.int8)
+        if trial % 50 == 0:
+            y[:] = 1  # one class only: no AUC, no specificity
+        k = int(rng.integers(1, 9))
+        scores = [np.round(rng.normal(size=n), int(rng.integers(0, 3))) for _ in range(k)]
+        if trial % 7 == 0:
+            scores[0][:] = 0.5
+        if trial % 13 == 0:
+            scores[-1][rng.integers(n)] = np.nan
+        if trial % 17 == 0:
+            scores[0][: n // 2] = -0.0
+            scores[0][n // 2:] = 0.0
+        preds = [s > 0 for s in scores]
+        many = _metrics_many(y, scores, preds)
+        for i in range(k):
+            np.testing.assert_array_equal(many[i], np.array(_metrics(y, scores[i], preds[i])), err_msg=f"{trial}/{i}")
+
+
+def test_block_draws_equal_randint() -> None:
+    from radiogenomics.models import _fast
+
+    _fast._check_randint()
+    assert _fast._DRAWS_OK["ok"]
+    rng = np.random.default_rng(4)
+    for seed in rng.integers(0, 2**32, size=300):
+        for high, size in ((int(rng.integers(2, 400)), int(rng.integers(1, 400))), (2**31 - 1, 30)):
+            np.testing.assert_array_equal(_fast._randint(np.random.RandomState(seed), high, size),
+                                          np.random.RandomState(seed).randint(0, high, size))

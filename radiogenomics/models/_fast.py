@@ -78,6 +78,43 @@ def _seeded(seed: int) -> np.random.RandomState:
     return rs
 
 
+def _randint(rs: np.random.RandomState, high: int, size: int) -> np.ndarray:
+    """``rs.randint(0, high, size)`` (int64), from the same 32-bit words of its MT19937.
+
+    NumPy's legacy bounded draw for a range below 2**32 takes one 32-bit word per try, masks it
+    to the smallest covering power of two and rejects values above ``high - 1``; here the words
+    come in one block (``random_raw``), which leaves ``rs`` further advanced than ``randint``
+    would: only for generators thrown away after the draw (the forest's seeds, a tree's
+    bootstrap). Checked against ``randint`` once per process; ``randint`` itself otherwise.
+    """
+    if not _DRAWS_OK.get("ok", False) or not 1 < high <= 2**32:
+        return rs.randint(0, high, size)
+    top = high - 1
+    mask = (1 << top.bit_length()) - 1
+    bits = rs._bit_generator
+    v = bits.random_raw(size + 8 + size // 4) & mask
+    v = v[v <= top]
+    while v.size < size:
+        w = bits.random_raw(size) & mask
+        v = np.concatenate([v, w[w <= top]])
+    return v[:size].astype(np.int64)
+
+
+def _check_randint() -> None:
+    try:
+        _DRAWS_OK["ok"] = True
+        ok = all(np.array_equal(_randint(np.random.RandomState(seed), high, size),
+                                np.random.RandomState(seed).randint(0, high, size))
+                 for seed in (0, 1, 12345, 2**31 - 2, 2**32 - 1)
+                 for high, size in ((224, 224), (_MAX_INT, 30), (7, 50), (256, 300), (2, 10), (2**32, 5), (3, 1)))
+    except Exception:  # noqa: BLE001 - a NumPy without these internals: use randint
+        ok = False
+    _DRAWS_OK["ok"] = ok
+
+
+_DRAWS_OK: dict[str, bool] = {}
+
+
 def _from_proba(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return proba[:, 1], proba[:, 1] > proba[:, 0]
 
@@ -163,14 +200,16 @@ def _random_forest(p: dict[str, Any]) -> Scorer:
         Xt = np.asarray(Xte, dtype=np.float32)
         y = np.ascontiguousarray((ytr == np.unique(ytr)[1]).reshape(-1, 1), dtype=np.float64)
         n = X.shape[0]
-        rng = _seeded(int(random_state))
-        seeds = [rng.randint(_MAX_INT) for _ in range(n_trees)]  # _set_random_states, tree by tree
+        if "ok" not in _DRAWS_OK:
+            _check_randint()
+        # _set_random_states: one randint(_MAX_INT) per tree, in order
+        seeds = _randint(_seeded(int(random_state)), _MAX_INT, n_trees).tolist()
         grow = _grower(p, n, X.shape[1], n)  # bootstrap counts sum to n
         proba = np.zeros((Xt.shape[0], 2), dtype=np.float64)
         for s in seeds:
             weight = None
             if bootstrap:  # _parallel_build_trees: bootstrap counts as sample weights
-                idx = _seeded(s).randint(0, n, n).astype(np.int32)
+                idx = _randint(_seeded(s), n, n).astype(np.int32)
                 weight = np.asarray(np.bincount(idx, minlength=n), dtype=np.float64)
             proba += grow(X, y, weight, s).predict(Xt)[:, :2]
         proba /= n_trees
