@@ -217,3 +217,17 @@ def test_block_draws_equal_randint() -> None:
         for high, size in ((int(rng.integers(2, 400)), int(rng.integers(1, 400))), (2**31 - 1, 30)):
             np.testing.assert_array_equal(_fast._randint(np.random.RandomState(seed), high, size),
                                           np.random.RandomState(seed).randint(0, high, size))
+
+
+def test_two_class_unique_is_numpy_unique() -> None:
+    from radiogenomics.models._fast import _unique
+
+    rng = np.random.default_rng(8)
+    for y in (np.array([0, 1, 1, 0], dtype=np.int8), np.array([3, 3, 7]), np.array([True, False]),
+              np.array([1, 1, 1]), np.array([0, 2, 1]), np.array([2.0, 1.0]), np.array([5], dtype=np.uint8),
+              (rng.random(224) < 0.46).astype(np.int8)):
+        classes, inverse = _unique(y)
+        ref_classes, ref_inverse = np.unique(y, return_inverse=True)
+        np.testing.assert_array_equal(classes, ref_classes)
+        np.testing.assert_array_equal(inverse, ref_inverse)
+        assert classes.dtype == ref_classes.dtype and inverse.dtype == ref_inverse.dtype

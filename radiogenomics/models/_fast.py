@@ -10,17 +10,21 @@ checks (its inputs are already validated: finite float64 arrays, two classes):
 - :class:`~sklearn.tree.DecisionTreeClassifier` and
   :class:`~sklearn.ensemble.RandomForestClassifier`: scikit-learn's own Cython tree builder,
   criterion and splitter (imported from ``sklearn.tree._classes``, the objects its ``_fit``
-  uses), the same float32 data, seeds and bootstrap draws, and the forest's probability average
-  in the same order;
+  uses; one set of them serves every tree of a forest, re-initialised by each build), the same
+  float32 data, seeds and bootstrap draws (the same MT19937 words, drawn in one block), and the
+  forest's probability average in the same order;
 - :class:`~sklearn.svm.SVC` (ranked by its decision function): the same ``libsvm.fit`` and
   ``libsvm.decision_function`` calls with the same arguments and seed; a fit that libsvm stops
   early (which scikit-learn reports with a warning) is redone through scikit-learn;
-- :class:`~sklearn.linear_model.LogisticRegression` (L-BFGS, L2): scikit-learn's own
-  ``_logistic_regression_path`` with the arguments its ``fit`` passes, then the same
-  decision function and ``expit``;
-- :class:`~sklearn.neural_network.MLPClassifier` (L-BFGS): scikit-learn's own ``_initialize``,
-  ``_fit_lbfgs`` and ``_forward_pass_fast`` on the same arrays and seed, without
-  ``_validate_input`` (a third of its cost here); its ``ConvergenceWarning`` is counted as usual;
+- :class:`~sklearn.linear_model.LogisticRegression` (L-BFGS, L2) and
+  :class:`~sklearn.neural_network.MLPClassifier` (L-BFGS): the loss and gradient of
+  ``LinearModelLoss`` / ``MLPClassifier._backprop`` (the same operations on the same arrays:
+  scikit-learn's ``HalfBinomialLoss``, activations and initialisation) minimised by SciPy's own
+  L-BFGS-B iteration (``_lbfgsb.setulb``, the loop of ``scipy.optimize.minimize`` without its
+  wrappers, :func:`_lbfgs`); the MLP's ``ConvergenceWarning`` and the logistic regression's are
+  raised as scikit-learn raises them, and counted as usual;
+- :class:`~sklearn.neighbors.KNeighborsClassifier` (uniform weights, Euclidean): the ``KDTree``
+  or brute-force ``ArgKmin`` search that ``algorithm="auto"`` picks, and the same vote;
 - :class:`~sklearn.naive_bayes.GaussianNB`: the same means, variances, smoothing and joint
   log-likelihood (scikit-learn's own ``_joint_log_likelihood`` and ``_logsumexp``);
 - :class:`~sklearn.preprocessing.StandardScaler` (the shared prefix of every pipeline):
@@ -28,9 +32,9 @@ checks (its inputs are already validated: finite float64 arrays, two classes):
 
 Only default-like configurations are taken (no class or sample weights, no pruning, no
 monotonic constraints...); anything else goes through scikit-learn. Before a fast path is used
-in a process it is checked once against the estimator it replaces on a small problem with ties:
-the probabilities must be bit-identical (``numpy.array_equal``), otherwise the engine logs a
-warning and uses scikit-learn. The tests check the same on the engine's own splits.
+in a process it is checked once against the estimator it replaces on small problems with ties
+(one with more than 15 features, where k-NN searches by brute force): the scores must be
+bit-identical (``numpy.array_equal``), otherwise the engine logs a warning and uses scikit-learn. The tests check the same on the engine's own splits.
 """
 
 from __future__ import annotations
@@ -115,6 +119,16 @@ def _check_randint() -> None:
 _DRAWS_OK: dict[str, bool] = {}
 
 
+def _unique(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(y, return_inverse=True)`` for 1-d labels; two classes (the split engine's case) without sorting."""
+    if y.ndim == 1 and y.size and y.dtype.kind in "biu":
+        lo, hi = y.min(), y.max()
+        high = y == hi
+        if lo != hi and (high | (y == lo)).all():
+            return np.array([lo, hi], dtype=y.dtype), high.astype(np.intp)
+    return np.unique(y, return_inverse=True)
+
+
 def _from_proba(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return proba[:, 1], proba[:, 1] > proba[:, 0]
 
@@ -183,7 +197,7 @@ def _grower(p: dict[str, Any], n_samples: int, n_features: int, total_weight: fl
 
 def _decision_tree(p: dict[str, Any]) -> Scorer:
     def score(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, random_state: int) -> np.ndarray:
-        y = np.ascontiguousarray((ytr == np.unique(ytr)[1]).reshape(-1, 1), dtype=np.float64)
+        y = np.ascontiguousarray((ytr == _unique(ytr)[0][1]).reshape(-1, 1), dtype=np.float64)
         X = np.asarray(Xtr, dtype=np.float32)
         tree = _grower(p, X.shape[0], X.shape[1], X.shape[0])(X, y, None, int(random_state))
         return _from_proba(tree.predict(np.asarray(Xte, dtype=np.float32))[:, :2])
@@ -198,7 +212,7 @@ def _random_forest(p: dict[str, Any]) -> Scorer:
     def score(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, random_state: int) -> np.ndarray:
         X = np.asarray(Xtr, dtype=np.float32)
         Xt = np.asarray(Xte, dtype=np.float32)
-        y = np.ascontiguousarray((ytr == np.unique(ytr)[1]).reshape(-1, 1), dtype=np.float64)
+        y = np.ascontiguousarray((ytr == _unique(ytr)[0][1]).reshape(-1, 1), dtype=np.float64)
         n = X.shape[0]
         if "ok" not in _DRAWS_OK:
             _check_randint()
@@ -229,7 +243,7 @@ def _gaussian_nb(est: BaseEstimator) -> Scorer:
 
     def score(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, random_state: int) -> np.ndarray:
         X = np.asarray(Xtr, dtype=np.float64)
-        classes = np.unique(ytr)
+        classes = _unique(ytr)[0]
         theta = np.zeros((2, X.shape[1]))
         var = np.zeros((2, X.shape[1]))
         count = np.zeros(2)
@@ -264,7 +278,7 @@ def _svc(est: BaseEstimator) -> Scorer:
 
     def score(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, random_state: int) -> tuple[np.ndarray, np.ndarray]:
         X = np.ascontiguousarray(Xtr, dtype=np.float64)
-        classes, y = np.unique(ytr, return_inverse=True)
+        classes, y = _unique(ytr)
         y = np.asarray(y, dtype=np.float64, order="C")
         if gamma == "scale":
             var = X.var()
@@ -384,7 +398,7 @@ def _logistic(est: BaseEstimator) -> Scorer:
 
     def score(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, random_state: int) -> tuple[np.ndarray, np.ndarray]:
         X = np.ascontiguousarray(Xtr, dtype=np.float64)
-        classes = np.unique(ytr)
+        classes = _unique(ytr)[0]
         n_samples, n_features = X.shape
         w0 = np.zeros(n_features + 1, dtype=np.float64)
         target = np.ones(ytr.shape, dtype=X.dtype)
@@ -511,7 +525,7 @@ def _mlp(est: BaseEstimator) -> Scorer:
 
     def score(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, random_state: int) -> tuple[np.ndarray, np.ndarray]:
         X = np.asarray(Xtr, dtype=np.float64)
-        classes = np.unique(ytr)
+        classes = _unique(ytr)[0]
         key = tuple(classes.tolist())
         if key not in binarizers:
             binarizers[key] = LabelBinarizer().fit(classes)
@@ -563,7 +577,7 @@ def _knn(est: BaseEstimator) -> Scorer:
     def score(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, random_state: int) -> tuple[np.ndarray, np.ndarray]:
         X = np.ascontiguousarray(Xtr, dtype=np.float64)
         Xt = np.ascontiguousarray(Xte, dtype=np.float64)
-        classes, labels = np.unique(ytr, return_inverse=True)
+        classes, labels = _unique(ytr)
         labels = labels.astype(np.intp, copy=False)
         n_fit = X.shape[0]
         if k > n_fit:

@@ -9,9 +9,10 @@ partitions, which makes their comparison paired.
 The batch engine fits a shared preprocessing prefix (the scaler) once per split and feature
 set, ranks a calibrated SVM by its SVC's decision function (Platt scaling is monotone) and
 computes the metrics with the rank AUC of :mod:`.metrics`: the same numbers as fitting each
-full pipeline on its own (see the tests), at a fraction of the cost. Decision trees, random
-forests and naive Bayes are fitted through exact fast paths (:mod:`._fast`: scikit-learn's own
-tree builder and formulas without its per-call input checks, bit-identical, checked at run time).
+full pipeline on its own (see the tests), at a fraction of the cost. The seven classifiers of
+the studies are fitted through exact fast paths (:mod:`._fast`: scikit-learn's, libsvm's and
+SciPy's own kernels without their per-call input checks and wrappers, bit-identical, checked at
+run time).
 
 Two protocols (:data:`PROTOCOLS`). ``paper``: a feature set is used as given; for the
 differential and module sets that is a selection made on *all* patients (as Cui et al. did),
