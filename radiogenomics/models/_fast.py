@@ -468,7 +468,7 @@ def _mlp_loss_grad(mlp: BaseEstimator, X: np.ndarray, y: np.ndarray,
             y_prob = np.clip(y_prob, eps, 1 - eps)
             terms = xlogy(y_true, y_prob)
             terms += xlogy(y_false, 1 - y_prob)
-            return -terms.mean(axis=0).sum()
+            return -(np.add.reduce(terms, axis=0) / terms.shape[0])[0]  # mean(axis=0) of one column, .sum()
 
     if mlp.activation == "relu":
         def derivative(Z: np.ndarray, delta: np.ndarray) -> None:
@@ -477,6 +477,7 @@ def _mlp_loss_grad(mlp: BaseEstimator, X: np.ndarray, y: np.ndarray,
 
     alpha = mlp.alpha
     sw_sum = X.shape[0]
+    y_float = y.astype(X.dtype) if y.dtype == bool else y  # activations - y casts y so
     last = n_layers - 2
 
     def fun(packed: np.ndarray) -> tuple[Any, np.ndarray]:
@@ -498,7 +499,7 @@ def _mlp_loss_grad(mlp: BaseEstimator, X: np.ndarray, y: np.ndarray,
         loss += (0.5 * alpha) * values / sw_sum
         coef_grads: list[Any] = [None] * (n_layers - 1)
         intercept_grads: list[Any] = [None] * (n_layers - 1)
-        delta = activations[-1] - y
+        delta = activations[-1] - y_float
         for layer in range(last, -1, -1):
             if layer != last:
                 delta = delta @ coefs[layer + 1].T
@@ -507,7 +508,7 @@ def _mlp_loss_grad(mlp: BaseEstimator, X: np.ndarray, y: np.ndarray,
             grad += alpha * coefs[layer]
             grad /= sw_sum
             coef_grads[layer] = grad
-            intercept_grads[layer] = np.sum(delta, axis=0) / sw_sum
+            intercept_grads[layer] = np.add.reduce(delta, axis=0) / sw_sum  # np.sum(delta, axis=0)
         return loss, np.hstack([g.ravel() for g in coef_grads + intercept_grads])
 
     return fun
