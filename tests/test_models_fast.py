@@ -12,13 +12,14 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
 from radiogenomics.models import make_classifiers, repeated_splits
-from radiogenomics.models._fast import _seeded, fast_scorer, fast_transformer
+from radiogenomics.models._fast import _lbfgs, _seeded, fast_scorer, fast_transformer
 from radiogenomics.models.metrics import _auc_fast
 from radiogenomics.models.splits import _splits_variant
 
@@ -55,7 +56,7 @@ def reference(est, Xtr, ytr, Xte, seed):
 
 
 ESTIMATORS = {
-    **{name: _splits_variant(pipe).steps[-1][1] for name, pipe in make_classifiers().items() if name != "knn"},
+    **{name: _splits_variant(pipe).steps[-1][1] for name, pipe in make_classifiers().items()},
     "rf_entropy_all_features": RandomForestClassifier(n_estimators=7, criterion="entropy", max_features=None),
     "rf_no_bootstrap": RandomForestClassifier(n_estimators=5, bootstrap=False, min_samples_split=0.1),
     "dt_random_splitter": DecisionTreeClassifier(splitter="random", min_samples_leaf=0.05),
@@ -64,6 +65,10 @@ ESTIMATORS = {
     "svm_auto_gamma": SVC(gamma="auto", C=3.0),
     "lr_strong_penalty": LogisticRegression(C=0.05, max_iter=50),
     "mlp_two_layers": MLPClassifier(hidden_layer_sizes=(8, 4), solver="lbfgs", alpha=0.1, max_iter=60),
+    "mlp_tanh_stopped_early": MLPClassifier(hidden_layer_sizes=(5,), activation="tanh", solver="lbfgs", max_iter=4),
+    "knn_many_neighbours": KNeighborsClassifier(n_neighbors=12, leaf_size=5),
+    "knn_one_neighbour": KNeighborsClassifier(n_neighbors=1),
+    "mlp_logistic": MLPClassifier(hidden_layer_sizes=(6,), activation="logistic", solver="lbfgs", alpha=1e-4),
 }
 
 
@@ -86,7 +91,8 @@ def test_configurations_without_a_fast_path_use_scikit_learn() -> None:
     for est in (RandomForestClassifier(class_weight="balanced"), DecisionTreeClassifier(ccp_alpha=0.01),
                 GaussianNB(priors=[0.5, 0.5]), SVC(class_weight="balanced"), LogisticRegression(solver="liblinear"),
                 LogisticRegression(class_weight="balanced"), MLPClassifier(solver="adam"),
-                make_classifiers(["knn"])["knn"].steps[-1][1]):
+                KNeighborsClassifier(weights="distance"), KNeighborsClassifier(p=1),
+                KNeighborsClassifier(algorithm="ball_tree")):
         assert fast_scorer(est) is None, est
     assert fast_transformer(StandardScaler(with_mean=False)) is None
 
@@ -136,3 +142,92 @@ def test_convergence_warnings_of_fast_paths_are_counted() -> None:
     res = repeated_splits(X, y, classifiers=mlp, n_splits=3, show_progress=False)
     assert res.splits["convergence_warning"].all()
     assert res.summary["n_convergence_warnings"].iloc[0] == 3
+
+
+def test_lbfgs_loop_is_scipy_minimize_step_for_step() -> None:
+    from scipy.optimize import minimize, rosen, rosen_der
+
+    def fun(x):
+        return rosen(x), rosen_der(x)
+
+    rng = np.random.default_rng(3)
+    for trial, (maxiter, maxls, gtol, ftol) in enumerate([(15000, 20, 1e-5, 2.2e-9), (7, 20, 1e-5, 2.2e-9),
+                                                          (1000, 50, 1e-4, 64 * np.finfo(float).eps),
+                                                          (1, 20, 1e-12, 1e-15)]):
+        x0 = rng.normal(size=int(rng.integers(2, 12)))
+        ref = minimize(fun, x0, method="L-BFGS-B", jac=True,
+                       options={"maxiter": maxiter, "maxls": maxls, "gtol": gtol, "ftol": ftol})
+        x, f, status, nit, message = _lbfgs(fun, x0, maxiter=maxiter, maxls=maxls, gtol=gtol, ftol=ftol)
+        np.testing.assert_array_equal(x, ref.x, err_msg=f"trial {trial}")
+        assert (f, status, nit, message) == (ref.fun, ref.status, ref.nit, ref.message), trial
+    assert status == 1  # the iteration limit
+
+
+def test_logistic_regression_at_its_iteration_limit_warns_as_scikit_learn() -> None:
+    import pandas as pd
+    from sklearn.exceptions import ConvergenceWarning
+
+    Xtr, ytr, Xte = next(iter(problems()))
+    est = LogisticRegression(max_iter=2, tol=1e-12)
+    fast = fast_scorer(est)
+    assert fast is not None
+    with pytest.warns(ConvergenceWarning):
+        got = fast(Xtr, ytr, Xte, 0)
+    ref = reference(est, Xtr, ytr, Xte, 0)
+    np.testing.assert_array_equal(got[0], ref[0])
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(rng.normal(size=(80, 4)), columns=list("abcd"))
+    y = pd.Series((X["a"] + rng.normal(size=80) > 0).astype(int))
+    lr = {"lr": make_classifiers(["lr"], params={"lr": {"max_iter": 2, "tol": 1e-12}})["lr"]}
+    res = repeated_splits(X, y, classifiers=lr, n_splits=3, show_progress=False)
+    assert res.splits["convergence_warning"].all()
+
+
+def test_metrics_of_several_models_at_once_equal_one_by_one() -> None:
+    from radiogenomics.models.splits import _metrics, _metrics_many
+
+    rng = np.random.default_rng(11)
+    for trial in range(300):
+        n = int(rng.integers(2, 120))
+        y = (rng.random(n) < rng.uniform(0.05, 0.95)).astype(np.int8)
+        if trial % 50 == 0:
+            y[:] = 1  # one class only: no AUC, no specificity
+        k = int(rng.integers(1, 9))
+        scores = [np.round(rng.normal(size=n), int(rng.integers(0, 3))) for _ in range(k)]
+        if trial % 7 == 0:
+            scores[0][:] = 0.5
+        if trial % 13 == 0:
+            scores[-1][rng.integers(n)] = np.nan
+        if trial % 17 == 0:
+            scores[0][: n // 2] = -0.0
+            scores[0][n // 2:] = 0.0
+        preds = [s > 0 for s in scores]
+        many = _metrics_many(y, scores, preds)
+        for i in range(k):
+            np.testing.assert_array_equal(many[i], np.array(_metrics(y, scores[i], preds[i])), err_msg=f"{trial}/{i}")
+
+
+def test_block_draws_equal_randint() -> None:
+    from radiogenomics.models import _fast
+
+    _fast._check_randint()
+    assert _fast._DRAWS_OK["ok"]
+    rng = np.random.default_rng(4)
+    for seed in rng.integers(0, 2**32, size=300):
+        for high, size in ((int(rng.integers(2, 400)), int(rng.integers(1, 400))), (2**31 - 1, 30)):
+            np.testing.assert_array_equal(_fast._randint(np.random.RandomState(seed), high, size),
+                                          np.random.RandomState(seed).randint(0, high, size))
+
+
+def test_two_class_unique_is_numpy_unique() -> None:
+    from radiogenomics.models._fast import _unique
+
+    rng = np.random.default_rng(8)
+    for y in (np.array([0, 1, 1, 0], dtype=np.int8), np.array([3, 3, 7]), np.array([True, False]),
+              np.array([1, 1, 1]), np.array([0, 2, 1]), np.array([2.0, 1.0]), np.array([5], dtype=np.uint8),
+              (rng.random(224) < 0.46).astype(np.int8)):
+        classes, inverse = _unique(y)
+        ref_classes, ref_inverse = np.unique(y, return_inverse=True)
+        np.testing.assert_array_equal(classes, ref_classes)
+        np.testing.assert_array_equal(inverse, ref_inverse)
+        assert classes.dtype == ref_classes.dtype and inverse.dtype == ref_inverse.dtype
