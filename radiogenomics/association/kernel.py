@@ -1,0 +1,305 @@
+"""The mixed-precision kernel: float32 products with an exact float64 decision.
+
+Every hit decision ``|r| > threshold`` made here is the one the float64 engine
+(:func:`.engine._class_counts`) makes, pair by pair: products run in float32 (on NumPy or,
+through PyTorch, on a GPU), and every pair whose float32 ``|r|`` lies within
+:func:`decision_margin` of the threshold is recomputed in float64 with the float64 engine's own
+arithmetic; so are the few drawn columns whose conditioning the margin does not cover.
+
+Draw-independent work is done once per stage call (:func:`prepare_chunk`): each gene column is
+standardised over the whole pool of its HER2 class (every draw of that class comes from the
+pool) in float64 and stored in float32. Pearson r is invariant to that affine map, and after it
+the drawn columns are well-conditioned, which is what makes float32 safe.
+
+The margin (:func:`decision_margin`)
+------------------------------------
+Notation: ``u = 2**-24`` and ``v = 2**-53`` are the float32 and float64 unit roundoffs,
+``γ_k = k u / (1 - k u)`` (``γ'_k`` the same with ``v``), ``n`` the samples per draw. For one
+drawn expression column in pool coordinates, ``y`` (length ``n``), let ``c = y - mean(y)`` and
+``κ = ‖y‖ / ‖c‖ ≥ 1`` (how much centring cancels). Let ``a`` be the float64 engine's feature
+z-score (centred, unit norm) and ``b = c / ‖c‖``; ``r' = a·b`` is r up to the feature side's
+float64 error, which the float64 engine shares (it uses the same ``a``), so it cancels from the
+comparison. The kernel computes ``r̂ = fl32(â·b̂)``, and with the standard bounds (Higham,
+*Accuracy and Stability of Numerical Algorithms*, §3.1 and §3.5: a sum or dot product of ``k``
+terms in any order is off by at most ``γ_k`` times the sum of the absolute terms):
+
+1. ``â = fl32(a)``: ``‖â - a‖ ≤ u``.
+2. The stored pool column is ``y ∘ (1 + θ)`` with ``|θ_i| ≤ u + 3v`` (float64 centring and
+   scaling, then rounding to float32); moving ``c / ‖c‖`` by a perturbation ``Δ`` moves it by at
+   most ``2‖Δ‖ / ‖c‖``, hence by ``≤ 2 (u + 3v) κ``.
+3. float32 standardisation: the mean is off by ``≤ (γ_n + u) ‖y‖ / √n``, so the centred column
+   by ``≤ (γ_n + 2u) κ ‖c‖``; the norm (sum of squares, square root) is off by
+   ``≤ γ_n / 2 + u`` relatively and the division adds ``u``. Together
+   ``‖b̂ - b‖ ≤ 2 (γ_n + 2u) κ + γ_n / 2 + 2u`` (plus step 2).
+4. The float32 dot product of two unit vectors (any BLAS or cuBLAS summation order; TF32 off):
+   ``≤ γ_n``.
+
+Summing, ``|r̂ - r'| ≤ δ32 = (2κ + 1.5) γ_n + (6κ + 3) u + 6κ v`` to first order; the kernel
+multiplies it by 1.01 for the second-order terms (of order ``n² u²``). Columns with
+``κ > 4`` are not decided in float32 (they go to float64), so ``κ ≤ K = 4 × 1.01`` (the 1 %
+covers the float32 estimate of κ itself).
+
+The float64 engine's own r is off from ``r'`` by its expression-side error, the same analysis in
+float64 with κ taken in the original units: ``δ64 = (2κ₀ + 1.5) γ'_n + (4κ₀ + 2) v``. A drawn
+column whose coefficient of variation is below 1e-6 (so ``κ₀`` above 1e6, where float64 centring
+itself loses digits, and where the float64 engine's constant-column rule may apply) is also
+recomputed in float64, so ``κ₀ ≤ 1.01e6``. The float32 decision is taken only outside
+``threshold ± (δ32 + δ64)``: there the float32 and float64 engines agree by construction (and
+with scipy's ``pearsonr`` rule wherever float64 resolves it). For the paper's n = 32 the margin is
+about 2.4e-5 in r.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["decision_margin", "prepare_chunk"]
+
+U32 = 2.0 ** -24
+U64 = 2.0 ** -53
+#: Drawn columns whose centring cancels more than this (κ, see the module docstring) go to float64.
+KAPPA_MAX = 4.0
+#: Drawn columns whose coefficient of variation (original units) is below this go to float64.
+CV_MIN = 1e-6
+_KAPPA = KAPPA_MAX * 1.01
+_KAPPA_ORIGINAL = 1.01 / CV_MIN
+
+
+def _gamma(k: int, u: float) -> float:
+    return k * u / (1.0 - k * u)
+
+
+def decision_margin(n: int) -> float:
+    """Half-width of the band around the threshold where float32 |r| is not trusted.
+
+    Derived in the module docstring from the float32 and float64 rounding-error bounds for
+    ``n`` samples per draw; outside ``threshold ± decision_margin(n)`` the float32 decision is
+    the float64 engine's.
+
+    Parameters
+    ----------
+    n
+        Samples per draw.
+
+    Returns
+    -------
+    float
+    """
+    g32, g64 = _gamma(n, U32), _gamma(n, U64)
+    d32 = ((2 * _KAPPA + 1.5) * g32 + (6 * _KAPPA + 3) * U32 + 6 * _KAPPA * U64) * 1.01
+    d64 = (2 * _KAPPA_ORIGINAL + 1.5) * g64 + (4 * _KAPPA_ORIGINAL + 2) * U64
+    return float(d32 + d64)
+
+
+@dataclass
+class PreparedChunk:
+    """One gene chunk, standardised over each class pool (the work shared by every round).
+
+    ``values`` are the chunk's float64 values (all expression samples), kept for the float64
+    rechecks; ``pools[c]`` the class pool standardised and stored in float32 (pool rows ×
+    genes); ``centre``/``scale`` the float64 pool mean and scale per gene; ``position[c]`` maps a
+    row of the expression table to its row in the pool (-1 outside it).
+    """
+
+    start: int
+    values: np.ndarray
+    pools: dict[str, Any]
+    centre: dict[str, np.ndarray]
+    scale: dict[str, np.ndarray]
+    position: dict[str, np.ndarray]
+
+    @property
+    def n_genes(self) -> int:
+        return int(self.values.shape[1])
+
+
+def prepare_chunk(values: np.ndarray, pool_rows: dict[str, np.ndarray], start: int = 0) -> PreparedChunk:
+    """Standardise one gene chunk over each class pool (float64), stored as float32.
+
+    Parameters
+    ----------
+    values
+        (expression samples, chunk genes) float64 values.
+    pool_rows
+        Class -> rows of ``values`` every draw of that class comes from.
+    start
+        Index of the chunk's first gene.
+
+    Returns
+    -------
+    PreparedChunk
+    """
+    values = np.asarray(values, dtype=np.float64)
+    pools, centre, scale, position = {}, {}, {}, {}
+    for cls, rows in pool_rows.items():
+        y = values[rows]
+        m = y.mean(axis=0)
+        y -= m
+        s = np.sqrt(np.einsum("ij,ij->j", y, y) / max(1, y.shape[0]))
+        s[~(s > 0)] = 1.0  # a constant pool: every draw of it is recomputed in float64
+        y /= s
+        pools[cls] = np.ascontiguousarray(y, dtype=np.float32)
+        centre[cls], scale[cls] = m, s
+        pos = np.full(values.shape[0], -1, dtype=np.int64)
+        pos[rows] = np.arange(rows.size)
+        position[cls] = pos
+    return PreparedChunk(start, values, pools, centre, scale, position)
+
+
+def _bounds(threshold: float, margin: float) -> tuple[np.float32, np.float32]:
+    """float32 bounds: ``|r̂| > hi`` is a hit for sure, ``|r̂| <= lo`` a miss for sure."""
+    hi = np.nextafter(np.float32(threshold + margin), np.float32(np.inf))
+    lo = np.nextafter(np.float32(threshold - margin), np.float32(-np.inf))
+    return hi, lo
+
+
+def _flag_columns(mean: np.ndarray, ss: np.ndarray, n: int, centre: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Drawn columns the float32 decision does not cover (κ > KAPPA_MAX, CV < CV_MIN, non-finite)."""
+    mean = mean.astype(np.float64)
+    ss = ss.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        bad = ~(ss * (KAPPA_MAX ** 2 - 1.0) > n * mean * mean)  # κ² = 1 + n mean² / ss
+        bad |= ~(np.sqrt(ss) * scale > CV_MIN * math.sqrt(n) * np.abs(centre + mean * scale))
+    return bad
+
+
+def class_counts_numpy(
+    chunk: PreparedChunk,
+    cls: str,
+    feat_z32: np.ndarray,
+    rows: np.ndarray,
+    hi: np.float32,
+    lo: np.float32,
+    dtype: np.dtype,
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, np.ndarray]]]:
+    """float32 counts of one class over every perturbation of a round (NumPy).
+
+    Returns the sure-hit counts, the counts of ``|r̂| > lo`` (a pair whose two counts differ was
+    near the threshold in some perturbation) and the flagged columns ``(perturbation, genes)``
+    (their float32 r is set to 0: counted in neither).
+    """
+    pool = chunk.pools[cls]
+    idx = chunk.position[cls][rows]
+    n_pert, n = rows.shape
+    n_feat, n_genes = feat_z32.shape[1], pool.shape[1]
+    yd = np.empty((n, n_genes), dtype=np.float32)
+    r = np.empty((n_feat, n_genes), dtype=np.float32)
+    mask = np.empty((n_feat, n_genes), dtype=bool)
+    sure = np.zeros((n_feat, n_genes), dtype=dtype)
+    near = np.zeros((n_feat, n_genes), dtype=dtype)
+    flagged = []
+    for p in range(n_pert):
+        np.take(pool, idx[p], axis=0, out=yd)
+        mean = yd.mean(axis=0)
+        yd -= mean
+        ss = np.einsum("ij,ij->j", yd, yd)
+        bad = _flag_columns(mean, ss, n, chunk.centre[cls], chunk.scale[cls])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inv = np.float32(1.0) / np.sqrt(ss)
+        if bad.any():
+            inv[bad] = 0.0
+            flagged.append((p, np.flatnonzero(bad)))
+        yd *= inv
+        np.matmul(feat_z32[p], yd, out=r)
+        np.abs(r, out=r)
+        np.greater(r, hi, out=mask)
+        sure += mask.view(np.uint8)
+        np.greater(r, lo, out=mask)
+        near += mask.view(np.uint8)
+    return sure, near, flagged
+
+
+def class_counts_torch(
+    chunk: Any,
+    cls: str,
+    feat_z32: Any,
+    rows: np.ndarray,
+    hi: np.float32,
+    lo: np.float32,
+    dtype: np.dtype,
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, np.ndarray]]]:
+    """The same as :func:`class_counts_numpy` with PyTorch tensors (CPU or CUDA), all
+    perturbations at once; ``chunk.pools`` and ``feat_z32`` are tensors on the device."""
+    import torch
+
+    pool = chunk.pools[cls]
+    dev = pool.device
+    n_pert, n = rows.shape
+    idx = torch.as_tensor(chunk.position[cls][rows], device=dev)
+    yd = pool[idx]  # (P, n, genes)
+    mean = yd.mean(dim=1, keepdim=True)
+    yd -= mean
+    ss = torch.einsum("png,png->pg", yd, yd)
+    mean_np = mean[:, 0, :].cpu().numpy()
+    ss_np = ss.cpu().numpy()
+    bad = _flag_columns(mean_np, ss_np, n, chunk.centre[cls][None, :], chunk.scale[cls][None, :])
+    inv = torch.rsqrt(ss)
+    inv[torch.as_tensor(bad, device=dev)] = 0.0
+    yd *= inv[:, None, :]
+    r = torch.bmm(feat_z32, yd).abs_()  # (P, features, genes)
+    sure = (r > float(hi)).sum(dim=0, dtype=torch.int32).cpu().numpy().astype(dtype)
+    near = (r > float(lo)).sum(dim=0, dtype=torch.int32).cpu().numpy().astype(dtype)
+    flagged = [(p, np.flatnonzero(bad[p])) for p in np.flatnonzero(bad.any(axis=1))]
+    return sure, near, flagged
+
+
+#: Pairs rechecked at once in float64 (bounds the memory of a recheck).
+_RECHECK_BATCH = 512
+
+
+def exact_counts(
+    chunk: PreparedChunk,
+    cls: str,
+    feat_z64: np.ndarray,
+    rows: np.ndarray,
+    threshold: float,
+    sure: np.ndarray,
+    near: np.ndarray,
+    flagged: list[tuple[int, np.ndarray]],
+) -> np.ndarray:
+    """The float64 engine's counts from the float32 ones: flagged columns and near pairs recomputed.
+
+    ``feat_z64`` is (perturbations, n, features): the float64 engine's feature z-scores.
+    """
+    from .engine import _standardize
+
+    counts = sure
+    values = chunk.values
+    for p, genes in flagged:  # whole drawn columns, every feature: as the float64 engine does
+        z = _standardize(values[np.ix_(rows[p], genes)])
+        r = feat_z64[p].T @ z
+        counts[:, genes] += (np.abs(r) > threshold).astype(counts.dtype)
+    fi, gi = np.nonzero(near != sure)
+    for s in range(0, fi.size, _RECHECK_BATCH):
+        f, g = fi[s:s + _RECHECK_BATCH], gi[s:s + _RECHECK_BATCH]
+        z = _standardize(values[:, g][rows])  # (P, n, pairs)
+        r = np.einsum("pnk,pnk->pk", feat_z64[:, :, f], z)
+        counts[f, g] = (np.abs(r) > threshold).sum(axis=0).astype(counts.dtype)
+    return counts
+
+
+def no_tf32() -> Any:
+    """Context with TF32 matrix products disabled (float32 products must be float32: the margin
+    assumes a float32 rounding per operation)."""
+    import contextlib
+
+    import torch
+
+    @contextlib.contextmanager
+    def ctx() -> Any:
+        old = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+               torch.get_float32_matmul_precision())
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.set_float32_matmul_precision("highest")
+        try:
+            yield
+        finally:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old[0], old[1]
+            torch.set_float32_matmul_precision(old[2])
+
+    return ctx()
