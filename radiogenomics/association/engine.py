@@ -442,11 +442,11 @@ KERNELS = ("numpy", "torch")
 
 def _feature_z_both(features: np.ndarray, plan: dict[str, _ClassPlan], to_device: Callable[[np.ndarray], Any] | None
                     ) -> dict[str, tuple[np.ndarray, Any]]:
-    """Per class: the float64 engine's feature z (P, n, F) and its float32 copy (P, F, n)."""
+    """Per class: the float64 engine's feature z (P, n, F) and its float32 copy."""
     out = {}
     for c in CLASSES:
         z64 = _standardize(features[plan[c].feature_rows])
-        z32 = np.ascontiguousarray(np.swapaxes(z64, 1, 2), dtype=np.float32)
+        z32 = z64.astype(np.float32)
         out[c] = (z64, z32 if to_device is None else to_device(z32))
     return out
 
@@ -480,7 +480,7 @@ def _rounds_task(
     """Rounds ``plans`` over gene ``chunks``: per round the counts (2, F, genes of the chunks),
     or the sum over chunks of ``reduce`` of them. Runs in any worker; BLAS single-threaded."""
     out = []
-    with _single_threaded_blas():
+    with _single_threaded_blas():  # a process or Dask worker; a no-op under the caller's limit
         for plan in plans:
             fz = _feature_z_both(features, plan, to_device)
             parts = [_mixed_chunk_counts(ch, fz, plan, threshold, margin, dtype, kernel) for ch in chunks]
@@ -566,6 +566,13 @@ class MixedEngine:
         gene chunks; several rounds are spread over rounds (and, with Dask, over chunks too).
         """
         done = on_done or (lambda k: None)
+        # BLAS single-threaded for the whole run (parallelism comes from rounds or chunks): set
+        # here once, as a limit entered and left by concurrent threads would undo itself
+        with _single_threaded_blas():
+            return self._run(plans, reduce, done)
+
+    def _run(self, plans: list[dict[str, _ClassPlan]], reduce: Callable[[np.ndarray], np.ndarray] | None,
+             done: Callable[[int], None]) -> list[np.ndarray]:
         if self.device is not None:
             return self._run_torch(plans, reduce, done)
         if self.backend == "dask":
@@ -650,7 +657,7 @@ def _gpu_present() -> bool:
     import os
     import sys
 
-    if "torch" in sys.modules:
+    if sys.modules.get("torch") is not None:
         return True
     return any(os.path.exists(p) for p in ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/kfd"))
 
@@ -689,10 +696,16 @@ def resolve_device(device: Any, *, backend: str = "threads", lazy: bool = False)
     if device == "cpu":
         return None
     if device == "auto":
-        if lazy or backend == "dask" or importlib.util.find_spec("torch") is None or not _gpu_present():
+        try:
+            has_torch = importlib.util.find_spec("torch") is not None
+        except (ImportError, ValueError):  # a broken or blocked installation
+            has_torch = False
+        if lazy or backend == "dask" or not has_torch or not _gpu_present():
             return None
-        import torch
-
+        try:
+            import torch
+        except ImportError:
+            return None
         return torch.device("cuda") if torch.cuda.is_available() else None
     if lazy:
         raise ParameterError(f"associate: device={device!r} needs an in-memory expression table; a lazy Dask "

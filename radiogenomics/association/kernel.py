@@ -14,39 +14,45 @@ the drawn columns are well-conditioned, which is what makes float32 safe.
 The margin (:func:`decision_margin`)
 ------------------------------------
 Notation: ``u = 2**-24`` and ``v = 2**-53`` are the float32 and float64 unit roundoffs,
-``γ_k = k u / (1 - k u)`` (``γ'_k`` the same with ``v``), ``n`` the samples per draw. For one
-drawn expression column in pool coordinates, ``y`` (length ``n``), let ``c = y - mean(y)`` and
-``κ = ‖y‖ / ‖c‖ ≥ 1`` (how much centring cancels). Let ``a`` be the float64 engine's feature
-z-score (centred, unit norm) and ``b = c / ‖c‖``; ``r' = a·b`` is r up to the feature side's
-float64 error, which the float64 engine shares (it uses the same ``a``), so it cancels from the
-comparison. The kernel computes ``r̂ = fl32(â·b̂)``, and with the standard bounds (Higham,
-*Accuracy and Stability of Numerical Algorithms*, §3.1 and §3.5: a sum or dot product of ``k``
-terms in any order is off by at most ``γ_k`` times the sum of the absolute terms):
+``γ_k = k u / (1 - k u)`` (``γ'_k`` the same with ``v``), ``n`` the samples per draw; "a sum or
+dot product of ``k`` terms, in any order, is off by at most ``γ_k`` times the sum of the absolute
+terms" (Higham, *Accuracy and Stability of Numerical Algorithms*, §3.1) holds for any BLAS or
+cuBLAS summation order (blocked, split-K, FMA), but not for TF32, which is therefore disabled.
 
-1. ``â = fl32(a)``: ``‖â - a‖ ≤ u``.
-2. The stored pool column is ``y ∘ (1 + θ)`` with ``|θ_i| ≤ u + 3v`` (float64 centring and
-   scaling, then rounding to float32); moving ``c / ‖c‖`` by a perturbation ``Δ`` moves it by at
-   most ``2‖Δ‖ / ‖c‖``, hence by ``≤ 2 (u + 3v) κ``.
-3. float32 standardisation: the mean is off by ``≤ (γ_n + u) ‖y‖ / √n``, so the centred column
-   by ``≤ (γ_n + 2u) κ ‖c‖``; the norm (sum of squares, square root) is off by
-   ``≤ γ_n / 2 + u`` relatively and the division adds ``u``. Together
-   ``‖b̂ - b‖ ≤ 2 (γ_n + 2u) κ + γ_n / 2 + 2u`` (plus step 2).
-4. The float32 dot product of two unit vectors (any BLAS or cuBLAS summation order; TF32 off):
-   ``≤ γ_n``.
+For one drawn expression column in pool coordinates, ``y`` (length ``n``), let ``c = y -
+mean(y)`` and ``κ = ‖y‖ / ‖c‖ ≥ 1`` (how much the centring cancels). Let ``a`` be the float64
+engine's feature z-score (centred, unit norm) and ``b = c / ‖c‖``; the float64 engine uses the
+same ``a``, so the feature side's float64 error is shared and cancels from the comparison:
+write ``r' = a·b``. The kernel computes ``r̂ = fl32(â·b̂)``:
 
-Summing, ``|r̂ - r'| ≤ δ32 = (2κ + 1.5) γ_n + (6κ + 3) u + 6κ v`` to first order; the kernel
-multiplies it by 1.01 for the second-order terms (of order ``n² u²``). Columns with
-``κ > 4`` are not decided in float32 (they go to float64), so ``κ ≤ K = 4 × 1.01`` (the 1 %
-covers the float32 estimate of κ itself).
+1. ``â = fl32(a)``: ``|(â - a)·b̂| ≤ u``. ``Σ â_i`` is zero up to ``u √n`` (``a`` is centred).
+2. The stored pool column is ``y' = y ∘ (1 + θ)``, ``|θ_i| ≤ u + 3v`` (float64 centring and
+   scaling, rounded to float32); moving ``c / ‖c‖`` by a perturbation ``Δ`` moves it by at most
+   ``2‖PΔ‖ / ‖c‖`` (``P`` the centring projector): ``≤ 2 (u + 3v) κ``.
+3. float32 centring ``ĉ = fl(y' - m̂)``: the error of the mean ``m̂`` shifts ``ĉ`` along the
+   constant vector, which is orthogonal to ``c`` and (up to step 1) to ``â``, so it changes
+   ``â·ĉ`` and ``‖ĉ‖`` only in second order, ``(γ_n κ)²``; the subtraction rounds each entry
+   by ``u``: ``|â·(ĉ - c')| ≤ u ‖c'‖``.
+4. The scale ``1 / sqrt(fl(Σ ĉ_i²))`` is off by ``γ_n / 2 + 2u`` relatively (sum, square root,
+   reciprocal; ``4u`` more allows a 2-ulp GPU square root), and each ``ĉ_i`` times it by ``u``.
+5. The float32 dot product of the two unit vectors: ``≤ γ_n``.
+
+Summing (``|r'| ≤ 1``): ``|r̂ - r'| ≤ δ32 = 1.01 [1.5 γ_n + (10 + 2K) u + 6 K v] + 4 (γ_n K)²``,
+the factor 1.01 and the last term covering the second-order terms, for drawn columns with
+``κ ≤ K``; columns with a float32 estimate of κ above 8 are not decided in float32 (they are
+recomputed in float64), so ``K = 8 × 1.01`` (the 1 % covers the estimate).
 
 The float64 engine's own r is off from ``r'`` by its expression-side error, the same analysis in
-float64 with κ taken in the original units: ``δ64 = (2κ₀ + 1.5) γ'_n + (4κ₀ + 2) v``. A drawn
-column whose coefficient of variation is below 1e-6 (so ``κ₀`` above 1e6, where float64 centring
-itself loses digits, and where the float64 engine's constant-column rule may apply) is also
-recomputed in float64, so ``κ₀ ≤ 1.01e6``. The float32 decision is taken only outside
-``threshold ± (δ32 + δ64)``: there the float32 and float64 engines agree by construction (and
-with scipy's ``pearsonr`` rule wherever float64 resolves it). For the paper's n = 32 the margin is
-about 2.4e-5 in r.
+float64, without step 2 and with the centring done per draw in the original units:
+``δ64 = (2κ₀ + 1.5) γ'_n + (4κ₀ + 2) v`` (a deliberately loose bound: it does not use the
+orthogonality of step 3) with ``κ₀`` the column's κ in original units. A drawn column whose coefficient of variation is below 1e-6 (``κ₀`` above
+1e6: float64 centring itself loses digits there, and the float64 engine's constant-column rule
+may apply) is recomputed in float64 too, so ``κ₀ ≤ 1.01e6``. The float32 decision is taken only
+outside ``threshold ± (δ32 + δ64)`` (bounds rounded outwards to float32); there the float32 and
+float64 engines agree by construction, and with scipy's ``pearsonr`` rule wherever float64
+resolves it. For the paper's n = 32 the margin is about 4.5e-6 in r; every pair inside the band
+is recomputed in float64 for all its perturbations, with the float64 engine's standardisation
+(so the two engines differ at most where float64 r itself is within ~1e-15 of the threshold).
 """
 
 from __future__ import annotations
@@ -62,7 +68,7 @@ __all__ = ["decision_margin", "prepare_chunk"]
 U32 = 2.0 ** -24
 U64 = 2.0 ** -53
 #: Drawn columns whose centring cancels more than this (κ, see the module docstring) go to float64.
-KAPPA_MAX = 4.0
+KAPPA_MAX = 8.0
 #: Drawn columns whose coefficient of variation (original units) is below this go to float64.
 CV_MIN = 1e-6
 _KAPPA = KAPPA_MAX * 1.01
@@ -90,7 +96,7 @@ def decision_margin(n: int) -> float:
     float
     """
     g32, g64 = _gamma(n, U32), _gamma(n, U64)
-    d32 = ((2 * _KAPPA + 1.5) * g32 + (6 * _KAPPA + 3) * U32 + 6 * _KAPPA * U64) * 1.01
+    d32 = 1.01 * (1.5 * g32 + (10 + 2 * _KAPPA) * U32 + 6 * _KAPPA * U64) + 4 * (g32 * _KAPPA) ** 2
     d64 = (2 * _KAPPA_ORIGINAL + 1.5) * g64 + (4 * _KAPPA_ORIGINAL + 2) * U64
     return float(d32 + d64)
 
@@ -157,14 +163,26 @@ def _bounds(threshold: float, margin: float) -> tuple[np.float32, np.float32]:
     return hi, lo
 
 
-def _flag_columns(mean: np.ndarray, ss: np.ndarray, n: int, centre: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Drawn columns the float32 decision does not cover (κ > KAPPA_MAX, CV < CV_MIN, non-finite)."""
-    mean = mean.astype(np.float64)
-    ss = ss.astype(np.float64)
-    with np.errstate(invalid="ignore", over="ignore"):
-        bad = ~(ss * (KAPPA_MAX ** 2 - 1.0) > n * mean * mean)  # κ² = 1 + n mean² / ss
-        bad |= ~(np.sqrt(ss) * scale > CV_MIN * math.sqrt(n) * np.abs(centre + mean * scale))
-    return bad
+def _flag_columns(mean: Any, ss: Any, n: int, floor: Any) -> Any:
+    """Drawn columns the float32 decision does not cover: κ > KAPPA_MAX (``κ² = 1 + n mean² / ss``),
+    a coefficient of variation below CV_MIN (``ss <= floor``, see :func:`_cv_floor`) or NaN.
+
+    Works on NumPy arrays and torch tensors alike (float32 arithmetic: its few roundings are
+    within the 1 % slack of κ in the margin).
+    """
+    return ~(ss * (KAPPA_MAX ** 2 - 1.0) > mean * mean * n) | ~(ss > floor)
+
+
+def _cv_floor(centre: np.ndarray, scale: np.ndarray, n: int) -> np.ndarray:
+    """Per gene, the drawn sum of squares (pool units) below which the coefficient of variation
+    of a drawn column (original units) may be below CV_MIN.
+
+    In original units a drawn column has norm ``√ss · scale`` and mean ``centre + mean · scale``;
+    where κ ≤ KAPPA_MAX, ``√n |mean| ≤ √(KAPPA_MAX² - 1) √ss``, so the mean is within
+    ``CV_MIN √3`` relatively of ``centre``, covered by the factor 1.01.
+    """
+    t = 1.01 * CV_MIN * math.sqrt(n) * np.abs(centre) / scale
+    return (t * t).astype(np.float32)
 
 
 def class_counts_numpy(
@@ -178,39 +196,42 @@ def class_counts_numpy(
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, np.ndarray]]]:
     """float32 counts of one class over every perturbation of a round (NumPy).
 
-    Returns the sure-hit counts, the counts of ``|r̂| > lo`` (a pair whose two counts differ was
-    near the threshold in some perturbation) and the flagged columns ``(perturbation, genes)``
-    (their float32 r is set to 0: counted in neither).
+    ``feat_z32`` is (perturbations, n, features). Returns the sure-hit counts, the counts of
+    ``|r̂| > lo`` (a pair whose two counts differ was near the threshold in some perturbation),
+    both features × genes, and the flagged columns ``(perturbation, genes)`` (their float32 r is
+    set to 0: counted in neither). Each product is (genes × n) @ (n × features), the faster
+    orientation for BLAS here; every buffer is reused across perturbations.
     """
     pool = chunk.pools[cls]
     idx = chunk.position[cls][rows]
     n_pert, n = rows.shape
-    n_feat, n_genes = feat_z32.shape[1], pool.shape[1]
-    yd = np.empty((n, n_genes), dtype=np.float32)
-    r = np.empty((n_feat, n_genes), dtype=np.float32)
-    mask = np.empty((n_feat, n_genes), dtype=bool)
-    sure = np.zeros((n_feat, n_genes), dtype=dtype)
-    near = np.zeros((n_feat, n_genes), dtype=dtype)
+    n_feat, n_genes = feat_z32.shape[2], pool.shape[1]
+    floor = _cv_floor(chunk.centre[cls], chunk.scale[cls], n)
+    r = np.empty((n_genes, n_feat), dtype=np.float32)
+    mask = np.empty((n_genes, n_feat), dtype=bool)
+    sure = np.zeros((n_genes, n_feat), dtype=dtype)
+    near = np.zeros((n_genes, n_feat), dtype=dtype)
     flagged = []
     for p in range(n_pert):
-        np.take(pool, idx[p], axis=0, out=yd)
-        mean = yd.mean(axis=0)
+        yd = pool[idx[p]]  # (n, genes), a fresh gather (faster than take into a buffer)
+        mean = yd.sum(axis=0)
+        mean /= np.float32(n)
         yd -= mean
         ss = np.einsum("ij,ij->j", yd, yd)
-        bad = _flag_columns(mean, ss, n, chunk.centre[cls], chunk.scale[cls])
+        bad = _flag_columns(mean, ss, n, floor)
         with np.errstate(divide="ignore", invalid="ignore"):
             inv = np.float32(1.0) / np.sqrt(ss)
         if bad.any():
             inv[bad] = 0.0
             flagged.append((p, np.flatnonzero(bad)))
         yd *= inv
-        np.matmul(feat_z32[p], yd, out=r)
+        np.matmul(yd.T, feat_z32[p], out=r)
         np.abs(r, out=r)
         np.greater(r, hi, out=mask)
-        sure += mask.view(np.uint8)
+        np.add(sure, mask.view(np.uint8), out=sure, casting="unsafe")
         np.greater(r, lo, out=mask)
-        near += mask.view(np.uint8)
-    return sure, near, flagged
+        np.add(near, mask.view(np.uint8), out=near, casting="unsafe")
+    return sure.T.copy(), near.T.copy(), flagged
 
 
 def class_counts_torch(
@@ -234,21 +255,31 @@ def class_counts_torch(
     mean = yd.mean(dim=1, keepdim=True)
     yd -= mean
     ss = torch.einsum("png,png->pg", yd, yd)
-    mean_np = mean[:, 0, :].cpu().numpy()
-    ss_np = ss.cpu().numpy()
-    bad = _flag_columns(mean_np, ss_np, n, chunk.centre[cls][None, :], chunk.scale[cls][None, :])
-    inv = torch.rsqrt(ss)
-    inv[torch.as_tensor(bad, device=dev)] = 0.0
+    floor = torch.as_tensor(_cv_floor(chunk.centre[cls], chunk.scale[cls], n), device=dev)
+    bad = _flag_columns(mean[:, 0, :], ss, n, floor)  # (P, genes)
+    inv = ss.sqrt().reciprocal()
+    inv[bad] = 0.0
     yd *= inv[:, None, :]
-    r = torch.bmm(feat_z32, yd).abs_()  # (P, features, genes)
+    r = torch.bmm(feat_z32.transpose(1, 2), yd).abs_()  # (P, features, genes)
     sure = (r > float(hi)).sum(dim=0, dtype=torch.int32).cpu().numpy().astype(dtype)
     near = (r > float(lo)).sum(dim=0, dtype=torch.int32).cpu().numpy().astype(dtype)
+    bad = bad.cpu().numpy()
     flagged = [(p, np.flatnonzero(bad[p])) for p in np.flatnonzero(bad.any(axis=1))]
     return sure, near, flagged
 
 
 #: Pairs rechecked at once in float64 (bounds the memory of a recheck).
 _RECHECK_BATCH = 512
+
+
+def _standardize_last(x: np.ndarray) -> np.ndarray:
+    """The float64 engine's standardisation (:func:`.engine._standardize`) along the last axis."""
+    mean = x.mean(axis=-1, keepdims=True)
+    xc = x - mean
+    norm = np.sqrt(np.einsum("...i,...i->...", xc, xc))[..., None]
+    norm[norm <= 1e-10 * np.sqrt(x.shape[-1]) * np.abs(mean)] = np.inf
+    xc /= norm
+    return xc
 
 
 def exact_counts(
@@ -263,7 +294,8 @@ def exact_counts(
 ) -> np.ndarray:
     """The float64 engine's counts from the float32 ones: flagged columns and near pairs recomputed.
 
-    ``feat_z64`` is (perturbations, n, features): the float64 engine's feature z-scores.
+    ``feat_z64`` is (perturbations, n, features): the float64 engine's feature z-scores. A pair
+    near the threshold in some perturbation is recomputed in float64 for every perturbation.
     """
     from .engine import _standardize
 
@@ -274,11 +306,13 @@ def exact_counts(
         r = feat_z64[p].T @ z
         counts[:, genes] += (np.abs(r) > threshold).astype(counts.dtype)
     fi, gi = np.nonzero(near != sure)
-    for s in range(0, fi.size, _RECHECK_BATCH):
-        f, g = fi[s:s + _RECHECK_BATCH], gi[s:s + _RECHECK_BATCH]
-        z = _standardize(values[:, g][rows])  # (P, n, pairs)
-        r = np.einsum("pnk,pnk->pk", feat_z64[:, :, f], z)
-        counts[f, g] = (np.abs(r) > threshold).sum(axis=0).astype(counts.dtype)
+    if fi.size:
+        feat_t = np.ascontiguousarray(feat_z64.transpose(2, 0, 1))  # (features, P, n)
+        for s in range(0, fi.size, _RECHECK_BATCH):
+            f, g = fi[s:s + _RECHECK_BATCH], gi[s:s + _RECHECK_BATCH]
+            z = _standardize_last(np.take(values.T[g], rows, axis=1))  # (pairs, P, n)
+            r = np.einsum("kpn,kpn->kp", feat_t[f], z)
+            counts[f, g] = (np.abs(r) > threshold).sum(axis=1).astype(counts.dtype)
     return counts
 
 
