@@ -180,8 +180,9 @@ def test_torch_kernel_equals_numpy_kernel_on_cpu_tensors():
     t = max(0.3, critical_r(n, 0.05))
     hi, lo = kn._bounds(t, kn.decision_margin(n))
     chunk = kn.prepare_chunk(E, {c: pools[c][1] for c in en.CLASSES})
-    tchunk = kn.PreparedChunk(chunk.start, chunk.values, {c: torch.as_tensor(p) for c, p in chunk.pools.items()},
-                              chunk.centre, chunk.scale, chunk.position)
+    dev = {f: {c: torch.as_tensor(a) for c, a in getattr(chunk, f).items()} for f in ("pools", "position", "floor")}
+    tchunk = kn.PreparedChunk(chunk.start, torch.as_tensor(chunk.values), dev["pools"], chunk.centre, chunk.scale,
+                              dev["position"], dev["floor"])
     fz = en._feature_z_both(U, plan, None)
     tf32 = torch.backends.cuda.matmul.allow_tf32
     for c in en.CLASSES:
@@ -189,13 +190,15 @@ def test_torch_kernel_equals_numpy_kernel_on_cpu_tensors():
         a = kn.class_counts_numpy(chunk, c, fz[c][1], rows, hi, lo, np.dtype(np.uint8))
         with kn.no_tf32():
             assert not torch.backends.cuda.matmul.allow_tf32
-            b = kn.class_counts_torch(tchunk, c, torch.as_tensor(fz[c][1]), rows, hi, lo, np.dtype(np.uint8))
+            rt = torch.as_tensor(rows)
+            sure, near, bad = kn.class_counts_torch(tchunk, c, torch.as_tensor(fz[c][1]), rt, hi, lo)
+            eb = kn.exact_counts_torch(tchunk, c, torch.as_tensor(fz[c][0]), rt, t, sure, near, bad).numpy()
         ea = kn.exact_counts(chunk, c, fz[c][0], rows, t, a[0].copy(), a[1], a[2])
-        eb = kn.exact_counts(chunk, c, fz[c][0], rows, t, b[0].copy(), b[1], b[2])
         ref = en._class_counts(fz[c][0], E, rows, t, np.dtype(np.uint8))
         np.testing.assert_array_equal(ea, ref)
         np.testing.assert_array_equal(eb, ref)
         assert {g for _, gs in a[2] for g in gs} >= {7}  # the constant gene went to float64
+        assert bad[:, 7].all()
     assert torch.backends.cuda.matmul.allow_tf32 == tf32  # the TF32 setting is restored after the kernel
 
 

@@ -441,29 +441,43 @@ KERNELS = ("numpy", "torch")
 
 
 def _feature_z_both(features: np.ndarray, plan: dict[str, _ClassPlan], to_device: Callable[[np.ndarray], Any] | None
-                    ) -> dict[str, tuple[np.ndarray, Any]]:
-    """Per class: the float64 engine's feature z (P, n, F) and its float32 copy."""
+                    ) -> dict[str, tuple[Any, Any]]:
+    """Per class: the float64 engine's feature z (P, n, F) and its float32 copy (on the device)."""
     out = {}
     for c in CLASSES:
         z64 = _standardize(features[plan[c].feature_rows])
         z32 = z64.astype(np.float32)
-        out[c] = (z64, z32 if to_device is None else to_device(z32))
+        out[c] = (z64, z32) if to_device is None else (to_device(z64), to_device(z32))
     return out
 
 
-def _mixed_chunk_counts(chunk: Any, fz: dict[str, tuple[np.ndarray, Any]], plan: dict[str, _ClassPlan],
-                        threshold: float, margin: float, dtype: np.dtype, kernel: str) -> np.ndarray:
-    """(2, features, chunk genes) counts of one round, identical to the float64 engine's."""
-    from .kernel import _bounds, class_counts_numpy, class_counts_torch, exact_counts
+def _mixed_chunk_counts(chunk: Any, fz: dict[str, tuple[Any, Any]], plan: dict[str, _ClassPlan],
+                        threshold: float, margin: float, dtype: np.dtype, kernel: str,
+                        to_device: Callable[[np.ndarray], Any] | None = None) -> Any:
+    """(2, features, chunk genes) counts of one round, identical to the float64 engine's (a
+    tensor on the device with the torch kernel)."""
+    from .kernel import _bounds, class_counts_numpy, class_counts_torch, exact_counts, exact_counts_torch
 
     hi, lo = _bounds(threshold, margin)
-    count = class_counts_torch if kernel == "torch" else class_counts_numpy
     out = []
     for c in CLASSES:
         rows = plan[c].expression_rows
-        sure, near, flagged = count(chunk, c, fz[c][1], rows, hi, lo, dtype)
-        out.append(exact_counts(chunk, c, fz[c][0], rows, threshold, sure, near, flagged))
+        if kernel == "torch":
+            rows_t = to_device(rows)
+            sure, near, bad = class_counts_torch(chunk, c, fz[c][1], rows_t, hi, lo)
+            out.append(exact_counts_torch(chunk, c, fz[c][0], rows_t, threshold, sure, near, bad))
+        else:
+            sure, near, flagged = class_counts_numpy(chunk, c, fz[c][1], rows, hi, lo, dtype)
+            out.append(exact_counts(chunk, c, fz[c][0], rows, threshold, sure, near, flagged))
+    if kernel == "torch":
+        import torch
+
+        return torch.stack(out)
     return np.stack(out)
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    return x if isinstance(x, np.ndarray) else x.cpu().numpy()
 
 
 def _rounds_task(
@@ -483,11 +497,11 @@ def _rounds_task(
     with _single_threaded_blas():  # a process or Dask worker; a no-op under the caller's limit
         for plan in plans:
             fz = _feature_z_both(features, plan, to_device)
-            parts = [_mixed_chunk_counts(ch, fz, plan, threshold, margin, dtype, kernel) for ch in chunks]
-            if reduce is not None:
-                out.append(np.sum([reduce(p) for p in parts], axis=0))
+            parts = [_mixed_chunk_counts(ch, fz, plan, threshold, margin, dtype, kernel, to_device) for ch in chunks]
+            if reduce is not None:  # on the device: only the summaries come back
+                out.append(np.sum([_to_numpy(reduce(p)) for p in parts], axis=0))
             else:
-                out.append(np.concatenate(parts, axis=2))
+                out.append(np.concatenate([_to_numpy(p).astype(dtype) for p in parts], axis=2))
     return out
 
 
@@ -534,8 +548,14 @@ class MixedEngine:
 
             import torch
 
-            self.chunks = [dataclasses.replace(ch, pools={c: torch.as_tensor(p, device=self.device)
-                                                          for c, p in ch.pools.items()})
+            def dev(d: dict[str, np.ndarray]) -> dict[str, Any]:
+                return {c: torch.as_tensor(a, device=self.device) for c, a in d.items()}
+
+            # everything a round reads lives on the device: pools, float64 values (rechecks),
+            # row maps and the coefficient-of-variation floors
+            self.chunks = [dataclasses.replace(ch, pools=dev(ch.pools), position=dev(ch.position), floor=dev(ch.floor),
+                                               values=torch.as_tensor(np.ascontiguousarray(ch.values),
+                                                                      device=self.device))
                            for ch in self.chunks]
 
     @property

@@ -112,11 +112,12 @@ class PreparedChunk:
     """
 
     start: int
-    values: np.ndarray
+    values: Any
     pools: dict[str, Any]
     centre: dict[str, np.ndarray]
     scale: dict[str, np.ndarray]
-    position: dict[str, np.ndarray]
+    position: dict[str, Any]
+    floor: dict[str, Any]
 
     @property
     def n_genes(self) -> int:
@@ -140,7 +141,7 @@ def prepare_chunk(values: np.ndarray, pool_rows: dict[str, np.ndarray], start: i
     PreparedChunk
     """
     values = np.asarray(values, dtype=np.float64)
-    pools, centre, scale, position = {}, {}, {}, {}
+    pools, centre, scale, position, floor = {}, {}, {}, {}, {}
     for cls, rows in pool_rows.items():
         y = values[rows]
         m = y.mean(axis=0)
@@ -153,7 +154,8 @@ def prepare_chunk(values: np.ndarray, pool_rows: dict[str, np.ndarray], start: i
         pos = np.full(values.shape[0], -1, dtype=np.int64)
         pos[rows] = np.arange(rows.size)
         position[cls] = pos
-    return PreparedChunk(start, values, pools, centre, scale, position)
+        floor[cls] = _cv_floor(m, s)
+    return PreparedChunk(start, values, pools, centre, scale, position, floor)
 
 
 def _bounds(threshold: float, margin: float) -> tuple[np.float32, np.float32]:
@@ -165,23 +167,23 @@ def _bounds(threshold: float, margin: float) -> tuple[np.float32, np.float32]:
 
 def _flag_columns(mean: Any, ss: Any, n: int, floor: Any) -> Any:
     """Drawn columns the float32 decision does not cover: κ > KAPPA_MAX (``κ² = 1 + n mean² / ss``),
-    a coefficient of variation below CV_MIN (``ss <= floor``, see :func:`_cv_floor`) or NaN.
+    a coefficient of variation below CV_MIN (``ss <= n floor``, see :func:`_cv_floor`) or NaN.
 
     Works on NumPy arrays and torch tensors alike (float32 arithmetic: its few roundings are
     within the 1 % slack of κ in the margin).
     """
-    return ~(ss * (KAPPA_MAX ** 2 - 1.0) > mean * mean * n) | ~(ss > floor)
+    return ~(ss * (KAPPA_MAX ** 2 - 1.0) > mean * mean * n) | ~(ss > floor * n)
 
 
-def _cv_floor(centre: np.ndarray, scale: np.ndarray, n: int) -> np.ndarray:
-    """Per gene, the drawn sum of squares (pool units) below which the coefficient of variation
-    of a drawn column (original units) may be below CV_MIN.
+def _cv_floor(centre: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Per gene, the drawn sum of squares (pool units, per drawn sample) below which the
+    coefficient of variation of a drawn column (original units) may be below CV_MIN.
 
     In original units a drawn column has norm ``√ss · scale`` and mean ``centre + mean · scale``;
     where κ ≤ KAPPA_MAX, ``√n |mean| ≤ √(KAPPA_MAX² - 1) √ss``, so the mean is within
-    ``CV_MIN √3`` relatively of ``centre``, covered by the factor 1.01.
+    ``CV_MIN √63`` relatively of ``centre``, well inside the factor 1.01.
     """
-    t = 1.01 * CV_MIN * math.sqrt(n) * np.abs(centre) / scale
+    t = 1.01 * CV_MIN * np.abs(centre) / scale
     return (t * t).astype(np.float32)
 
 
@@ -206,7 +208,7 @@ def class_counts_numpy(
     idx = chunk.position[cls][rows]
     n_pert, n = rows.shape
     n_feat, n_genes = feat_z32.shape[2], pool.shape[1]
-    floor = _cv_floor(chunk.centre[cls], chunk.scale[cls], n)
+    floor = chunk.floor[cls]
     r = np.empty((n_genes, n_feat), dtype=np.float32)
     mask = np.empty((n_genes, n_feat), dtype=bool)
     sure = np.zeros((n_genes, n_feat), dtype=dtype)
@@ -235,37 +237,75 @@ def class_counts_numpy(
 
 
 def class_counts_torch(
-    chunk: Any,
+    chunk: PreparedChunk,
     cls: str,
     feat_z32: Any,
-    rows: np.ndarray,
+    rows: Any,
     hi: np.float32,
     lo: np.float32,
-    dtype: np.dtype,
-) -> tuple[np.ndarray, np.ndarray, list[tuple[int, np.ndarray]]]:
+) -> tuple[Any, Any, Any]:
     """The same as :func:`class_counts_numpy` with PyTorch tensors (CPU or CUDA), all
-    perturbations at once; ``chunk.pools`` and ``feat_z32`` are tensors on the device."""
+    perturbations at once and everything left on the device: ``chunk.pools`` and ``feat_z32``
+    (P, n, features) are tensors there, ``rows`` the expression rows (P, n) as a tensor.
+
+    Returns the sure and near counts (features × genes, int32) and the flagged mask (P × genes).
+    """
     import torch
 
     pool = chunk.pools[cls]
-    dev = pool.device
-    n_pert, n = rows.shape
-    idx = torch.as_tensor(chunk.position[cls][rows], device=dev)
-    yd = pool[idx]  # (P, n, genes)
+    n = rows.shape[1]
+    yd = pool[chunk.position[cls][rows]]  # (P, n, genes)
     mean = yd.mean(dim=1, keepdim=True)
     yd -= mean
     ss = torch.einsum("png,png->pg", yd, yd)
-    floor = torch.as_tensor(_cv_floor(chunk.centre[cls], chunk.scale[cls], n), device=dev)
-    bad = _flag_columns(mean[:, 0, :], ss, n, floor)  # (P, genes)
+    bad = _flag_columns(mean[:, 0, :], ss, n, chunk.floor[cls])  # (P, genes)
     inv = ss.sqrt().reciprocal()
     inv[bad] = 0.0
     yd *= inv[:, None, :]
     r = torch.bmm(feat_z32.transpose(1, 2), yd).abs_()  # (P, features, genes)
-    sure = (r > float(hi)).sum(dim=0, dtype=torch.int32).cpu().numpy().astype(dtype)
-    near = (r > float(lo)).sum(dim=0, dtype=torch.int32).cpu().numpy().astype(dtype)
-    bad = bad.cpu().numpy()
-    flagged = [(p, np.flatnonzero(bad[p])) for p in np.flatnonzero(bad.any(axis=1))]
-    return sure, near, flagged
+    sure = (r > float(hi)).sum(dim=0, dtype=torch.int32)
+    near = (r > float(lo)).sum(dim=0, dtype=torch.int32)
+    return sure, near, bad
+
+
+def _standardize_torch(x: Any, dim: int) -> Any:
+    """:func:`.engine._standardize` in torch (float64), along ``dim``."""
+    mean = x.mean(dim=dim, keepdim=True)
+    xc = x - mean
+    norm = (xc * xc).sum(dim=dim, keepdim=True).sqrt()
+    norm[norm <= 1e-10 * math.sqrt(x.shape[dim]) * mean.abs()] = math.inf
+    return xc / norm
+
+
+def exact_counts_torch(
+    chunk: PreparedChunk,
+    cls: str,
+    feat_z64: Any,
+    rows: Any,
+    threshold: float,
+    sure: Any,
+    near: Any,
+    bad: Any,
+) -> Any:
+    """:func:`exact_counts` on the device: flagged columns and near pairs recomputed in float64
+    there (``chunk.values`` a float64 tensor, ``feat_z64`` (P, n, features)); int32 counts."""
+    import torch
+
+    counts = sure
+    values = chunk.values
+    pf, gf = torch.nonzero(bad, as_tuple=True)
+    for s in range(0, pf.numel(), _RECHECK_BATCH):
+        p, g = pf[s:s + _RECHECK_BATCH], gf[s:s + _RECHECK_BATCH]
+        z = _standardize_torch(values[rows[p], g[:, None]], 1)  # (columns, n)
+        r = torch.einsum("kn,knf->fk", z, feat_z64[p])
+        counts.index_add_(1, g, (r.abs() > threshold).to(torch.int32))
+    fi, gi = torch.nonzero(near != sure, as_tuple=True)
+    for s in range(0, fi.numel(), _RECHECK_BATCH):
+        f, g = fi[s:s + _RECHECK_BATCH], gi[s:s + _RECHECK_BATCH]
+        z = _standardize_torch(values[:, g][rows], 1)  # (P, n, pairs)
+        r = (feat_z64[:, :, f] * z).sum(dim=1)
+        counts[f, g] = (r.abs() > threshold).sum(dim=0, dtype=torch.int32)
+    return counts
 
 
 #: Pairs rechecked at once in float64 (bounds the memory of a recheck).
