@@ -209,31 +209,40 @@ def class_counts_numpy(
     n_pert, n = rows.shape
     n_feat, n_genes = feat_z32.shape[2], pool.shape[1]
     floor = chunk.floor[cls]
+    one, kappa = np.float32(1.0), np.float32(KAPPA_MAX ** 2 - 1.0)
     r = np.empty((n_genes, n_feat), dtype=np.float32)
     mask = np.empty((n_genes, n_feat), dtype=bool)
     sure = np.zeros((n_genes, n_feat), dtype=dtype)
     near = np.zeros((n_genes, n_feat), dtype=dtype)
     flagged = []
-    for p in range(n_pert):
-        yd = pool[idx[p]]  # (n, genes), a fresh gather (faster than take into a buffer)
-        mean = yd.sum(axis=0)
-        mean /= np.float32(n)
-        yd -= mean
-        ss = np.einsum("ij,ij->j", yd, yd)
-        bad = _flag_columns(mean, ss, n, floor)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inv = np.float32(1.0) / np.sqrt(ss)
-        if bad.any():
-            inv[bad] = 0.0
-            flagged.append((p, np.flatnonzero(bad)))
-        yd *= inv
-        np.matmul(yd.T, feat_z32[p], out=r)
-        np.abs(r, out=r)
-        np.greater(r, hi, out=mask)
-        np.add(sure, mask.view(np.uint8), out=sure, casting="unsafe")
-        np.greater(r, lo, out=mask)
-        np.add(near, mask.view(np.uint8), out=near, casting="unsafe")
+    floor_n = floor * np.float32(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for p in range(n_pert):
+            yd = pool[idx[p]]  # (n, genes), a fresh gather (faster than take into a buffer)
+            mean = yd.sum(axis=0)
+            mean /= np.float32(n)
+            yd -= mean
+            ss = np.einsum("ij,ij->j", yd, yd)
+            # _flag_columns, inlined: kappa above KAPPA_MAX, CV below CV_MIN, NaN
+            bad = ~(ss * kappa > mean * mean * np.float32(n)) | ~(ss > floor_n)
+            inv = one / np.sqrt(ss)
+            if bad.any():
+                inv[bad] = 0.0
+                flagged.append((p, np.flatnonzero(bad)))
+            yd *= inv
+            _products(yd, feat_z32[p], r, mask, sure, near, hi, lo)
     return sure.T.copy(), near.T.copy(), flagged
+
+
+def _products(yd: np.ndarray, zf: np.ndarray, r: np.ndarray, mask: np.ndarray, sure: np.ndarray, near: np.ndarray,
+              hi: np.float32, lo: np.float32) -> None:
+    """One perturbation's product (genes × features) and its two threshold counts, in place."""
+    np.matmul(yd.T, zf, out=r)
+    np.abs(r, out=r)
+    np.greater(r, hi, out=mask)
+    np.add(sure, mask.view(np.uint8), out=sure, casting="unsafe")
+    np.greater(r, lo, out=mask)
+    np.add(near, mask.view(np.uint8), out=near, casting="unsafe")
 
 
 def class_counts_torch(
