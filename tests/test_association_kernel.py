@@ -85,12 +85,28 @@ def test_margin_bounds_the_float32_error_on_random_draws():
                 yd *= np.float32(1) / np.sqrt(np.einsum("ij,ij->j", yd, yd))
                 r32 = (yd.T @ fz[c][1][p]).T
                 worst = max(worst, float(np.abs(r32.astype(float) - r64).max()))
+                if kn.USE_NUMBA:  # the fused loops' float32 standardisation
+                    out, bad = np.empty_like(yd), np.empty(yd.shape[1], dtype=bool)
+                    kn._draw_standardize(chunk.pools[c], chunk.position[c][rows[p]], out,
+                                         chunk.floor[c] * np.float32(n), np.float32(kn.KAPPA_MAX ** 2 - 1), bad)
+                    assert not bad.any()
+                    r32 = (out.T @ fz[c][1][p]).T
+                    worst = max(worst, float(np.abs(r32.astype(float) - r64).max()))
         assert worst < margin, (n, worst, margin)
         assert margin < 200 * worst  # a bound, but a useful one
 
 
+@pytest.fixture(params=["numba", "numpy"])
+def kernel_loops(request, monkeypatch):
+    """Run a test with the fused numba loops and with the plain NumPy ones."""
+    if request.param == "numba" and not kn.USE_NUMBA:
+        pytest.skip("numba not installed")
+    monkeypatch.setattr(kn, "USE_NUMBA", request.param == "numba")
+    return request.param
+
+
 @pytest.mark.parametrize("n", [12, 32])
-def test_pairs_at_the_threshold_get_the_float64_and_pearsonr_decision(n, monkeypatch):
+def test_pairs_at_the_threshold_get_the_float64_and_pearsonr_decision(n, monkeypatch, kernel_loops):
     # pairs placed at threshold ± d, d from far outside the float32 error (1e-3) to far inside it
     # (1e-10); a bare float32 decision gets the inner ones wrong, the kernel must not
     alpha, r_thr = 0.05, 0.3
@@ -121,7 +137,7 @@ def test_pairs_at_the_threshold_get_the_float64_and_pearsonr_decision(n, monkeyp
                 assert mixed.hits[cls].loc[f, g] == 3 * expected
 
 
-def test_float32_alone_would_be_wrong_here_and_the_recheck_fixes_it():
+def test_float32_alone_would_be_wrong_here_and_the_recheck_fixes_it(kernel_loops):
     # the kernel's own float32 decision misses pairs inside the band; the float64 recheck restores
     # the float64 engine's counts exactly
     n = 32
@@ -168,7 +184,7 @@ def test_identical_hits_and_null_for_any_jobs_chunks_backend_and_the_torch_path(
         pd.testing.assert_frame_equal(res.null_counts, ref.null_counts)
 
 
-def test_torch_kernel_equals_numpy_kernel_on_cpu_tensors():
+def test_torch_kernel_equals_numpy_kernel_on_cpu_tensors(kernel_loops):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(9)
     n = 20

@@ -23,6 +23,12 @@ Implementation
   accumulated in ``uint8``/``uint16`` arrays. Chunks run in a thread pool (``backend="threads"``),
   a process pool (``"processes"``) or as Dask tasks (``"dask"``); every random draw is made up
   front from ``seed``, so results are bit-identical for any ``n_jobs``, chunk size or backend.
+* Two engines give the same hits: the float64 engine (:func:`_run_round`, the reference) and
+  the mixed-precision one the stage uses (:class:`MixedEngine`, kernels in :mod:`.kernel`):
+  float32 products of columns standardised once over their class pool, with every pair within a
+  derived rounding-error margin of the threshold recomputed in float64. It runs the observed
+  round over gene chunks and the null rounds over rounds (Dask: rounds × chunks), each null
+  round from its own seed (:func:`null_plan`), on NumPy or on a torch device.
 """
 
 from __future__ import annotations

@@ -187,6 +187,76 @@ def _cv_floor(centre: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return (t * t).astype(np.float32)
 
 
+try:  # fused loops for the elementwise work around each product (optional: NumPy otherwise)
+    import numba as _numba
+except ImportError:  # pragma: no cover - numba is a core dependency; kept optional for exotic platforms
+    _numba = None
+
+#: Whether :func:`class_counts_numpy` runs its elementwise work as fused numba loops.
+USE_NUMBA = _numba is not None
+
+
+def _fused(func: Any) -> Any:
+    if _numba is None:  # pragma: no cover
+        return func
+    return _numba.njit(nogil=True, cache=True, error_model="numpy")(func)
+
+
+@_fused
+def _draw_standardize(pool, idx, out, floor_n, kappa, bad):  # pragma: no cover - compiled
+    """Gather rows ``idx`` of ``pool`` into ``out`` (n × genes), centre and scale each column
+    to unit norm in float32 arithmetic (as the margin assumes), flag the columns float32 does not
+    cover (their scale is 0); returns the number flagged. Three passes over the block."""
+    n = idx.shape[0]
+    g_n = pool.shape[1]
+    mean = np.zeros(g_n, dtype=np.float32)
+    for i in range(n):
+        row = pool[idx[i]]
+        o = out[i]
+        for g in range(g_n):
+            v = row[g]
+            o[g] = v
+            mean[g] += v
+    inv_n = np.float32(1.0) / np.float32(n)
+    ss = np.zeros(g_n, dtype=np.float32)
+    for g in range(g_n):
+        mean[g] *= inv_n
+    for i in range(n):
+        o = out[i]
+        for g in range(g_n):
+            c = o[g] - mean[g]
+            ss[g] += c * c
+    n_bad = 0
+    nf = np.float32(n)
+    for g in range(g_n):
+        m = mean[g]
+        b = not (ss[g] * kappa > m * m * nf) or not (ss[g] > floor_n[g])
+        bad[g] = b
+        if b:
+            ss[g] = np.float32(0.0)
+            n_bad += 1
+        else:
+            ss[g] = np.float32(1.0) / np.sqrt(ss[g])
+    for i in range(n):
+        o = out[i]
+        for g in range(g_n):
+            o[g] = (o[g] - mean[g]) * ss[g]
+    return n_bad
+
+
+@_fused
+def _threshold_counts(r, hi, lo, sure, near):  # pragma: no cover - compiled
+    """``sure += |r| > hi`` and ``near += |r| > lo``, in one branch-free pass over the product
+    (all three C-contiguous, the same shape)."""
+    a = r.ravel()
+    s = sure.ravel()
+    m = near.ravel()
+    for k in range(a.size):
+        v = abs(a[k])
+        m[k] += v > lo
+        s[k] += v > hi
+
+
 def class_counts_numpy(
     chunk: PreparedChunk,
     cls: str,
@@ -216,6 +286,16 @@ def class_counts_numpy(
     near = np.zeros((n_genes, n_feat), dtype=dtype)
     flagged = []
     floor_n = floor * np.float32(n)
+    if USE_NUMBA:
+        yd = np.empty((n, n_genes), dtype=np.float32)
+        bad = np.empty(n_genes, dtype=np.bool_)
+        idx = np.ascontiguousarray(idx)
+        for p in range(n_pert):
+            if _draw_standardize(pool, idx[p], yd, floor_n, kappa, bad):
+                flagged.append((p, np.flatnonzero(bad)))
+            np.matmul(yd.T, feat_z32[p], out=r)
+            _threshold_counts(r, hi, lo, sure, near)
+        return sure.T.copy(), near.T.copy(), flagged
     with np.errstate(divide="ignore", invalid="ignore"):
         for p in range(n_pert):
             yd = pool[idx[p]]  # (n, genes), a fresh gather (faster than take into a buffer)
@@ -268,8 +348,7 @@ def class_counts_torch(
     yd -= mean
     ss = torch.einsum("png,png->pg", yd, yd)
     bad = _flag_columns(mean[:, 0, :], ss, n, chunk.floor[cls])  # (P, genes)
-    inv = ss.sqrt().reciprocal()
-    inv[bad] = 0.0
+    inv = ss.sqrt().reciprocal().masked_fill_(bad, 0.0)  # masked_fill: no device sync
     yd *= inv[:, None, :]
     r = torch.bmm(feat_z32.transpose(1, 2), yd).abs_()  # (P, features, genes)
     sure = (r > float(hi)).sum(dim=0, dtype=torch.int32)
@@ -282,7 +361,7 @@ def _standardize_torch(x: Any, dim: int) -> Any:
     mean = x.mean(dim=dim, keepdim=True)
     xc = x - mean
     norm = (xc * xc).sum(dim=dim, keepdim=True).sqrt()
-    norm[norm <= 1e-10 * math.sqrt(x.shape[dim]) * mean.abs()] = math.inf
+    norm = norm.masked_fill(norm <= 1e-10 * math.sqrt(x.shape[dim]) * mean.abs(), math.inf)
     return xc / norm
 
 
