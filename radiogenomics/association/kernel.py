@@ -197,9 +197,14 @@ USE_NUMBA = _numba is not None
 
 
 def _fused(func: Any) -> Any:
+    """Compile ``func`` with numba (GIL released, so threads run it in parallel), cached on disk
+    where the package folder or the user cache is writable."""
     if _numba is None:  # pragma: no cover
         return func
-    return _numba.njit(nogil=True, cache=True, error_model="numpy")(func)
+    try:
+        return _numba.njit(nogil=True, cache=True, error_model="numpy")(func)
+    except RuntimeError:  # pragma: no cover - no writable cache location: compile per process
+        return _numba.njit(nogil=True, cache=False, error_model="numpy")(func)
 
 
 @_fused
