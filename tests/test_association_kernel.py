@@ -270,3 +270,30 @@ def test_package_imports_without_torch():
             "print('torch' in sys.modules, r.parameters['precision'])\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("False mixed")
+
+
+def test_real_scanb_expression_gets_the_float64_hits(scanb, monkeypatch):
+    # SCAN-B log2 FPKM, rounded to one decimal: ties, low genes constant in many draws (the
+    # flagged-column path) and skewed columns; the mixed engine must still be the float64 one
+    expr, samples = scanb
+    labels = samples.set_index("title")["her2_status"].dropna().astype(int)
+    expr = expr.loc[expr.index.intersection(labels.index)]
+    sd = expr.std()
+    genes = list(sd.sort_values().index[:300]) + list(expr.columns[::20])  # the flattest genes too
+    expr = expr.loc[:, list(dict.fromkeys(genes))]
+    el = labels.reindex(expr.index)
+    rng = np.random.default_rng(5)
+    ids = [f"p{i}" for i in range(60)]
+    X = pd.DataFrame(rng.lognormal(size=(60, 6)), index=ids, columns=[f"f{j}" for j in range(6)])
+    X["f5"] = np.round(X["f5"], 1)  # ties on the feature side too
+    y = pd.Series(np.r_[np.ones(25), np.zeros(35)].astype(int), index=ids)
+    kw = dict(expression_labels=el, n_perturbations=20, sample_size=20, min_hits=2, n_null=3, seed=3,
+              show_progress=False)
+    mixed = associate(X, expr, y, **kw)
+    with monkeypatch.context() as m:
+        _float64_engine(m)
+        ref = associate(X, expr, y, **kw)
+    for cls in ("positive", "negative"):
+        pd.testing.assert_frame_equal(mixed.hits[cls], ref.hits[cls])
+        assert ref.hits[cls].to_numpy().sum() > 0
+    pd.testing.assert_frame_equal(mixed.null_counts, ref.null_counts)

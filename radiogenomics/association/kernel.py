@@ -262,6 +262,23 @@ def _threshold_counts(r, hi, lo, sure, near):  # pragma: no cover - compiled
         s[k] += v > hi
 
 
+@_fused
+def _differ(a, b):  # pragma: no cover - compiled
+    """Flat indices where the C-contiguous arrays ``a`` and ``b`` differ."""
+    x = a.ravel()
+    y = b.ravel()
+    count = 0
+    for k in range(x.size):
+        count += x[k] != y[k]
+    out = np.empty(count, dtype=np.int64)
+    j = 0
+    for k in range(x.size):
+        if x[k] != y[k]:
+            out[j] = k
+            j += 1
+    return out
+
+
 def class_counts_numpy(
     chunk: PreparedChunk,
     cls: str,
@@ -275,7 +292,7 @@ def class_counts_numpy(
 
     ``feat_z32`` is (perturbations, n, features). Returns the sure-hit counts, the counts of
     ``|r̂| > lo`` (a pair whose two counts differ was near the threshold in some perturbation),
-    both features × genes, and the flagged columns ``(perturbation, genes)`` (their float32 r is
+    both genes × features, and the flagged columns ``(perturbation, genes)`` (their float32 r is
     set to 0: counted in neither). Each product is (genes × n) @ (n × features), the faster
     orientation for BLAS here; every buffer is reused across perturbations.
     """
@@ -300,7 +317,7 @@ def class_counts_numpy(
                 flagged.append((p, np.flatnonzero(bad)))
             np.matmul(yd.T, feat_z32[p], out=r)
             _threshold_counts(r, hi, lo, sure, near)
-        return sure.T.copy(), near.T.copy(), flagged
+        return sure, near, flagged
     with np.errstate(divide="ignore", invalid="ignore"):
         for p in range(n_pert):
             yd = pool[idx[p]]  # (n, genes), a fresh gather (faster than take into a buffer)
@@ -316,7 +333,7 @@ def class_counts_numpy(
                 flagged.append((p, np.flatnonzero(bad)))
             yd *= inv
             _products(yd, feat_z32[p], r, mask, sure, near, hi, lo)
-    return sure.T.copy(), near.T.copy(), flagged
+    return sure, near, flagged
 
 
 def _products(yd: np.ndarray, zf: np.ndarray, r: np.ndarray, mask: np.ndarray, sure: np.ndarray, near: np.ndarray,
@@ -427,26 +444,31 @@ def exact_counts(
 ) -> np.ndarray:
     """The float64 engine's counts from the float32 ones: flagged columns and near pairs recomputed.
 
-    ``feat_z64`` is (perturbations, n, features): the float64 engine's feature z-scores. A pair
-    near the threshold in some perturbation is recomputed in float64 for every perturbation.
+    ``sure`` and ``near`` are genes × features (as :func:`class_counts_numpy` returns them;
+    ``sure`` is updated in place) and ``feat_z64`` (perturbations, n, features), the float64
+    engine's feature z-scores. A pair near the threshold in some perturbation is recomputed in
+    float64 for every perturbation. Returns the counts features × genes (a transposed view).
     """
-    from .engine import _standardize
-
     counts = sure
     values = chunk.values
-    for p, genes in flagged:  # whole drawn columns, every feature: as the float64 engine does
-        z = _standardize(values[np.ix_(rows[p], genes)])
-        r = feat_z64[p].T @ z
-        counts[:, genes] += (np.abs(r) > threshold).astype(counts.dtype)
-    fi, gi = np.nonzero(near != sure)
-    if fi.size:
+    if flagged:  # whole drawn columns, every feature: as the float64 engine does, all at once
+        pf = np.concatenate([np.full(g.size, p) for p, g in flagged])
+        gf = np.concatenate([g for _, g in flagged])
+        for s in range(0, pf.size, _RECHECK_BATCH):
+            p, g = pf[s:s + _RECHECK_BATCH], gf[s:s + _RECHECK_BATCH]
+            z = _standardize_last(values[rows[p], g[:, None]])  # (columns, n)
+            r = np.einsum("kn,knf->kf", z, feat_z64[p])
+            np.add.at(counts, g, (np.abs(r) > threshold).astype(counts.dtype))
+    flat = _differ(near, sure) if USE_NUMBA else np.flatnonzero(near != sure)
+    if flat.size:
+        gi, fi = np.divmod(flat, counts.shape[1])
         feat_t = np.ascontiguousarray(feat_z64.transpose(2, 0, 1))  # (features, P, n)
-        for s in range(0, fi.size, _RECHECK_BATCH):
+        for s in range(0, gi.size, _RECHECK_BATCH):
             f, g = fi[s:s + _RECHECK_BATCH], gi[s:s + _RECHECK_BATCH]
             z = _standardize_last(np.take(values.T[g], rows, axis=1))  # (pairs, P, n)
             r = np.einsum("kpn,kpn->kp", feat_t[f], z)
-            counts[f, g] = (np.abs(r) > threshold).sum(axis=1).astype(counts.dtype)
-    return counts
+            counts[g, f] = (np.abs(r) > threshold).sum(axis=1).astype(counts.dtype)
+    return counts.T
 
 
 def no_tf32() -> Any:
