@@ -178,6 +178,7 @@ def test_identical_hits_and_null_for_any_jobs_chunks_backend_and_the_torch_path(
         associate(c.features, c.expression, c.feature_labels, device=torch.device("cpu"), chunk_size=300, **kw),
     ]
     assert runs[-1].parameters["device"] == "cpu" and runs[-1].parameters["precision"] == "mixed"
+    assert runs[0].parameters["device_used"] == "cpu" or torch.cuda.is_available()
     for res in runs:
         for cls in ("positive", "negative"):
             pd.testing.assert_frame_equal(res.hits[cls], ref.hits[cls])
@@ -297,3 +298,29 @@ def test_real_scanb_expression_gets_the_float64_hits(scanb, monkeypatch):
         pd.testing.assert_frame_equal(mixed.hits[cls], ref.hits[cls])
         assert ref.hits[cls].to_numpy().sum() > 0
     pd.testing.assert_frame_equal(mixed.null_counts, ref.null_counts)
+
+
+def test_null_rounds_on_a_distributed_cluster_report_each_round():
+    distributed = pytest.importorskip("distributed")
+    c = rg.make_cohort(seed=9, n_genes=300)
+    kw = dict(expression_labels=c.expression_labels, n_null=4, seed=5, show_progress=False, sample_size=12)
+    ref = associate(c.features, c.expression, c.feature_labels, **kw)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as client:
+        res = associate(c.features, c.expression, c.feature_labels, backend="dask", scheduler=client,
+                        chunk_size=100, **kw)
+        # the engine itself: one report per finished round
+        pools = {"positive": (np.arange(30), np.arange(40)), "negative": (np.arange(30, 60), np.arange(40, 90))}
+        rng = np.random.default_rng(0)
+        U, E = rng.standard_normal((60, 4)), rng.standard_normal((90, 120))
+        eng = en.MixedEngine(U, E, {k: pools[k][1] for k in en.CLASSES}, 0.5, 12, np.dtype(np.uint8), 50,
+                             backend="dask", scheduler=client)
+        seq = np.random.SeedSequence(1)
+        plans = [en.null_plan(seq, k, pools, n_perturbations=5, sample_size=12, paired=False) for k in range(3)]
+        ticks = []
+        out = eng.run(plans, reduce=en.specific_reducer(1), on_done=ticks.append)
+        assert ticks == [1, 1, 1]
+        alone = eng.run(plans[2:], reduce=en.specific_reducer(1))  # a round recomputed alone
+        np.testing.assert_array_equal(alone[0], out[2])
+    for cls in ("positive", "negative"):
+        pd.testing.assert_frame_equal(res.hits[cls], ref.hits[cls])
+    pd.testing.assert_frame_equal(res.null_counts, ref.null_counts)

@@ -647,16 +647,44 @@ class MixedEngine:
                                                   (e.samples, e.genes[s:s + self.chunk_size])) for s in self.starts]
         else:
             chunks = [dask.delayed(ch) for ch in self.chunks]
-        # one task per round and gene chunk: a cluster spreads both
-        parts = [[dask.delayed(_rounds_task)([ch], *self._args([plan], reduce)) for ch in chunks] for plan in plans]
+        # one task per round and gene chunk (a cluster spreads both), one per round combining them
+        rounds = [dask.delayed(_combine_tasks)([dask.delayed(_rounds_task)([ch], *self._args([plan], reduce))
+                                                for ch in chunks], reduce) for plan in plans]
+        client = self._client()
+        if client is not None:  # a distributed cluster: rounds are reported as they finish
+            from distributed import as_completed
+
+            futures = client.compute(rounds)
+            position = {f.key: k for k, f in enumerate(futures)}
+            out: list[Any] = [None] * len(rounds)
+            for fut in as_completed(futures):
+                out[position[fut.key]] = fut.result()
+                done(1)
+            return out
         kw = {"scheduler": self.scheduler} if self.scheduler is not None else {}
-        results = dask.compute(*[dask.delayed(list)(row) for row in parts], **kw)
+        results = dask.compute(*rounds, **kw)
         done(len(plans))
-        return [_combine([p[0] for p in row], reduce) for row in results]
+        return list(results)
+
+    def _client(self) -> Any:
+        """The distributed client the Dask work runs on, or ``None`` (a local Dask scheduler)."""
+        if self.scheduler is not None:
+            return self.scheduler if hasattr(self.scheduler, "submit") and hasattr(self.scheduler, "compute") else None
+        try:
+            from distributed import default_client
+
+            return default_client()
+        except (ImportError, ValueError):
+            return None
 
 
 def _combine(parts: list[np.ndarray], reduce: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
     return np.sum(parts, axis=0) if reduce is not None else np.concatenate(parts, axis=2)
+
+
+def _combine_tasks(parts: list[list[np.ndarray]], reduce: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
+    """One round from its gene-chunk tasks (each returned a one-round list)."""
+    return _combine([p[0] for p in parts], reduce)
 
 
 def null_plan(

@@ -98,8 +98,10 @@ class AssociationResult(StageResult):
         Long table of every observed draw: ``her2_class``, ``perturbation``, ``position``,
         ``feature_sample``, ``expression_sample``.
     parameters
-        Every parameter, the derived ``r_critical`` and ``hit_threshold``, and the null
-        probabilities.
+        Every parameter, the derived ``r_critical`` and ``hit_threshold``, the null
+        probabilities, the engine (``precision``: ``"mixed"`` or ``"float64"``,
+        ``decision_margin``, ``device_used``) and ``timing`` (seconds: ``prepare_seconds``,
+        ``observed_seconds``, ``null_seconds``, ``null_seconds_per_round``).
     dropped
         Empty: every sample and gene given is used.
     synthetic
@@ -526,7 +528,8 @@ def associate(
         alpha=alpha, min_hits=min_hits, n_null=n_null, null_alpha=null_alpha, top_n=top_n,
         max_normalize=bool(max_normalize), max_normalization=normalization,
         seed=seed, n_jobs=n_jobs, chunk_size=chunk_size, backend=backend,
-        device=device if isinstance(device, str) else str(device), precision=precision,
+        device=device if isinstance(device, str) else str(device),
+        device_used="cpu" if torch_device is None else str(torch_device), precision=precision,
         decision_margin=margin if precision == "mixed" else 0.0, timing=timing, r_critical=r_crit,
         hit_threshold=threshold, **probabilities, n_features=n_feat, n_genes=n_genes,
         n_samples={f"{t}_{c}": int(pools[c][i].size) for c in CLASSES for i, t in enumerate(("features", "expression"))},
