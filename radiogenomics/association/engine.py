@@ -657,7 +657,7 @@ class MixedEngine:
             futures = client.compute(rounds)
             position = {f.key: k for k, f in enumerate(futures)}
             out: list[Any] = [None] * len(rounds)
-            for fut in as_completed(futures):
+            for fut in as_completed(futures, loop=client.loop):
                 out[position[fut.key]] = fut.result()
                 done(1)
             return out
