@@ -23,6 +23,12 @@ Implementation
   accumulated in ``uint8``/``uint16`` arrays. Chunks run in a thread pool (``backend="threads"``),
   a process pool (``"processes"``) or as Dask tasks (``"dask"``); every random draw is made up
   front from ``seed``, so results are bit-identical for any ``n_jobs``, chunk size or backend.
+* Two engines give the same hits: the float64 engine (:func:`_run_round`, the reference) and
+  the mixed-precision one the stage uses (:class:`MixedEngine`, kernels in :mod:`.kernel`):
+  float32 products of columns standardised once over their class pool, with every pair within a
+  derived rounding-error margin of the threshold recomputed in float64. It runs the observed
+  round over gene chunks and the null rounds over rounds (Dask: rounds × chunks), each null
+  round from its own seed (:func:`null_plan`), on NumPy or on a torch device.
 """
 
 from __future__ import annotations
@@ -433,3 +439,337 @@ def _class_pools(
     return pools, sample_size
 
 
+
+
+# ---------------------------------------------------------------- the mixed-precision rounds
+#: Work of the mixed-precision engine: ``"numpy"`` (CPU) or ``"torch"`` (a torch device).
+KERNELS = ("numpy", "torch")
+
+
+def _feature_z_both(features: np.ndarray, plan: dict[str, _ClassPlan], to_device: Callable[[np.ndarray], Any] | None
+                    ) -> dict[str, tuple[Any, Any]]:
+    """Per class: the float64 engine's feature z (P, n, F) and its float32 copy (on the device)."""
+    out = {}
+    for c in CLASSES:
+        z64 = _standardize(features[plan[c].feature_rows])
+        z32 = z64.astype(np.float32)
+        out[c] = (z64, z32) if to_device is None else (to_device(z64), to_device(z32))
+    return out
+
+
+def _mixed_chunk_counts(chunk: Any, fz: dict[str, tuple[Any, Any]], plan: dict[str, _ClassPlan],
+                        threshold: float, margin: float, dtype: np.dtype, kernel: str,
+                        to_device: Callable[[np.ndarray], Any] | None = None) -> Any:
+    """(2, features, chunk genes) counts of one round, identical to the float64 engine's (a
+    tensor on the device with the torch kernel)."""
+    from .kernel import _bounds, class_counts_numpy, class_counts_torch, exact_counts, exact_counts_torch
+
+    hi, lo = _bounds(threshold, margin)
+    out = []
+    for c in CLASSES:
+        rows = plan[c].expression_rows
+        if kernel == "torch":
+            rows_t = to_device(rows)
+            sure, near, bad = class_counts_torch(chunk, c, fz[c][1], rows_t, hi, lo)
+            out.append(exact_counts_torch(chunk, c, fz[c][0], rows_t, threshold, sure, near, bad))
+        else:
+            sure, near, flagged = class_counts_numpy(chunk, c, fz[c][1], rows, hi, lo, dtype)
+            out.append(exact_counts(chunk, c, fz[c][0], rows, threshold, sure, near, flagged))
+    if kernel == "torch":
+        import torch
+
+        return torch.stack(out)
+    return np.stack(out)
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    return x if isinstance(x, np.ndarray) else x.cpu().numpy()
+
+
+def _rounds_task(
+    chunks: list[Any],
+    features: np.ndarray,
+    plans: list[dict[str, _ClassPlan]],
+    threshold: float,
+    margin: float,
+    dtype: np.dtype,
+    reduce: Callable[[np.ndarray], np.ndarray] | None,
+    kernel: str = "numpy",
+    to_device: Callable[[np.ndarray], Any] | None = None,
+) -> list[np.ndarray]:
+    """Rounds ``plans`` over gene ``chunks``: per round the counts (2, F, genes of the chunks),
+    or the sum over chunks of ``reduce`` of them. Runs in any worker; BLAS single-threaded."""
+    out = []
+    with _single_threaded_blas():  # a process or Dask worker; a no-op under the caller's limit
+        for plan in plans:
+            fz = _feature_z_both(features, plan, to_device)
+            parts = [_mixed_chunk_counts(ch, fz, plan, threshold, margin, dtype, kernel, to_device) for ch in chunks]
+            if reduce is not None:  # on the device: only the summaries come back
+                out.append(np.sum([_to_numpy(reduce(p)) for p in parts], axis=0))
+            else:
+                out.append(np.concatenate([_to_numpy(p).astype(dtype) for p in parts], axis=2))
+    return out
+
+
+def _prepare_lazy(block: Any, pool_rows: dict[str, np.ndarray], start: int, check: tuple[pd.Index, pd.Index]) -> Any:
+    from .kernel import prepare_chunk
+
+    return prepare_chunk(_check_block(block, *check), pool_rows, start)
+
+
+@dataclass
+class MixedEngine:
+    """The float32 engine with the exact decision, shared by the observed round and the null.
+
+    The draw-independent work (each gene chunk standardised over its class pools) is done once,
+    when the engine is built; :meth:`run` then runs any list of rounds (each a seeded plan), on
+    threads, processes or Dask tasks (rounds × gene chunks), or on a torch device.
+    """
+
+    features: np.ndarray
+    expression: np.ndarray | _LazyExpression
+    pool_rows: dict[str, np.ndarray]
+    threshold: float
+    n: int
+    dtype: np.dtype
+    chunk_size: int
+    n_jobs: int = 1
+    backend: str = "threads"
+    scheduler: Any = None
+    device: Any = None  # a torch.device, or None for NumPy
+
+    def __post_init__(self) -> None:
+        from .kernel import decision_margin, prepare_chunk
+
+        self.margin = decision_margin(self.n)
+        n_genes = self.expression.shape[1]
+        self.starts = list(range(0, n_genes, self.chunk_size))
+        self.chunks: list[Any] = []
+        if isinstance(self.expression, _LazyExpression):
+            return  # prepared by the Dask tasks that read the chunks
+        self.chunks = [prepare_chunk(self.expression[:, s:s + self.chunk_size], self.pool_rows, s)
+                       for s in self.starts]
+        if self.device is not None:
+            import dataclasses
+
+            import torch
+
+            def dev(d: dict[str, np.ndarray]) -> dict[str, Any]:
+                return {c: torch.as_tensor(a, device=self.device) for c, a in d.items()}
+
+            # everything a round reads lives on the device: pools, float64 values (rechecks),
+            # row maps and the coefficient-of-variation floors
+            self.chunks = [dataclasses.replace(ch, pools=dev(ch.pools), position=dev(ch.position), floor=dev(ch.floor),
+                                               values=torch.as_tensor(np.ascontiguousarray(ch.values),
+                                                                      device=self.device))
+                           for ch in self.chunks]
+
+    @property
+    def kernel(self) -> str:
+        return "numpy" if self.device is None else "torch"
+
+    def _to_device(self) -> Callable[[np.ndarray], Any] | None:
+        if self.device is None:
+            return None
+        import torch
+
+        device = self.device
+        return lambda a: torch.as_tensor(a, device=device)
+
+    def _args(self, plans: list[dict[str, _ClassPlan]], reduce: Callable[[np.ndarray], np.ndarray] | None) -> tuple:
+        return (self.features, plans, self.threshold, self.margin, self.dtype, reduce, self.kernel)
+
+    def run(
+        self,
+        plans: list[dict[str, _ClassPlan]],
+        *,
+        reduce: Callable[[np.ndarray], np.ndarray] | None = None,
+        on_done: Callable[[int], None] | None = None,
+    ) -> list[np.ndarray]:
+        """Counts (2, F, G) of each round, or ``reduce`` of them summed over chunks.
+
+        ``on_done(k)`` is called as rounds finish (progress). One round alone is spread over
+        gene chunks; several rounds are spread over rounds (and, with Dask, over chunks too).
+        """
+        done = on_done or (lambda k: None)
+        # BLAS single-threaded for the whole run (parallelism comes from rounds or chunks): set
+        # here once, as a limit entered and left by concurrent threads would undo itself
+        with _single_threaded_blas():
+            return self._run(plans, reduce, done)
+
+    def _run(self, plans: list[dict[str, _ClassPlan]], reduce: Callable[[np.ndarray], np.ndarray] | None,
+             done: Callable[[int], None]) -> list[np.ndarray]:
+        if self.device is not None:
+            return self._run_torch(plans, reduce, done)
+        if self.backend == "dask":
+            return self._run_dask(plans, reduce, done)
+        if len(plans) == 1 and self.n_jobs != 1 and len(self.chunks) > 1:  # one round: spread its chunks
+            prefer = {"threads": "threads", "processes": "processes"}[self.backend]
+            parts = Parallel(n_jobs=self.n_jobs, prefer=prefer)(
+                delayed(_rounds_task)([ch], *self._args(plans, reduce)) for ch in self.chunks)
+            done(1)
+            return [_combine([p[0] for p in parts], reduce)]
+        if self.n_jobs == 1 or len(plans) == 1:
+            out = []
+            for plan in plans:
+                out.extend(_rounds_task(self.chunks, *self._args([plan], reduce)))
+                done(1)
+            return out
+        prefer = {"threads": "threads", "processes": "processes"}[self.backend]
+        gen = Parallel(n_jobs=self.n_jobs, prefer=prefer, return_as="generator")(
+            delayed(_rounds_task)(self.chunks, *self._args([plan], reduce)) for plan in plans)
+        out = []
+        for res in gen:
+            out.extend(res)
+            done(1)
+        return out
+
+    def _run_torch(self, plans: list[dict[str, _ClassPlan]], reduce: Callable[[np.ndarray], np.ndarray] | None,
+                   done: Callable[[int], None]) -> list[np.ndarray]:
+        from .kernel import no_tf32
+
+        out = []
+        with no_tf32():
+            for plan in plans:
+                out.extend(_rounds_task(self.chunks, self.features, [plan], self.threshold, self.margin, self.dtype,
+                                        reduce, "torch", self._to_device()))
+                done(1)
+        return out
+
+    def _run_dask(self, plans: list[dict[str, _ClassPlan]], reduce: Callable[[np.ndarray], np.ndarray] | None,
+                  done: Callable[[int], None]) -> list[np.ndarray]:
+        import dask
+
+        lazy = isinstance(self.expression, _LazyExpression)
+        if lazy:
+            e = self.expression
+            chunks = [dask.delayed(_prepare_lazy)(e.block(s, s + self.chunk_size), self.pool_rows, s,
+                                                  (e.samples, e.genes[s:s + self.chunk_size])) for s in self.starts]
+        else:
+            chunks = [dask.delayed(ch) for ch in self.chunks]
+        # one task per round and gene chunk (a cluster spreads both), one per round combining them
+        rounds = [dask.delayed(_combine_tasks)([dask.delayed(_rounds_task)([ch], *self._args([plan], reduce))
+                                                for ch in chunks], reduce) for plan in plans]
+        client = self._client()
+        if client is not None:  # a distributed cluster: rounds are reported as they finish
+            from distributed import as_completed
+
+            futures = client.compute(rounds)
+            position = {f.key: k for k, f in enumerate(futures)}
+            out: list[Any] = [None] * len(rounds)
+            for fut in as_completed(futures, loop=client.loop):
+                out[position[fut.key]] = fut.result()
+                done(1)
+            return out
+        kw = {"scheduler": self.scheduler} if self.scheduler is not None else {}
+        results = dask.compute(*rounds, **kw)
+        done(len(plans))
+        return list(results)
+
+    def _client(self) -> Any:
+        """The distributed client the Dask work runs on, or ``None`` (a local Dask scheduler)."""
+        if self.scheduler is not None:
+            return self.scheduler if hasattr(self.scheduler, "submit") and hasattr(self.scheduler, "compute") else None
+        try:
+            from distributed import default_client
+
+            return default_client()
+        except (ImportError, ValueError):
+            return None
+
+
+def _combine(parts: list[np.ndarray], reduce: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
+    return np.sum(parts, axis=0) if reduce is not None else np.concatenate(parts, axis=2)
+
+
+def _combine_tasks(parts: list[list[np.ndarray]], reduce: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
+    """One round from its gene-chunk tasks (each returned a one-round list)."""
+    return _combine([p[0] for p in parts], reduce)
+
+
+def null_plan(
+    null_seq: np.random.SeedSequence,
+    k: int,
+    pools: dict[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    n_perturbations: int,
+    sample_size: int,
+    paired: bool,
+) -> dict[str, _ClassPlan]:
+    """The draws of null round ``k``, from its own seed (``null_seq``'s k-th child).
+
+    Any round can be redrawn alone: round ``k`` never depends on the rounds before it, so a
+    subset of rounds can be recomputed (or spread over a cluster) and gives the same counts.
+    """
+    child = np.random.SeedSequence(null_seq.entropy, spawn_key=(*null_seq.spawn_key, k),
+                                   pool_size=null_seq.pool_size)
+    return _draw_plans(np.random.default_rng(child), pools, n_perturbations=n_perturbations,
+                       sample_size=sample_size, paired=paired, permute=True)
+
+
+def _gpu_present() -> bool:
+    import os
+    import sys
+
+    if sys.modules.get("torch") is not None:
+        return True
+    return any(os.path.exists(p) for p in ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/kfd"))
+
+
+def resolve_device(device: Any, *, backend: str = "threads", lazy: bool = False) -> Any:
+    """The torch device the float32 products run on, or ``None`` for the NumPy (CPU) kernel.
+
+    ``"cpu"`` is NumPy; ``"cuda"`` / ``"cuda:N"`` need torch and a visible GPU; ``"auto"`` is a
+    CUDA GPU when torch is installed and sees one and the work is not on Dask, else NumPy (so
+    without torch it is the CPU engine); a ``torch.device`` is used as given.
+
+    Parameters
+    ----------
+    device
+        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a ``torch.device``.
+    backend
+        The stage's backend (``"auto"`` stays on the CPU with Dask).
+    lazy
+        Whether the expression table is a lazy Dask table (then only the CPU kernel).
+
+    Returns
+    -------
+    torch.device or None
+    """
+    import importlib.util
+    import re
+
+    from .._validation import OptionalDependencyError, ParameterError
+
+    if type(device).__module__.startswith("torch"):
+        if lazy:
+            raise ParameterError("associate: a lazy Dask expression table runs on the CPU; use device='cpu'.")
+        return device
+    if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?", device):
+        raise ParameterError(f"associate: device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}.")
+    if device == "cpu":
+        return None
+    if device == "auto":
+        try:
+            has_torch = importlib.util.find_spec("torch") is not None
+        except (ImportError, ValueError):  # a broken or blocked installation
+            has_torch = False
+        if lazy or backend == "dask" or not has_torch or not _gpu_present():
+            return None
+        try:
+            import torch
+        except ImportError:
+            return None
+        return torch.device("cuda") if torch.cuda.is_available() else None
+    if lazy:
+        raise ParameterError(f"associate: device={device!r} needs an in-memory expression table; a lazy Dask "
+                             "table runs on the CPU (device='cpu').")
+    try:
+        import torch
+    except ImportError as exc:
+        raise OptionalDependencyError(
+            f"associate: device={device!r} needs PyTorch, which is not installed; install the optional extra "
+            "with: pip install 'radiogenomics[deep]' (or use device='cpu')") from exc
+    if not torch.cuda.is_available():
+        raise ParameterError(f"associate: device={device!r} but torch sees no CUDA GPU; use 'auto' or 'cpu'.")
+    return torch.device(device)

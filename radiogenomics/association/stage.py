@@ -18,6 +18,7 @@ checked. The draws and products are in :mod:`.engine`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -42,6 +43,7 @@ from .._validation import (
 )
 from .engine import (
     CLASSES,
+    MixedEngine,
     _class_pools,
     _draw_plans,
     _is_dask_dataframe,
@@ -50,8 +52,11 @@ from .engine import (
     _run_round,
     critical_r,
     map_gene_chunks,
+    null_plan,
+    resolve_device,
     specific_reducer,
 )
+from .kernel import decision_margin
 from .null import check_binomial, combine_gene_checks, correlation_genes, gene_check_chunk, null_summary_table
 
 __all__ = ["AssociationResult", "associate"]
@@ -93,8 +98,10 @@ class AssociationResult(StageResult):
         Long table of every observed draw: ``her2_class``, ``perturbation``, ``position``,
         ``feature_sample``, ``expression_sample``.
     parameters
-        Every parameter, the derived ``r_critical`` and ``hit_threshold``, and the null
-        probabilities.
+        Every parameter, the derived ``r_critical`` and ``hit_threshold``, the null
+        probabilities, the engine (``precision``: ``"mixed"`` or ``"float64"``,
+        ``decision_margin``, ``device_used``) and ``timing`` (seconds: ``prepare_seconds``,
+        ``observed_seconds``, ``null_seconds``, ``null_seconds_per_round``).
     dropped
         Empty: every sample and gene given is used.
     synthetic
@@ -232,6 +239,7 @@ def associate(
     chunk_size: int = 4096,
     backend: str = "threads",
     scheduler: Any = None,
+    device: str | Any = "auto",
     show_progress: bool | None = None,
 ) -> AssociationResult:
     """Perturbation-based Pearson association of imaging features with genes.
@@ -292,6 +300,13 @@ def associate(
     scheduler
         With ``backend="dask"``: a ``distributed.Client`` or a scheduler address
         (``"tcp://host:8786"``); ``None`` uses the active scheduler.
+    device
+        Where the float32 products run: ``"cpu"`` (NumPy), ``"cuda"`` / ``"cuda:N"`` (PyTorch on a
+        GPU, TF32 off; needs the ``[deep]`` extra), or ``"auto"``: a CUDA GPU when torch sees one
+        (and the backend is not Dask), else the CPU. A ``torch.device`` runs the torch kernel on
+        it (``torch.device("cpu")`` runs the GPU code path on the CPU). On every device the hits
+        are those of the float64 engine: pairs near the threshold are recomputed in float64 (see
+        :mod:`radiogenomics.association.kernel`).
     show_progress
         Progress bars; ``None`` follows the package log level.
 
@@ -392,8 +407,13 @@ def associate(
         scheduler = client
     seq = np.random.SeedSequence(seed)
     obs_seq, null_seq = seq.spawn(2)
+    torch_device = resolve_device(device, backend=backend, lazy=lazy is not None)
+    margin = decision_margin(sample_size)
+    # the float32 decision needs a band narrower than the threshold (n in the thousands: float64 only)
+    precision = "mixed" if margin < threshold / 8 else "float64"
     run = dict(threshold=threshold, dtype=dtype, chunk_size=chunk_size, n_jobs=workers, backend=backend,
                scheduler=scheduler)
+    timing: dict[str, Any] = {}
     try:
         # the binomial null's checks on the columns the draws come from (cheap: per-gene moments and
         # one N x N product per class)
@@ -402,19 +422,48 @@ def associate(
             chunk_size=chunk_size, scheduler=scheduler))
         plan = _draw_plans(np.random.default_rng(obs_seq), pools, n_perturbations=n_perturbations,
                            sample_size=sample_size, paired=paired, permute=False)
+        t0 = time.perf_counter()
+        engine = None
+        if precision == "mixed":
+            engine = MixedEngine(f_values, e_values, {c: pools[c][1] for c in CLASSES}, threshold, sample_size,
+                                 dtype, chunk_size, n_jobs=workers, backend=backend, scheduler=scheduler,
+                                 device=torch_device)
+        timing["prepare_seconds"] = time.perf_counter() - t0
         with timed(f"perturbation association ({mode}, {n_feat} features x {n_genes} genes, "
-                   f"{n_perturbations} perturbations x 2 classes, n={sample_size})", logger=log):
-            counts = _run_round(f_values, e_values, plan, show_progress=show_progress, **run)
+                   f"{n_perturbations} perturbations x 2 classes, n={sample_size}; {precision} on "
+                   f"{'cpu' if torch_device is None else torch_device})", logger=log):
+            t0 = time.perf_counter()
+            if engine is not None:
+                counts = engine.run([plan])[0]
+            else:
+                counts = _run_round(f_values, e_values, plan, show_progress=show_progress, **run)
+            timing["observed_seconds"] = time.perf_counter() - t0
         null_rounds = np.zeros((n_null, n_feat), dtype=np.int64)
         if n_null:
-            rngs = [np.random.default_rng(s) for s in null_seq.spawn(n_null)]
             reducer = specific_reducer(min_hits)
-            with timed(f"permutation null ({n_null} rounds)", logger=log):
-                disable = None if show_progress is None else not show_progress
-                for k in progress(range(n_null), desc="null rounds", disable=disable):
-                    null_plan = _draw_plans(rngs[k], pools, n_perturbations=n_perturbations,
-                                            sample_size=sample_size, paired=paired, permute=True)
-                    null_rounds[k] = _run_round(f_values, e_values, null_plan, reduce=reducer, **run)
+            plans = [null_plan(null_seq, k, pools, n_perturbations=n_perturbations, sample_size=sample_size,
+                               paired=paired) for k in range(n_null)]
+            disable = None if show_progress is None else not show_progress
+            bar = progress(range(n_null), desc="null rounds", disable=disable)
+            ticks = iter(bar)
+
+            def tick(k: int) -> None:
+                for _ in range(k):
+                    next(ticks, None)
+
+            t0 = time.perf_counter()
+            if engine is not None:
+                null_rounds[:] = engine.run(plans, reduce=reducer, on_done=tick)
+            else:
+                for k, p in enumerate(plans):
+                    null_rounds[k] = _run_round(f_values, e_values, p, reduce=reducer, **run)
+                    tick(1)
+            tick(n_null)
+            timing["null_seconds"] = time.perf_counter() - t0
+            timing["null_seconds_per_round"] = timing["null_seconds"] / n_null
+            log.info("permutation null: %d rounds in %.2f s (%.3f s per round; %s on %s)", n_null,
+                     timing["null_seconds"], timing["null_seconds_per_round"], precision,
+                     "cpu" if torch_device is None else torch_device)
     finally:
         if client is not None:
             client.close()
@@ -478,7 +527,10 @@ def associate(
         mode=mode, n_perturbations=n_perturbations, sample_size=sample_size, r_threshold=r_threshold,
         alpha=alpha, min_hits=min_hits, n_null=n_null, null_alpha=null_alpha, top_n=top_n,
         max_normalize=bool(max_normalize), max_normalization=normalization,
-        seed=seed, n_jobs=n_jobs, chunk_size=chunk_size, backend=backend, r_critical=r_crit,
+        seed=seed, n_jobs=n_jobs, chunk_size=chunk_size, backend=backend,
+        device=device if isinstance(device, str) else str(device),
+        device_used="cpu" if torch_device is None else str(torch_device), precision=precision,
+        decision_margin=margin if precision == "mixed" else 0.0, timing=timing, r_critical=r_crit,
         hit_threshold=threshold, **probabilities, n_features=n_feat, n_genes=n_genes,
         n_samples={f"{t}_{c}": int(pools[c][i].size) for c in CLASSES for i, t in enumerate(("features", "expression"))},
     )

@@ -35,6 +35,7 @@ def associate_cmd(
     seed: int = typer.Option(default(S, "seed"), "--seed"),
     n_jobs: int = typer.Option(default(S, "n_jobs"), "--n-jobs", "--jobs", help="Workers over gene chunks (-1 = all cores)."),
     backend: str = typer.Option(default(S, "backend"), "--backend", help="threads, processes or dask."),
+    device: str = typer.Option(default(S, "device"), "--device", help="Where the float32 products run: auto (a CUDA GPU when torch sees one), cpu or cuda[:N] (needs the [deep] extra); the hits are the float64 engine's on every device."),
     scheduler: str = typer.Option(default(S, "scheduler"), "--scheduler", help="Dask scheduler address (implies --backend dask; config: scheduler); a Parquet matrix is then read by the workers."),
 ) -> None:
     """Perturbation-based Pearson association of features with genes, with its null model (permutation; binomial where it holds)."""
@@ -45,7 +46,7 @@ def associate_cmd(
     opts = stage_options(ctx, S, dict(
         mode=mode, n_perturbations=n_perturbations, sample_size=sample_size, r_threshold=r_threshold, alpha=alpha,
         min_hits=min_hits, n_null=n_null, null_alpha=null_alpha, top_n=top_n, max_normalize=max_normalize, seed=seed,
-        n_jobs=n_jobs, backend=backend, scheduler=scheduler), config)
+        n_jobs=n_jobs, backend=backend, device=device, scheduler=scheduler), config)
     if opts["scheduler"]:
         opts["backend"] = "dask"
     feats = features_input(features, labels, label_column=label_column)
