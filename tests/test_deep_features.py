@@ -40,7 +40,8 @@ def cohorts(tmp_path_factory):
     torch.set_num_threads(2)
     root = tmp_path_factory.mktemp("feat")
     make_multisequence_cohort(root / "train", n_patients=30, sequences=tuple(SEQ), spatial_dims=2, size=40, seed=11)
-    make_multisequence_cohort(root / "ext", n_patients=12, sequences=tuple(SEQ), spatial_dims=2, size=40, seed=12)
+    make_multisequence_cohort(root / "ext", n_patients=12, sequences=tuple(SEQ), spatial_dims=2, size=40, prefix="EX",
+                              seed=12)
     return root
 
 

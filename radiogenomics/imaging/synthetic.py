@@ -423,11 +423,12 @@ def make_multisequence_cohort(
     slices: int = 12,
     low_resolution: tuple[str, ...] = (),
     positive_fraction: float = 0.5,
+    prefix: str = "MR",
     seed: int = 0,
 ) -> pd.DataFrame:
     """Write a synthetic multi-sequence cohort (NRRD images and masks, ``cases.csv``) to a folder.
 
-    Patients are named ``MR001``...; ``round(n_patients * positive_fraction)`` of them, in a
+    Patients are named ``<prefix>001``... (``MR001``...); ``round(n_patients * positive_fraction)`` of them, in a
     seeded random order, are HER2-positive. Each case is :func:`simulate_multisequence`'s: the
     files are ``out_dir/<sequence>/<case_id>.nrrd`` (float32, spacing 1 mm in-plane and 2 mm
     between slices) and ``out_dir/masks/<case_id>.nrrd`` (lesion 1, drawn on the first
@@ -459,6 +460,9 @@ def make_multisequence_cohort(
         Sequences stored at half the in-plane resolution (not the first one).
     positive_fraction
         Fraction of HER2-positive patients, in (0, 1).
+    prefix
+        Start of the patient ids: give an external cohort its own (e.g. ``"EX"``), so that the
+        two cohorts are disjoint.
     seed
         Random seed; the same seed gives the same arrays.
 
@@ -491,7 +495,7 @@ def make_multisequence_cohort(
     child_seeds = np.random.SeedSequence(seed).spawn(n_patients * images_per_patient)
     rows, k = [], 0
     for p in range(n_patients):
-        pid = f"MR{p + 1:03d}"
+        pid = f"{prefix}{p + 1:03d}"
         for i in range(images_per_patient):
             cid = f"{pid}_{i + 1}"
             images, mask, spacing = simulate_multisequence(

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, learning_curve
 
 from .._logging import get_logger, progress
@@ -400,7 +400,9 @@ def learning_curves(
     -----
     As in the repeated splits, a calibrated SVM is ranked by its SVC's decision function (the
     AUC needs no probabilities, and Platt scaling's inner 5-fold CV fails on the smallest
-    training sizes).
+    training sizes). On a small cohort a shuffled training subset can hold one class only; that
+    fold's fit fails and is left out of the point's means (logged with the count), and a point
+    with fewer than two fitted folds is left out.
 
     Returns
     -------
@@ -427,11 +429,23 @@ def learning_curves(
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
+            # a small shuffled training subset can hold one class only: that fit fails (score NaN), counted below
+            warnings.simplefilter("ignore", FitFailedWarning)
             sizes, tr, te = learning_curve(set_random_state(_splits_variant(est), seed), X, y, train_sizes=usable,
                                            cv=folds, scoring="roc_auc", n_jobs=n_jobs, shuffle=True,
                                            random_state=seed)
+        failed = np.isnan(te).sum(axis=1)
+        if failed.any():
+            log.info("learning curve of %s: %s of %d fold fit(s) had a single class in the training subset and are "
+                     "left out of the means", name,
+                     ", ".join(f"{int(f)} at {int(s)} samples" for f, s in zip(failed, sizes) if f), te.shape[1])
         for k, s in enumerate(sizes):
-            rows.append({"classifier": name, "train_size": int(s), "train_auc_mean": float(tr[k].mean()),
-                         "train_auc_sd": float(tr[k].std(ddof=1)), "test_auc_mean": float(te[k].mean()),
-                         "test_auc_sd": float(te[k].std(ddof=1))})
+            ok = ~np.isnan(te[k])
+            if ok.sum() < 2:
+                log.info("learning curve of %s: the point at %d training samples is left out (fewer than 2 folds "
+                         "could be fitted)", name, int(s))
+                continue
+            rows.append({"classifier": name, "train_size": int(s), "train_auc_mean": float(tr[k][ok].mean()),
+                         "train_auc_sd": float(tr[k][ok].std(ddof=1)), "test_auc_mean": float(te[k][ok].mean()),
+                         "test_auc_sd": float(te[k][ok].std(ddof=1))})
     return pd.DataFrame(rows)
