@@ -136,6 +136,7 @@ CASES: dict[str, tuple[Callable[[Path, dict], list], str]] = {
     "extract_features_empty_file": (lambda t, u: ["extract", "--features", _csv(t / "f.csv", ""), "--labels", LABELS],
                                     "f.csv"),
     "extract_labels_missing": (lambda t, u: ["extract", "--features", FEATS, "--labels", t / "nol.csv"], "nol.csv"),
+    "extract_every_case_fails": (lambda t, u: ["extract", "--cases", _sheet(t, "missing.png")], "missing.png"),
     "extract_preset_unknown": (lambda t, u: ["extract", "--cases", _sheet(t, "i.png"), "--preset", "moon"], "moon"),
     # ---------------------------------------------------------------- differential
     "differential_threshold_above_one": (lambda t, u: [*_diff(t, u), "--threshold", "2"], "threshold"),
@@ -521,36 +522,42 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("point", ["first job", "after differential", "after enrichment"])
-def test_run_interrupted_with_sigint_resumes_to_identical_results(point: str, tmp_path: Path,
-                                                                  tmp_path_factory: pytest.TempPathFactory) -> None:
-    from _workflow_run import workflow_results
-
-    reference = _hashes(workflow_results(tmp_path_factory))
-    work = copy_test_dir(tmp_path / "w")
+def _interrupt(work: Path, point: str) -> None:
+    """Start ``radiogenomics run``, SIGINT it (the command alone) at ``point``; check it stopped cleanly."""
     proc = _start_run(work)
-    wait_for = {"first job": "rule ", "after differential": "differential",
-                "after enrichment": "enrichment"}[point]
     seen = []
     for line in proc.stdout:
         seen.append(line)
-        if (point == "first job" and line.startswith(("rule ", "localrule "))) or (
-                point != "first job" and "Finished jobid" in line and wait_for in line):
+        if (point == "first job" and line.lstrip().startswith(("rule ", "localrule "))) or (
+                point != "first job" and "Finished jobid" in line and point in line):
             break
-    assert proc.poll() is None, "".join(seen[-40:])
+    assert proc.poll() is None, f"{point}: " + "".join(seen[-40:])
     snake = _descendants(proc.pid)
+    assert snake, "no Snakemake process under the command"
     proc.send_signal(signal.SIGINT)  # to the command alone (not its process group): it forwards the signal
     rest, _ = proc.communicate(timeout=300)
     assert proc.returncode == 130, "".join(seen[-20:]) + rest[-3000:]
     assert "interrupted" in rest
     alive = [p for p in snake if Path(f"/proc/{p}").exists() and "zombie" not in
              Path(f"/proc/{p}/status").read_text(errors="replace").lower()]
-    assert alive == [], f"jobs outlived the command: {alive}"
-    assert not list((work / ".snakemake" / "locks").glob("*")), "the lock was not released"
+    assert alive == [], f"{point}: jobs outlived the command: {alive}"
+    assert not list((work / ".snakemake" / "locks").glob("*")), f"{point}: the lock was not released"
+
+
+def test_run_interrupted_with_sigint_at_three_points_resumes_to_identical_results(
+        tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Ctrl-C at the first job, after differential and after enrichment (each time resuming with the
+    same command): no job outlives the command, the lock is released, and the finished run's
+    tables are bit-identical to those of an uninterrupted run."""
+    from _workflow_run import workflow_results
+
+    reference = _hashes(workflow_results(tmp_path_factory))
+    work = copy_test_dir(tmp_path / "w")
+    for point in ("first job", "differential", "enrichment"):
+        _interrupt(work, point)
     again = subprocess.run(
         [sys.executable, "-c", "from radiogenomics.cli import main; main()", "run", "--config",
          str(work / "config" / "config.yaml"), "--directory", str(work), "--cores", "1"],
         cwd=work, capture_output=True, text=True, timeout=900, check=False)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert _hashes(work / "results") == reference
-

@@ -108,8 +108,10 @@ def extract(
     rows += [{"kind": "sample", "item": p, "reason": f"none of its {patients.at[p, 'n_images']} image(s) was extracted",
               "patient_id": p, "file": None, "failure": "no image extracted"} for p in lost]
     labels = patient_labels(sheet.loc[batch.features.index]) if sheet["label"].notna().any() else None
-    if features.empty:
-        log.warning("no case was extracted successfully (%d failure(s))", len(fails))
+    if features.empty:  # zero cases is an error with the reason, never an empty result
+        lines = "; ".join(f"{r.case_id}: {r.reason}" for r in fails.head(3).itertuples())
+        raise InputError(f"no case of the {len(sheet)} in the case sheet was extracted: {lines}"
+                         f"{' ...' if len(fails) > 3 else ''}")
     parameters = {
         "preset": _preset_name(preset), "settings": settings, "aggregate": aggregate, "n_jobs": n_jobs,
         "workers": batch.workers, "backend": backend,
