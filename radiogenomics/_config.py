@@ -152,7 +152,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise DataFileError(f"{path}: not valid YAML ({exc}).") from exc
+        raise DataFileError(f"{path}: not valid YAML ({' '.join(str(exc).split())}).") from exc
     except UnicodeDecodeError as exc:
         raise DataFileError(f"{path}: not a UTF-8 text file ({exc}).") from exc
     if data is None:

@@ -328,6 +328,20 @@ def file_sha256(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def _header_names(path: Path, sep: str) -> list[str]:
+    """The header row as written; refuses duplicated names (pandas would rename the second ``X.1``)."""
+    head = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
+    names = [str(v).strip() for v in head.iloc[0]] if len(head) else []
+    seen: set[str] = set()
+    dup = [n for n in names if n and (n in seen or seen.add(n))]
+    if dup:
+        raise DataFileError(
+            f"{path}: duplicated column name(s) {format_names(list(dict.fromkeys(dup)))} in the header; "
+            "each column must have its own name."
+        )
+    return names
+
+
 def _read_raw(path: Path, *, index_col: int | str | None = 0) -> pd.DataFrame:
     if not path.exists():
         raise MissingDataFileError(f"{path}: file not found.")
@@ -342,7 +356,20 @@ def _read_raw(path: Path, *, index_col: int | str | None = 0) -> pd.DataFrame:
                 df = df.set_index(col)
             return df
         sep = "\t" if any(name.endswith(s) for s in (".tsv", ".tsv.gz", ".txt", ".txt.gz")) else ","
-        return pd.read_csv(path, sep=sep, index_col=index_col)
+        header = _header_names(path, sep)
+        pos = None
+        if index_col is not None and header:  # ids are text: 001, 01 and 1 stay three samples
+            pos = index_col if isinstance(index_col, int) else (header.index(index_col) if index_col in header else None)
+        if pos is None or pos >= len(header):
+            return pd.read_csv(path, sep=sep, index_col=index_col)
+        df = pd.read_csv(path, sep=sep, dtype={pos: str})
+        col = df.columns[pos]
+        df = df.set_index(col)
+        if str(col).startswith("Unnamed: ") and not header[pos]:
+            df.index.name = None
+        return df
+    except DataFileError:
+        raise
     except (ValueError, KeyError, OSError, pd.errors.ParserError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise MissingDataFileError(f"{path}: file not found.") from exc

@@ -41,6 +41,18 @@ def get_logger(name: str | None = None) -> logging.Logger:
     return logging.getLogger(name)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is when a record is emitted (it may be swapped)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def set_verbosity(level: int | str = "INFO") -> None:
     """Set the package's log level once and attach a stderr handler if none is attached.
 
@@ -52,7 +64,7 @@ def set_verbosity(level: int | str = "INFO") -> None:
     logger = logging.getLogger(ROOT)
     logger.setLevel(level if isinstance(level, int) else level.upper())
     if not any(getattr(h, "_radiogenomics", False) for h in logger.handlers):
-        handler = logging.StreamHandler()
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
         handler._radiogenomics = True  # type: ignore[attr-defined]
         logger.addHandler(handler)

@@ -26,6 +26,8 @@ __all__ = [
     "DataFileError",
     "MissingDataFileError",
     "OptionalDependencyError",
+    "excel_mangled_genes",
+    "check_gene_symbols",
     "check_int",
     "check_float",
     "check_choice",
@@ -395,3 +397,52 @@ def align_samples(
             f"{data_name} and {labels_name} do not hold the same samples: " + "; ".join(parts) + "."
         )
     return data, labels.loc[data.index]
+
+
+_MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec"
+_EXCEL_DATE = None
+
+
+def excel_mangled_genes(names: Iterable[Any]) -> list[str]:
+    """The names that are dates Excel made of gene symbols (``SEPT1`` -> ``1-Sep``, ``MARCH1`` -> ``1-Mar``).
+
+    Parameters
+    ----------
+    names
+        Gene names.
+
+    Returns
+    -------
+    list of str
+        The names shaped ``1-Sep``, ``Sep-01``, ``01-Mar-2020``, ``2020-09-01``
+        (optionally `` 00:00:00``) or ``9/1/2020``, in their order.
+    """
+    import re
+
+    global _EXCEL_DATE
+    if _EXCEL_DATE is None:
+        _EXCEL_DATE = re.compile(
+            rf"^(\d{{1,2}}-({_MONTHS})(-\d{{2,4}})?|({_MONTHS})-\d{{1,4}}|\d{{4}}-\d{{2}}-\d{{2}}( 00:00(:00)?)?"
+            rf"|\d{{1,2}}/\d{{1,2}}/\d{{2,4}})$",
+            re.IGNORECASE,
+        )
+    return [str(n) for n in names if _EXCEL_DATE.match(str(n).strip())]
+
+
+def check_gene_symbols(names: Iterable[Any], *, name: str) -> None:
+    """Refuse gene names that Excel turned into dates, naming them and the fix.
+
+    Parameters
+    ----------
+    names
+        Gene names (an expression table's columns, a gene set).
+    name
+        The file or table, for the message.
+    """
+    bad = excel_mangled_genes(names)
+    if bad:
+        raise DataFileError(
+            f"{name}: {len(bad)} gene name(s) are dates that Excel made of gene symbols "
+            f"({format_names(bad)}; e.g. SEPTIN1/SEPT1 -> 1-Sep, MARCHF1/MARCH1 -> 1-Mar); restore the "
+            "symbols (re-export the table without opening it in Excel, or fix them by hand)."
+        )

@@ -205,7 +205,9 @@ def test_case_sheet_pyradiomics_names_and_checks(tmp_path):
     raw = pd.DataFrame({"ID": ["a", "b"], "Image": ["x/i1.png", "/abs/i2.png"], "Mask": ["m1.png", "m2.png"],
                         "Label": [1, 1]})
     raw.to_csv(tmp_path / "batch.csv", index=False)
-    cases = read_cases(tmp_path / "batch.csv")
+    with pytest.raises(InputError, match=r"case 'b': the image path '/abs/i2.png' is absolute"):
+        read_cases(tmp_path / "batch.csv")  # confined to the sheet's folder unless allowed
+    cases = read_cases(tmp_path / "batch.csv", allow_outside_paths=True)
     assert list(cases.index) == ["a", "b"] and cases["patient_id"].tolist() == ["a", "b"]
     assert cases.at["a", "image"] == str((tmp_path / "x/i1.png").resolve()) and cases.at["b", "image"] == "/abs/i2.png"
     assert cases["label"].tolist() == [1, 1]
@@ -600,7 +602,7 @@ def test_cli_stability_perturbation(cohort_dir, tmp_path):
     sheet["mask"] = [str(cohort_dir / p) for p in sheet["mask"]]
     sheet.to_csv(tmp_path / "three.csv", index=False)
     r = CliRunner().invoke(app, ["stability", "--cases", str(tmp_path / "three.csv"), "--out", str(tmp_path / "s"),
-                                 "--n-perturbations", "1", "--threshold", "0.5"])
+                                 "--n-perturbations", "1", "--threshold", "0.5", "--allow-outside-paths"])
     assert r.exit_code == 0, r.output
     icc = pd.read_parquet(tmp_path / "s" / "icc.parquet")
     assert icc["n_targets"].iloc[0] == 3 and icc["n_raters"].iloc[0] == 2

@@ -379,10 +379,13 @@ def test_dicom_seg_and_rtstruct_masks_give_the_nrrd_features(tmp_path: Path, sha
     shifted.SetOrigin(tuple(o + 0.5 * s for o, s in zip(image.GetOrigin(), image.GetSpacing())))  # half a voxel off
     other = write_series(shifted, tmp_path / "other")
     write_seg(other, mask, tmp_path / "other_seg.dcm")
-    bad = pd.DataFrame({"case_id": ["wrong_grid", "no_series"], "image": ["series", "mask.nrrd"],
-                        "mask": ["other_seg.dcm", "rtstruct.dcm"]})
+    bad = pd.DataFrame({"case_id": ["wrong_grid", "no_series", "nrrd"], "image": ["series", "mask.nrrd", "series"],
+                        "mask": ["other_seg.dcm", "rtstruct.dcm", "mask.nrrd"]})
     bad.to_csv(tmp_path / "bad.csv", index=False)
-    res = rg.extract(tmp_path / "bad.csv", preset=tmp_path / "preset.yaml")
+    bad.iloc[:2].to_csv(tmp_path / "bad2.csv", index=False)
+    with pytest.raises(rg.InputError, match="no case of the 2 in the case sheet was extracted: wrong_grid"):
+        rg.extract(tmp_path / "bad2.csv", preset=tmp_path / "preset.yaml")  # every case failing is an error
+    res = rg.extract(tmp_path / "bad.csv", preset=tmp_path / "preset.yaml")  # one good case beside them
     reasons = res.dropped[res.dropped["kind"] == "case"].set_index("item")
     assert reasons.loc["wrong_grid", "failure"] == "geometry mismatch"
     assert "RTSTRUCT is read on the DICOM series" in reasons.loc["no_series", "reason"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 from collections.abc import Callable, Mapping
@@ -28,13 +29,65 @@ app = typer.Typer(
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debugging detail."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Log warnings and errors only."),
+    debug: bool = typer.Option(False, "--debug", help="On an error, also print its traceback."),
 ) -> None:
     """Radiogenomics: radiomic features, GEO expression, association, enrichment and models."""
     set_verbosity(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+    _STATE["debug"] = debug
+
+
+#: Settings of the root command that the error boundary reads (``--debug``).
+_STATE: dict[str, bool] = {"debug": False}
+
+_OS_REASONS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EROFS: "read-only file system",
+    errno.EEXIST: "a file is in the way",
+    errno.ENOTDIR: "a file is in the way (a folder was expected)",
+    errno.EISDIR: "is a folder (a file was expected)",
+    errno.ENOENT: "not found",
+    errno.ENAMETOOLONG: "name too long",
+    errno.EMFILE: "too many open files",
+}
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for an operating-system error: the file, what went wrong, and what to do.
+
+    Parameters
+    ----------
+    exc
+        The error.
+
+    Returns
+    -------
+    str
+    """
+    reason = _OS_REASONS.get(exc.errno or -1) or (exc.strerror or str(exc) or type(exc).__name__)
+    files = [str(f) for f in (exc.filename, getattr(exc, "filename2", None)) if f]
+    where = " -> ".join(files) if files else "(no file named)"
+    hint = {
+        errno.ENOSPC: "free space or choose another output folder",
+        errno.EDQUOT: "free space or choose another output folder",
+        errno.EACCES: "check the permissions or choose another output folder",
+        errno.EPERM: "check the permissions or choose another output folder",
+        errno.EROFS: "choose a writable output folder",
+        errno.EEXIST: "remove it or choose another name",
+        errno.ENOTDIR: "remove the file or choose another name",
+        errno.EISDIR: "give a file name",
+    }.get(exc.errno or -1)
+    return f"{where}: {reason}" + (f"; {hint}." if hint else ".")
 
 
 def cli_errors(func: F) -> F:
-    """Turn package errors into a one-line message on stderr and exit status 2.
+    """The CLI's error boundary: a package or operating-system error is one line on stderr, exit 2.
+
+    Operating-system errors (permission denied, disk full, a file in the way) name the file and
+    the fix; ``radiogenomics --debug CMD`` prints the traceback first. Any other exception is a
+    bug: its traceback, then one line, exit 1.
 
     Parameters
     ----------
@@ -51,11 +104,16 @@ def cli_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (RadiogenomicsError, FileNotFoundError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
             raise
+        except RadiogenomicsError as exc:
+            _traceback_if_debug()
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=2) from None
+        except OSError as exc:  # permission, disk full, a file in the way, a file not found
+            _traceback_if_debug()
+            typer.echo(f"error: {os_error_message(exc)}", err=True)
+            raise typer.Exit(code=2) from None
         except Exception as exc:  # noqa: BLE001 - a bug: the traceback for the report, then one line
             import traceback
 
@@ -65,6 +123,13 @@ def cli_errors(func: F) -> F:
             raise typer.Exit(code=1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _traceback_if_debug() -> None:
+    if _STATE["debug"]:
+        import traceback
+
+        traceback.print_exc()
 
 
 #: Help of the ``--label-column`` option of the commands that read feature tables.

@@ -42,6 +42,10 @@ def extract_cmd(
     cache_dir: Path | None = typer.Option(None, "--cache", help=_CACHE_HELP),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the cache."),
     strict: bool = typer.Option(default(S, "strict"), "--strict/--no-strict", help="Fail (exit 2) if any case fails."),
+    allow_outside_paths: bool = typer.Option(
+        default(S, "allow_outside_paths"), "--allow-outside-paths/--confine-paths",
+        help="Accept case-sheet paths that are absolute or outside the sheet's folder (default: refused).",
+    ),
 ) -> None:
     """Radiomic features per image and per patient (pyradiomics), or a feature table taken as it is."""
     from .._results import check_output_folder
@@ -58,7 +62,8 @@ def extract_cmd(
         inputs = {"features": features, "labels": labels}
     else:
         opts = stage_options(ctx, S, dict(preset=preset, aggregate=aggregate, n_jobs=n_jobs, backend=backend,
-                                          strict=strict, scheduler=scheduler), config)
+                                          strict=strict, scheduler=scheduler,
+                                          allow_outside_paths=allow_outside_paths), config)
         res = extract(cases, cache_dir=None if no_cache else default_cache_dir(cache_dir), **opts)
         inputs = {"cases": cases}
     res.write(out, inputs={k: v for k, v in inputs.items() if v is not None})
@@ -80,6 +85,10 @@ def stability(
     cache_dir: Path | None = typer.Option(None, "--cache", help=_CACHE_HELP),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the cache."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the perturbations."),
+    allow_outside_paths: bool = typer.Option(
+        False, "--allow-outside-paths/--confine-paths",
+        help="Accept case-sheet paths that are absolute or outside the sheet's folder (default: refused).",
+    ),
 ) -> None:
     """ICC of every feature across readers or mask perturbations; writes icc.* and stable_features.*."""
     import pandas as pd
@@ -91,7 +100,7 @@ def stability(
 
     icc, measurements = feature_stability(
         cases, mode=mode, preset=preset, n_perturbations=n_perturbations, n_jobs=n_jobs, seed=seed,
-        cache_dir=None if no_cache else default_cache_dir(cache_dir))
+        cache_dir=None if no_cache else default_cache_dir(cache_dir), allow_outside_paths=allow_outside_paths)
     kind = kind or stability_kind(mode)
     stable = filter_stable(icc, threshold=threshold, kind=kind)
     if measurements is not None:

@@ -100,6 +100,128 @@ def snakemake_command(
     return cmd, workdir
 
 
+#: The validated copy of the config that Snakemake parses (JSON: never a YTE template), in the results folder.
+RESOLVED_CONFIG = "config.resolved.json"
+
+#: Seconds Snakemake gets after the forwarded signal to stop its jobs and release its lock.
+STOP_GRACE_S = 120.0
+
+_REFUSED_EXTRA = ("--configfile", "--configfiles", "--use-yte")
+
+
+def _working_folder(config: Path, directory: Path | None) -> Path:
+    config = Path(config).resolve()
+    if directory is None:  # catalog layout: <dir>/config/config.yaml runs in <dir>
+        directory = config.parent.parent if config.parent.name == "config" else config.parent
+    return Path(directory).resolve()
+
+
+def resolved_config(config: Path, *, directory: Path | None = None, scheduler: str | None = None) -> Path:
+    """Validate a workflow config and write the copy Snakemake reads: plain JSON, defaults filled.
+
+    Snakemake parses a YAML config file itself (as a YTE template, which runs Python, when it
+    says ``__use_yte__``); a JSON file it reads with :func:`json.load`. The package reads the
+    user's YAML with its safe loader, validates it against the schema and writes the result as
+    ``<results>/config.resolved.json`` (rewritten only when its content changes), so no config
+    can run code and nothing runs on an invalid config.
+
+    Parameters
+    ----------
+    config
+        The user's config (YAML).
+    directory
+        The working folder (see :func:`snakemake_command`); relative paths in the config are
+        relative to it, the copy keeps them as they are.
+    scheduler
+        A Dask scheduler address to store as the config's ``scheduler``.
+
+    Returns
+    -------
+    pathlib.Path
+        The JSON copy.
+    """
+    import json
+
+    from .._config import load_config, validate_config
+    from .._io import atomic_write
+
+    cfg = load_config(config)
+    if scheduler:
+        cfg = validate_config({**cfg, "scheduler": scheduler}, name=str(config))
+    workdir = _working_folder(config, directory)
+    path = workdir / cfg["results"] / RESOLVED_CONFIG
+    text = json.dumps(cfg, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+    if not (path.is_file() and path.read_text(encoding="utf-8") == text):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as fh:
+            fh.write(text)
+    return path
+
+
+def _stop(proc: subprocess.Popen, signum: int, grace: float) -> None:
+    """Forward ``signum`` to Snakemake's process group, wait for it, then end what is left of the group."""
+    import signal
+
+    def send(sig: int) -> None:
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    send(signum)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        send(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            send(signal.SIGKILL)
+            proc.wait()
+    send(signal.SIGKILL)  # a job that outlived Snakemake (its lock is released by now)
+
+
+def _run_forwarding(cmd: list[str], *, cwd: Path, env: dict[str, str], capture: bool) -> tuple[int, str]:
+    """Run ``cmd`` in its own process group; SIGINT/SIGTERM to this process are forwarded and waited for."""
+    import signal
+    import threading
+
+    received: list[int] = []
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True, text=True,
+                            stdout=subprocess.PIPE if capture else None,
+                            stderr=subprocess.STDOUT if capture else None)
+    if threading.current_thread() is not threading.main_thread():  # signals only reach the main thread
+        out, _ = proc.communicate()
+        return proc.returncode, out or ""
+
+    def handler(signum: int, frame: object) -> None:
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    chunks: list[str] = []
+    reader = None
+    if capture:
+        reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()), daemon=True)
+        reader.start()
+    try:
+        while True:
+            try:
+                proc.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if received:
+                    _stop(proc, received[0], STOP_GRACE_S)
+                    break
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+    if reader is not None:
+        reader.join(timeout=10)
+    if received:
+        raise KeyboardInterrupt if received[0] == signal.SIGINT else SystemExit(128 + received[0])
+    return proc.returncode, "".join(chunks)
+
+
 def run_workflow(
     config: Path,
     *,
@@ -109,8 +231,15 @@ def run_workflow(
     dry_run: bool = False,
     extra: list[str] | None = None,
     quiet: bool = False,
+    scheduler: str | None = None,
 ) -> int:
     """Run the Snakemake workflow in a subprocess; return its exit status.
+
+    The config is validated by the package and handed to Snakemake as a JSON copy
+    (:func:`resolved_config`). SIGINT and SIGTERM are forwarded to Snakemake (its own process
+    group), which stops its jobs and releases its lock; this function waits for it and then
+    raises :class:`KeyboardInterrupt` (SIGINT) or :class:`SystemExit` (SIGTERM). The same call
+    afterwards resumes (``--rerun-incomplete``).
 
     Parameters
     ----------
@@ -118,27 +247,33 @@ def run_workflow(
         See :func:`snakemake_command`.
     quiet
         Capture Snakemake's output and show it only on failure.
+    scheduler
+        Dask scheduler address stored as the config's ``scheduler``.
 
     Returns
     -------
     int
         Snakemake's exit status.
     """
-    from .._config import load_config
-
-    load_config(config)  # plain YAML, validated by the package before Snakemake parses anything
-    cmd, workdir = snakemake_command(config, cores=cores, profile=profile, directory=directory,
+    extra = list(extra or [])
+    refused = [a for a in extra if a.split("=", 1)[0] in _REFUSED_EXTRA]
+    if refused:
+        raise InputError(f"run: {refused[0]} is refused; the workflow reads only the config given with --config "
+                         "(validated by the package).")
+    workdir = _working_folder(config, directory)
+    if not Path(config).exists():
+        raise MissingDataFileError(f"{Path(config).resolve()}: config file not found.")
+    resolved = resolved_config(config, directory=workdir, scheduler=scheduler)
+    cmd, workdir = snakemake_command(resolved, cores=cores, profile=profile, directory=workdir,
                                      dry_run=dry_run, extra=extra)
     env = dict(os.environ)
     # rules call the `radiogenomics` script of this installation even when its bin/ is not on PATH
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.setdefault("MPLBACKEND", "Agg")
-    if quiet:
-        proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            sys.stderr.write(proc.stdout[-20000:] + proc.stderr[-20000:])
-        return proc.returncode
-    return subprocess.run(cmd, cwd=workdir, env=env, check=False).returncode
+    code, output = _run_forwarding(cmd, cwd=workdir, env=env, capture=quiet)
+    if quiet and code != 0:
+        sys.stderr.write(output[-40000:])
+    return code
 
 
 @app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -158,10 +293,14 @@ def run(
     Arguments after the options are passed to Snakemake unchanged.
     """
     extra = list(ctx.args)
-    if scheduler:
-        extra = ["--config", f"scheduler={scheduler}", *extra]
     started = time.time()
-    code = run_workflow(config, cores=cores, profile=profile, directory=directory, dry_run=dry_run, extra=extra)
+    try:
+        code = run_workflow(config, cores=cores, profile=profile, directory=directory, dry_run=dry_run,
+                            extra=extra, scheduler=scheduler)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: snakemake stopped its jobs and released its lock; run the same command to "
+                   "resume.", err=True)
+        raise typer.Exit(code=130) from None
     if code != 0:
         for log_file, line in failed_stage_logs(config, directory=directory, since=started):
             typer.echo(f"error: {log_file}: {line}", err=True)

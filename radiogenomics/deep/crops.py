@@ -68,6 +68,9 @@ __all__ = [
 
 log = get_logger(__name__)
 
+#: Largest crop side (pixels): a 100,000-pixel crop asked for by a checkpoint would need tens of GiB.
+MAX_CROP_SIZE = 4096
+
 SPLITS = ("train", "validation", "test")
 BACKGROUNDS = ("keep", "zero")
 INTENSITIES = ("uint8", "percentile", "zscore")
@@ -429,7 +432,7 @@ def crop_around_mask(
     """
     from scipy import ndimage
 
-    size = check_int(size, "size", owner="crop_around_mask", min_value=8)
+    size = check_int(size, "size", owner="crop_around_mask", min_value=8, max_value=MAX_CROP_SIZE)
     margin = check_float(margin, "margin", owner="crop_around_mask", min_value=0.0, max_value=5.0)
     check_choice(background, "background", owner="crop_around_mask", choices=BACKGROUNDS)
     mask = np.asarray(mask)
@@ -544,7 +547,7 @@ def load_crops(
     from ..imaging.cases import load_cases
     from ..imaging.readers import failed_file, failure_kind
 
-    size = check_int(size, "size", owner="load_crops", min_value=8)
+    size = check_int(size, "size", owner="load_crops", min_value=8, max_value=MAX_CROP_SIZE)
     margin = check_float(margin, "margin", owner="load_crops", min_value=0.0, max_value=5.0)
     check_choice(background, "background", owner="load_crops", choices=BACKGROUNDS)
     check_choice(intensity, "intensity", owner="load_crops", choices=INTENSITIES)

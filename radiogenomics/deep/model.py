@@ -345,8 +345,8 @@ def load_pretrained(model: Any, path: str | os.PathLike) -> dict[str, list[str]]
         raise MissingDataFileError(f"{path}: pretrained weights file not found (weights are never downloaded).")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a bad file
-        raise DataFileError(f"{path}: cannot be read as torch weights ({exc}).") from exc
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file (its advice not relayed)
+        raise DataFileError(f"{path}: cannot be read as torch weights ({_load_failure(exc)}).") from None
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(state, dict) and key in state and isinstance(state[key], dict):
             state = state[key]
@@ -457,6 +457,20 @@ def model_from_config(config: dict[str, Any]) -> Any:
                        max_pool=bool(config.get("max_pool", False)))
 
 
+def _load_failure(exc: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` failed, without torch's advice to load with ``weights_only=False``.
+
+    That advice is to unpickle the file, which runs any code it holds: never to be relayed for a
+    file of unknown origin.
+    """
+    text = str(exc)
+    if "weights_only" in text or "Weights only load failed" in text or "Unsupported global" in text:
+        return ("it holds Python objects other than tensors, which are refused because unpickling them "
+                "could run code; only plain tensor checkpoints (weights_only) are read")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
 def load_checkpoint(path: str | os.PathLike | bytes, *, device: str = "auto") -> tuple[Any, dict[str, Any]]:
     """Rebuild a model saved by :func:`save_checkpoint` (or held as :func:`checkpoint_bytes`).
 
@@ -479,12 +493,26 @@ def load_checkpoint(path: str | os.PathLike | bytes, *, device: str = "auto") ->
     try:
         source = io.BytesIO(path) if isinstance(path, bytes) else Path(path)
         payload = torch.load(source, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise DataFileError(f"{name}: cannot be read as a checkpoint ({exc}).") from exc
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file (its advice not relayed)
+        raise DataFileError(f"{name}: cannot be read as a checkpoint ({_load_failure(exc)}).") from None
     if not isinstance(payload, dict) or "state_dict" not in payload or "config" not in payload:
         raise DataFileError(f"{name}: not a radiogenomics deep checkpoint (needs 'state_dict' and 'config').")
     cfg = payload["config"]
-    model = model_from_config(cfg)
-    model.load_state_dict(payload["state_dict"])
+    if not isinstance(cfg, dict) or "arch" not in cfg:
+        raise DataFileError(f"{name}: the checkpoint's config is not a mapping with 'arch'.")
+    try:
+        model = model_from_config(cfg)
+    except (ParameterError, DataFileError) as exc:
+        raise DataFileError(f"{name}: the checkpoint's config is invalid: {exc}") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataFileError(f"{name}: the checkpoint's config is invalid ({type(exc).__name__}: {exc}).") from None
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()
+        detail = "; ".join(ln.strip() for ln in first[1:4]) or (first[0] if first else type(exc).__name__)
+        raise DataFileError(
+            f"{name}: the checkpoint's weights do not fit its {cfg.get('arch')!r} network ({detail})."
+        ) from None
     model.to(resolve_device(device)).eval()
     return model, dict(cfg)

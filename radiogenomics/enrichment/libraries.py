@@ -30,7 +30,7 @@ from typing import Any
 
 from .._io import atomic_write, cache_folder, file_sha256, read_json, write_json
 from .._logging import get_logger
-from .._validation import DataFileError, InputError, MissingDataFileError, ParameterError
+from .._validation import DataFileError, InputError, MissingDataFileError, ParameterError, check_gene_symbols
 
 __all__ = [
     "GeneSetLibrary",
@@ -199,6 +199,7 @@ def read_gmt(path: str | os.PathLike, *, name: str | None = None) -> GeneSetLibr
         raise DataFileError(f"{path}: not a UTF-8 text GMT file ({exc}).") from exc
     if not sets:
         raise DataFileError(f"{path}: no gene sets found.")
+    check_gene_symbols(dict.fromkeys(g for genes in sets.values() for g in genes), name=str(path))
     name = name or path.name.removesuffix(".gz").removesuffix(".txt").removesuffix(".gmt")
     return GeneSetLibrary(
         name=name,

@@ -484,6 +484,7 @@ def enrich(
     q_feat = np.concatenate([np.full(len(g), f_index[f], dtype=np.int64) for f, g in queries.items()])
     q_gene = pd.Index(np.concatenate([np.asarray(g, dtype=object) for g in queries.values()]) if q_feat.size else [])
     given = np.array([len(queries[f]) for f in features], dtype=np.int64)
+    _check_any_overlap(queries, libs, bg_genes)
 
     frames, summaries, dropped = [], [], []
     with timed(f"over-representation analysis of {len(features)} gene set(s) in {len(libs)} librar(y/ies)", logger=log):
@@ -521,6 +522,32 @@ def enrich(
         "libraries": [lib.info() for lib in libs], "null_verdict": verdict_source,
     }
     return EnrichmentResult(table=table, summary=summary, dropped=dropped_df, parameters=params, synthetic=synthetic)
+
+
+def _check_any_overlap(queries: Mapping[str, Any], libs: list[Any], bg_genes: pd.Index | None) -> None:
+    """Refuse a run in which no queried (or background) gene is in any library: nothing could be tested."""
+    annotated: set[str] = set()
+    for lib in libs:
+        annotated |= lib.genes
+    asked = {str(g) for genes in queries.values() for g in genes}
+    if not asked:
+        raise InputError("gene sets: every feature's gene set is empty; there is nothing to test for enrichment.")
+    for what, genes in (("genes of the feature gene sets", asked),
+                        ("background genes", None if bg_genes is None else set(map(str, bg_genes)))):
+        if genes is None or genes & annotated:
+            continue
+        names = ", ".join(lib.name for lib in libs)
+        shown = format_names(sorted(genes), limit=3)
+        lib_shown = format_names(sorted(annotated), limit=3)
+        hint = ""
+        if {g.upper() for g in genes} & {a.upper() for a in annotated}:
+            hint = " The symbols differ only in case: use upper-case HGNC symbols."
+        elif any(g.upper().startswith("ENSG") for g in genes):
+            hint = " They look like Ensembl ids: map them to HGNC symbols first."
+        raise InputError(
+            f"enrichment: none of the {len(genes)} {what} ({shown}) is in the libraries {names} "
+            f"({len(annotated)} genes, e.g. {lib_shown}); no term can be tested.{hint}"
+        )
 
 
 def _enrich_library(

@@ -209,8 +209,18 @@ def read_soft(
         with timed(f"parsing SOFT file {path.name}", logger=log):
             gse = GEOparse.get_GEO(filepath=str(path), geotype=geotype, silent=True)
     except Exception as exc:  # GEOparse raises bare exceptions on malformed files
-        raise DataFileError(f"{path}: GEOparse cannot read it as a {geotype} SOFT file ({exc!r}).") from exc
+        raise DataFileError(f"{path}: GEOparse cannot read it as a {geotype} SOFT file "
+                             f"({' '.join(repr(exc).split())}).") from exc
     name = accession or str(gse.name)
+    listed = [str(v).strip() for v in (getattr(gse, "metadata", None) or {}).get("sample_id", []) if str(v).strip()]
+    absent = [s for s in dict.fromkeys(listed) if s not in gse.gsms]
+    # some samples present, others listed but missing: cut short (a file without any sample
+    # section, as GEO writes for some series, reads as empty and is refused by series_sample_check)
+    if absent and len(gse.gsms):
+        raise DataFileError(
+            f"{path}: truncated or incomplete SOFT file: {len(absent)} of the {len(set(listed))} samples its "
+            f"!Series_sample_id lists have no ^SAMPLE section ({format_names(absent)}); download the file again."
+        )
     columns: dict[str, pd.Series] = {}
     chars: dict[str, dict[str, str]] = {}
     platforms: dict[str, str] = {}

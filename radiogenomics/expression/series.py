@@ -32,6 +32,7 @@ from .._validation import (
     ParameterError,
     check_choice,
     check_float,
+    check_gene_symbols,
     check_table,
     format_names,
 )
@@ -421,6 +422,7 @@ def prepare_series(
         mapping = map_probes(series.values, table, multi=multi, collapse=collapse, series=acc)
         genes, probes = mapping.expression, mapping.probes
         dropped.append(mapping.dropped)
+    check_gene_symbols(genes.columns, name=acc)
     all_nan = genes.index[genes.isna().all(axis=1)]
     if len(all_nan):
         sel = decisions.index.isin(all_nan) & (decisions["status"] != "excluded")
@@ -575,6 +577,7 @@ def import_series(
     if len(keep) == 0:
         raise InputError(f"{ename}: no sample has a 0/1 HER2 label in {lname}; nothing to import.")
     table = table.loc[keep]
+    check_gene_symbols(table.columns, name=ename)
     table, gene_rows = _drop_incomplete_genes(table, series=name)
     table.index.name = "sample_id"
     y = yk.rename("her2")

@@ -47,7 +47,8 @@ _RENAMES = {"ID": "case_id", "Image": "image", "Mask": "mask", "Patient": "patie
 
 
 def normalize_cases(sheet: pd.DataFrame, *, base_dir: str | os.PathLike | None = None,
-                    name: str = "case sheet", images: Sequence[str] = ()) -> pd.DataFrame:
+                    name: str = "case sheet", images: Sequence[str] = (),
+                    allow_outside_paths: bool = False) -> pd.DataFrame:
     """Validate a case sheet and bring it to the canonical columns.
 
     Parameters
@@ -61,6 +62,10 @@ def normalize_cases(sheet: pd.DataFrame, *, base_dir: str | os.PathLike | None =
     images
         Further image columns (one per sequence); checked and resolved like ``image``. Without
         an ``image`` column, the first of them fills it.
+    allow_outside_paths
+        With ``base_dir``: accept absolute paths and paths that lead out of ``base_dir``
+        (``../``); by default every image and mask must lie inside the sheet's folder, so a
+        sheet cannot make the package open ``/etc/shadow`` or ``../../secret``.
 
     Returns
     -------
@@ -120,6 +125,8 @@ def normalize_cases(sheet: pd.DataFrame, *, base_dir: str | os.PathLike | None =
 
     if base_dir is not None:
         base = Path(base_dir)
+        if not allow_outside_paths:
+            _confine(df, paths, base, name)
         for col in paths:
             df[col] = [str(p) if Path(p).is_absolute() else str((base / str(p).strip()).resolve())
                        for p in df[col].astype(str).str.strip()]
@@ -164,7 +171,24 @@ def normalize_cases(sheet: pd.DataFrame, *, base_dir: str | os.PathLike | None =
     return df[order + [c for c in df.columns if c not in order]]
 
 
-def read_cases(path: str | os.PathLike, *, images: Sequence[str] = ()) -> pd.DataFrame:
+def _confine(df: pd.DataFrame, columns: Sequence[str], base: Path, name: str) -> None:
+    """Refuse image/mask paths that are absolute or lead out of ``base`` (the sheet's folder)."""
+    root = os.path.normpath(os.path.abspath(base))
+    for col in columns:
+        for case, raw in zip(df["case_id"], df[col].astype(str).str.strip()):
+            full = os.path.normpath(os.path.join(root, raw))
+            if Path(raw).is_absolute() or os.path.commonpath([root, full]) != root:
+                raise InputError(
+                    f"{name}: case {case!r}: the {col} path {raw!r} is "
+                    f"{'absolute' if Path(raw).is_absolute() else 'outside the sheet folder'}; case-sheet paths "
+                    f"must lie inside the sheet's folder {root}. Move the files there, or allow other paths "
+                    "explicitly (--allow-outside-paths, config imaging.allow_outside_paths: true, "
+                    "allow_outside_paths=True)."
+                )
+
+
+def read_cases(path: str | os.PathLike, *, images: Sequence[str] = (),
+               allow_outside_paths: bool = False) -> pd.DataFrame:
     """Read a case sheet (CSV, TSV or Parquet) and resolve its paths relative to its folder.
 
     Parameters
@@ -173,6 +197,8 @@ def read_cases(path: str | os.PathLike, *, images: Sequence[str] = ()) -> pd.Dat
         The case sheet.
     images
         Further image columns (see :func:`normalize_cases`).
+    allow_outside_paths
+        Accept absolute paths and paths outside the sheet's folder (see :func:`normalize_cases`).
 
     Returns
     -------
@@ -188,15 +214,19 @@ def read_cases(path: str | os.PathLike, *, images: Sequence[str] = ()) -> pd.Dat
         if path.suffix.lower() in (".parquet", ".pq"):
             raw = pd.read_parquet(path)
         else:
+            from .._io import _header_names
+
             sep = "\t" if path.suffix.lower() in (".tsv", ".txt") else ","
+            _header_names(path, sep)  # refuses duplicated column names (pandas would rename them)
             raw = pd.read_csv(path, sep=sep, dtype={"case_id": str, "patient_id": str, "ID": str})
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise DataFileError(f"{path}: cannot be read as a case sheet ({exc}).") from exc
-    return normalize_cases(raw, base_dir=path.resolve().parent, name=str(path), images=images)
+    return normalize_cases(raw, base_dir=path.resolve().parent, name=str(path), images=images,
+                           allow_outside_paths=allow_outside_paths)
 
 
 def load_cases(cases: str | os.PathLike | pd.DataFrame, *, name: str | None = None,
-               images: Sequence[str] = ()) -> pd.DataFrame:
+               images: Sequence[str] = (), allow_outside_paths: bool = False) -> pd.DataFrame:
     """A case sheet given as a file or a table, normalised: what the imaging and deep stages read.
 
     Parameters
@@ -209,6 +239,8 @@ def load_cases(cases: str | os.PathLike | pd.DataFrame, *, name: str | None = No
         Name of the sheet in messages (default: the file, or ``"case sheet"``).
     images
         Further image columns (see :func:`normalize_cases`).
+    allow_outside_paths
+        A file's paths may be absolute or lead out of its folder (see :func:`normalize_cases`).
 
     Returns
     -------
@@ -216,7 +248,7 @@ def load_cases(cases: str | os.PathLike | pd.DataFrame, *, name: str | None = No
         See :func:`normalize_cases`.
     """
     if isinstance(cases, (str, os.PathLike)):
-        return read_cases(cases, images=images)
+        return read_cases(cases, images=images, allow_outside_paths=allow_outside_paths)
     if not isinstance(cases, pd.DataFrame):
         raise InputError(f"cases must be a case-sheet file or a DataFrame; got {type(cases).__name__}.")
     sheet = cases.reset_index() if cases.index.name == "case_id" else cases

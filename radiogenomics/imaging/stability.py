@@ -334,6 +334,8 @@ def perturbation_icc(
         Random seed (per-case streams are spawned from it).
     alpha
         1 - confidence level.
+    allow_outside_paths
+        A case-sheet file's paths may be absolute or lead out of its folder (refused by default).
 
     Returns
     -------
@@ -397,6 +399,7 @@ def feature_stability(
     cache_dir: str | os.PathLike | None = None,
     seed: int = 0,
     alpha: float = 0.05,
+    allow_outside_paths: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """ICC of every feature of a case sheet, across mask perturbations or across readers.
 
@@ -419,6 +422,8 @@ def feature_stability(
         Seed of the perturbations.
     alpha
         1 - confidence level.
+    allow_outside_paths
+        A case-sheet file's paths may be absolute or lead out of its folder (refused by default).
 
     Returns
     -------
@@ -430,7 +435,7 @@ def feature_stability(
     from .cases import load_cases
 
     check_choice(mode, "mode", owner="feature_stability", choices=("perturbation", "readers"))
-    sheet = load_cases(cases)
+    sheet = load_cases(cases, allow_outside_paths=allow_outside_paths)
     if mode == "perturbation":
         return perturbation_icc(sheet, preset=preset, n_perturbations=n_perturbations, seed=seed, alpha=alpha)
     from .stage import extract

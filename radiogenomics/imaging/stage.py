@@ -38,6 +38,7 @@ def extract(
     scheduler: str | Any | None = None,
     cache_dir: str | os.PathLike | None = None,
     strict: bool = False,
+    allow_outside_paths: bool = False,
     show_progress: bool | None = None,
 ) -> ExtractionResult:
     """Extract radiomic features (pyradiomics) of every image of a case sheet, per image and per patient.
@@ -66,6 +67,9 @@ def extract(
         :func:`~radiogenomics.imaging.extract.default_cache_dir`); ``None`` disables the cache.
     strict
         Raise :class:`~radiogenomics.InputError` if any case fails, instead of dropping it.
+    allow_outside_paths
+        A case-sheet file's image/mask paths may be absolute or lead out of its folder; by
+        default they must lie inside it (see :func:`~radiogenomics.imaging.cases.normalize_cases`).
     show_progress
         Progress bar; ``None`` follows the package log level.
 
@@ -83,7 +87,7 @@ def extract(
         backend = "dask"
     check_choice(backend, "backend", owner=owner, choices=BACKENDS)
     workers = check_n_jobs(n_jobs, owner=owner)
-    sheet = load_cases(cases)
+    sheet = load_cases(cases, allow_outside_paths=allow_outside_paths)
     synthetic = cases_are_synthetic(cases, sheet)
     settings = load_preset(preset)
     with timed(f"extraction of {len(sheet)} case(s) ({_preset_name(preset)})", logger=log):
@@ -104,8 +108,10 @@ def extract(
     rows += [{"kind": "sample", "item": p, "reason": f"none of its {patients.at[p, 'n_images']} image(s) was extracted",
               "patient_id": p, "file": None, "failure": "no image extracted"} for p in lost]
     labels = patient_labels(sheet.loc[batch.features.index]) if sheet["label"].notna().any() else None
-    if features.empty:
-        log.warning("no case was extracted successfully (%d failure(s))", len(fails))
+    if features.empty:  # zero cases is an error with the reason, never an empty result
+        lines = "; ".join(f"{r.case_id}: {r.reason}" for r in fails.head(3).itertuples())
+        raise InputError(f"no case of the {len(sheet)} in the case sheet was extracted: {lines}"
+                         f"{' ...' if len(fails) > 3 else ''}")
     parameters = {
         "preset": _preset_name(preset), "settings": settings, "aggregate": aggregate, "n_jobs": n_jobs,
         "workers": batch.workers, "backend": backend,

@@ -577,6 +577,10 @@ def evaluate(
             "(predict_proba); calibration and decision curves need them."
         )
     clin = None if clinical is None else _check_clinical(clinical, feat.index)
+    flat = feat.columns[feat.nunique(dropna=True) <= 1]
+    if len(flat) == feat.shape[1]:
+        raise InputError(f"models: every feature ({format_names(flat)}) is constant across the {len(feat)} training "
+                         "patients; there is nothing to learn from: check the feature table.")
     log.info("models: %d training patient(s)%s, feature set(s) %s, classifier(s) %s", len(feat),
              "" if vfeat is None else f", {len(vfeat)} validation patient(s)",
              {k: len(v) for k, v in sets.items()}, list(estimators))
@@ -586,11 +590,31 @@ def evaluate(
     # ---- the computation: BLAS pinned to one thread, so results are bit-identical in any process
     # (a multi-threaded BLAS sums in another order; these matrices are small, one thread is as fast)
     with threadpool_limits(limits=1, user_api="blas"):
-        return _evaluate(feat, lab, vfeat, vlab, sets=sets, specs=specs if feature_sets is not None else None,
-                         protocols=protocols, estimators=estimators, classifiers=classifiers,
-                         clin=clin, n_splits=n_splits, test_size=test_size, variance=variance,
-                         n_bootstrap=n_bootstrap, n_jobs=n_jobs, seed=seed, show_progress=show_progress,
-                         synthetic=synthetic, sources=sources)
+        try:
+            return _evaluate(feat, lab, vfeat, vlab, sets=sets, specs=specs if feature_sets is not None else None,
+                             protocols=protocols, estimators=estimators, classifiers=classifiers,
+                             clin=clin, n_splits=n_splits, test_size=test_size, variance=variance,
+                             n_bootstrap=n_bootstrap, n_jobs=n_jobs, seed=seed, show_progress=show_progress,
+                             synthetic=synthetic, sources=sources)
+        except ValueError as exc:
+            _explain_fit_error(exc, len(feat), test_size)
+            raise
+
+
+def _explain_fit_error(exc: ValueError, n_patients: int, test_size: float) -> None:
+    """Turn scikit-learn's errors of a cohort too small or too flat into one that names the cause."""
+    text = str(exc)
+    if "n_neighbors" in text and "n_samples_fit" in text:
+        raise InputError(
+            f"models: knn needs more training patients than its neighbours ({text}); with {n_patients} "
+            f"patient(s) and test_size={test_size:g} some fits are too small: give more patients, or leave knn "
+            "out (--classifiers, config models.classifiers)."
+        ) from None
+    if "NaN or inf" in text or "contain NaN" in text:
+        raise InputError(
+            f"models: a classifier's scores are not finite ({text}); the features are probably constant (or "
+            "constant within a class) in some splits: drop constant features, or give more patients."
+        ) from None
 
 
 def _evaluate(

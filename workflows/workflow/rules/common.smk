@@ -11,10 +11,25 @@ from pathlib import Path
 from radiogenomics._config import validate_config
 from radiogenomics._results import stage_folder
 
-# the config file the stage commands read (--config): the one given on the command line, else the
-# Snakefile's default config/config.yaml
+# the config file the stage commands read (--config): the one given on the command line
+# (`radiogenomics run` gives a JSON copy it validated), else the catalog's default
+# config/config.yaml, read here by the package (plain YAML, YTE refused), never by Snakemake
 _configs = list(getattr(workflow, "overwrite_configfiles", None) or []) or list(workflow.configfiles)
-CONFIG = str(Path(_configs[-1]).resolve()) if _configs else ""
+if not _configs:
+    from snakemake.utils import update_config as _update_config
+
+    from radiogenomics._config import load_config as _load_config
+
+    _default = Path("config/config.yaml")
+    if not _default.exists():
+        raise ValueError(f"no config: give --configfile (or run `radiogenomics run --config FILE`); "
+                         f"{_default.resolve()} does not exist.")
+    _merged = _load_config(_default)
+    _update_config(_merged, dict(config))  # --config KEY=VALUE overrides win
+    config.clear()
+    config.update(_merged)
+    _configs = [str(_default)]
+CONFIG = str(Path(_configs[-1]).resolve())
 # the package's own validation (the schema is package data): fills every default, so no rule
 # below needs a fallback value of its own
 _validated = validate_config(config, name=CONFIG or "config")
