@@ -217,6 +217,8 @@ def _run_forwarding(cmd: list[str], *, cwd: Path, env: dict[str, str], capture: 
             signal.signal(sig, old)
     if reader is not None:
         reader.join(timeout=10)
+    if proc.stdout is not None:
+        proc.stdout.close()
     if received:
         raise KeyboardInterrupt if received[0] == signal.SIGINT else SystemExit(128 + received[0])
     return proc.returncode, "".join(chunks)
