@@ -544,6 +544,7 @@ def _interrupt(work: Path, point: str) -> None:
     assert not list((work / ".snakemake" / "locks").glob("*")), f"{point}: the lock was not released"
 
 
+@pytest.mark.slow
 def test_run_interrupted_with_sigint_at_three_points_resumes_to_identical_results(
         tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Ctrl-C at the first job, after differential and after enrichment (each time resuming with the
