@@ -164,13 +164,15 @@ def test_crops_are_2d_or_3d_as_the_data_and_isotropic_in_millimetres(tmp_path):
     extents = [np.ptp(np.nonzero(cmask)[a]) for a in range(3)]
     assert max(extents) - min(extents) <= 2, extents
     # a cohort mixing images and volumes is refused, naming the case
-    mixed = pd.concat([pd.read_csv(tmp_path / "v" / "cases.csv").assign(
-        **{c: lambda d, c=c: "../v/" + d[c] for c in [*SEQUENCES, "mask"]}),
-        pd.read_csv(tmp_path / "i" / "cases.csv").assign(case_id=lambda d: "I" + d["case_id"],
-                                                         patient_id=lambda d: "I" + d["patient_id"])])
-    mixed.to_csv(tmp_path / "i" / "mixed.csv", index=False)
+    # (the sheet lies in the folder above both cohorts: case-sheet paths must stay inside its folder)
+    cols = [*SEQUENCES, "mask"]
+    mixed = pd.concat([pd.read_csv(tmp_path / "v" / "cases.csv").assign(**{c: lambda d, c=c: "v/" + d[c] for c in cols}),
+                       pd.read_csv(tmp_path / "i" / "cases.csv").assign(
+                           case_id=lambda d: "I" + d["case_id"], patient_id=lambda d: "I" + d["patient_id"],
+                           **{c: lambda d, c=c: "i/" + d[c] for c in cols})])
+    mixed.to_csv(tmp_path / "mixed.csv", index=False)
     with pytest.raises(InputError, match=r"case 'IMR001_1' is a 2D image but case 'MR001_1' is a 3D volume"):
-        load_crops(tmp_path / "i" / "mixed.csv", sequences=SEQUENCES, size=16, intensity="zscore")
+        load_crops(tmp_path / "mixed.csv", sequences=SEQUENCES, size=16, intensity="zscore")
 
 
 def test_perturbed_crops_follow_the_mask_and_folds_keep_patients_whole(tmp_path):

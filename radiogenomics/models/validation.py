@@ -431,16 +431,17 @@ def learning_curves(
             warnings.simplefilter("ignore", ConvergenceWarning)
             # a small shuffled training subset can hold one class only: that fit fails (score NaN), counted below
             warnings.simplefilter("ignore", FitFailedWarning)
+            warnings.filterwarnings("ignore", message="Scoring failed", category=UserWarning)  # e.g. NB on one class
             sizes, tr, te = learning_curve(set_random_state(_splits_variant(est), seed), X, y, train_sizes=usable,
                                            cv=folds, scoring="roc_auc", n_jobs=n_jobs, shuffle=True,
                                            random_state=seed)
-        failed = np.isnan(te).sum(axis=1)
+        failed = (np.isnan(te) | np.isnan(tr)).sum(axis=1)
         if failed.any():
             log.info("learning curve of %s: %s of %d fold fit(s) had a single class in the training subset and are "
                      "left out of the means", name,
                      ", ".join(f"{int(f)} at {int(s)} samples" for f, s in zip(failed, sizes) if f), te.shape[1])
         for k, s in enumerate(sizes):
-            ok = ~np.isnan(te[k])
+            ok = ~np.isnan(te[k]) & ~np.isnan(tr[k])
             if ok.sum() < 2:
                 log.info("learning curve of %s: the point at %d training samples is left out (fewer than 2 folds "
                          "could be fitted)", name, int(s))
