@@ -15,4 +15,4 @@ rule association:
     threads: threads_of("association")
     shell:
         "{RG} associate --features {input.features:q} --expression {input.expression:q} --config {params.config:q} "
-        "{params.scheduler} --n-jobs {threads} --out {output:q} > {log:q} 2>&1"
+        "{params.scheduler:q} --n-jobs {threads} --out {output:q} > {log:q} 2>&1"

@@ -1,6 +1,6 @@
 # Shared helpers: config validation, result folders (from the package's layout table), inputs.
 #
-# Rules pass only paths to the `radiogenomics` CLI (quoted with shlex), plus --config: each stage
+# Rules pass only paths to the `radiogenomics` CLI (argument lists, each element quoted by `:q`), plus --config: each stage
 # command reads its own settings from the config section of its stage, so no config value is ever
 # pasted into a shell line, and every default lives in the package (radiogenomics._config).
 import shlex
@@ -60,7 +60,8 @@ def log_path(name):
 
 
 def args(*parts):
-    """A shell-safe argument string: every part quoted (lists are flattened, None dropped)."""
+    """Command-line arguments as a list (lists flattened, None dropped); a rule's shell line quotes each
+    element with ``{params.name:q}``, so no value reaches the shell unquoted."""
     flat = []
     for part in parts:
         if part is None:
@@ -69,7 +70,7 @@ def args(*parts):
             flat.extend(str(p) for p in part if p is not None)
         else:
             flat.append(str(part))
-    return shlex.join(flat)
+    return flat
 
 
 def threads_of(section):
@@ -90,7 +91,7 @@ def has_validation():
 
 def scheduler_args():
     """``--scheduler ADDRESS`` for the two heavy loops when the config (or `run --scheduler`) names one."""
-    return args("--scheduler", config["scheduler"]) if config.get("scheduler") else ""
+    return args("--scheduler", config["scheduler"]) if config.get("scheduler") else []
 
 
 def supplied_enrichment():

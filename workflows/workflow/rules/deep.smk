@@ -87,10 +87,10 @@ rule deep_features:
     log:
         log_path("deep_features"),
     params:
-        external=lambda wc, input: args("--external-cases", input.external) if "external" in input.keys() else "",
+        external=lambda wc, input: args("--external-cases", input.external) if "external" in input.keys() else [],
         config=CONFIG,
     shell:
-        "{RG} deep features --cases {input.cases:q} {params.external} --config {params.config:q} "
+        "{RG} deep features --cases {input.cases:q} {params.external:q} --config {params.config:q} "
         "--out {output:q} > {log:q} 2>&1"
 
 
@@ -109,9 +109,9 @@ rule models_deep:
     log:
         log_path("models_deep"),
     params:
-        clinical=lambda wc, input: args("--clinical", input.clinical) if "clinical" in input.keys() else "",
+        clinical=lambda wc, input: args("--clinical", input.clinical) if "clinical" in input.keys() else [],
         config=CONFIG,
     threads: threads_of("models")
     shell:
-        "{RG} deep models --features {input.features:q} {params.clinical} --config {params.config:q} "
+        "{RG} deep models --features {input.features:q} {params.clinical:q} --config {params.config:q} "
         "--n-jobs {threads} --out {output:q} > {log:q} 2>&1"

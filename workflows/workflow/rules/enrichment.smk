@@ -14,8 +14,8 @@ rule enrichment:
         libraries=lambda wc, input: args([x for g in input.gmt for x in ("--gmt", g)]),
         # default background: the genes the association tested (the merged expression table's)
         background=args("--background", config["enrichment"]["background"])
-        if (config.get("enrichment") or {}).get("background") else "",
+        if (config.get("enrichment") or {}).get("background") else [],
         config=CONFIG,
     shell:
-        "{RG} enrich --associations {input.association:q} {params.libraries} {params.background} --offline "
+        "{RG} enrich --associations {input.association:q} {params.libraries:q} {params.background:q} --offline "
         "--config {params.config:q} --out {output:q} > {log:q} 2>&1"

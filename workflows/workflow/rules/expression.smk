@@ -17,7 +17,7 @@ rule fetch_series:
     wildcard_constraints:
         series=_alt(GEO_SERIES),
     shell:
-        "{RG} geo fetch {params.fetch} --out {output:q} > {log:q} 2>&1"
+        "{RG} geo fetch {params.fetch:q} --out {output:q} > {log:q} 2>&1"
 
 
 def _import_inputs(wc):
@@ -44,7 +44,7 @@ rule import_series:
     wildcard_constraints:
         series=_alt(LOCAL_SERIES),
     shell:
-        "{RG} geo import --expression {input.expression:q} {params.series} --out {output:q} > {log:q} 2>&1"
+        "{RG} geo import --expression {input.expression:q} {params.series:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule merge_series:
@@ -55,6 +55,6 @@ rule merge_series:
     log:
         log_path("expression_merge"),
     params:
-        combat="--combat" if config["expression"]["combat"] else "",
+        combat=["--combat"] if config["expression"]["combat"] else [],
     shell:
-        "{RG} geo merge {input:q} {params.combat} --out {output:q} > {log:q} 2>&1"
+        "{RG} geo merge {input:q} {params.combat:q} --out {output:q} > {log:q} 2>&1"

@@ -11,7 +11,7 @@ def _extract_inputs(wc):
 def _extract_args(wc, input):
     c = _cohort(wc.cohort)
     if imaging_source(wc.cohort) == "cases":
-        return args("--cases", input[0], "--config", CONFIG, "--cache", R("cache/features")) + " " + scheduler_args()
+        return args("--cases", input[0], "--config", CONFIG, "--cache", R("cache/features"), scheduler_args())
     labels = ["--labels", input[1]] if c.get("labels") else []
     inside = ["--label-column", c["label_column"]] if c.get("label_column") else []
     return args("--features", input[0], labels, inside)
@@ -30,4 +30,4 @@ rule extract:
     wildcard_constraints:
         cohort="training|validation",
     shell:
-        "{RG} extract {params.source} --n-jobs {threads} --out {output:q} > {log:q} 2>&1"
+        "{RG} extract {params.source:q} --n-jobs {threads} --out {output:q} > {log:q} 2>&1"

@@ -38,5 +38,5 @@ rule models:
         config=CONFIG,
     threads: threads_of("models")
     shell:
-        "{RG} models --features {input.features:q} {params.options} --config {params.config:q} "
+        "{RG} models --features {input.features:q} {params.options:q} --config {params.config:q} "
         "--n-jobs {threads} --out {output:q} > {log:q} 2>&1"

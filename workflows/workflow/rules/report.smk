@@ -23,8 +23,8 @@ rule report:
         log_path("report"),
     params:
         results=RESULTS,
-        synthetic="--synthetic" if SYNTHETIC else "",
+        synthetic=["--synthetic"] if SYNTHETIC else [],
         config=CONFIG,
     shell:
         "{RG} report --results {params.results:q} --out {output.html:q} --figures {output.figures:q} "
-        "{params.synthetic} --config {params.config:q} > {log:q} 2>&1"
+        "{params.synthetic:q} --config {params.config:q} > {log:q} 2>&1"
