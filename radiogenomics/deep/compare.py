@@ -32,6 +32,7 @@ from .._logging import get_logger
 from .._results import StageResult, dropped_table
 from .._validation import InputError, ParameterError, check_choice, check_float
 from .crops import DROPPED_EXTRA
+from .result import CheckpointMixin
 
 __all__ = ["DeepComparisonResult", "compare", "COMPARISON_COLUMNS"]
 
@@ -47,7 +48,7 @@ COMPARISON_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class DeepComparisonResult(StageResult):
+class DeepComparisonResult(CheckpointMixin, StageResult):
     """Result of :func:`compare`.
 
     Attributes
@@ -97,25 +98,6 @@ class DeepComparisonResult(StageResult):
         if rows.empty:
             raise InputError("the comparison marks no chosen setting.")
         return rows.iloc[0]
-
-    def load_model(self, *, device: str = "auto") -> tuple[Any, dict[str, Any]]:
-        """Rebuild the chosen network (needs the ``[deep]`` extra).
-
-        Parameters
-        ----------
-        device
-            ``"auto"``, ``"cpu"`` or ``"cuda[:N]"``.
-
-        Returns
-        -------
-        tuple
-            ``(model, config)``, the model in eval mode.
-        """
-        from .model import load_checkpoint
-
-        if self.checkpoint is None:
-            raise InputError("this comparison holds no model (model.pt).")
-        return load_checkpoint(self.checkpoint, device=device)
 
     def overview(self) -> dict[str, Any]:
         """Counts of the result.
@@ -246,11 +228,10 @@ def compare(
         The comparison table, every training record, patient predictions, the split and the
         chosen network.
     """
-    from ..imaging.cases import cases_are_synthetic, load_cases
-    from .crops import load_crops, split_patients
+    from .crops import split_patients
     from .model import ARCHITECTURES, checkpoint_bytes
     from .predict import patient_predictions, predict
-    from .stage import sequence_columns
+    from .stage import read_and_crop
     from .train import train_classifier
 
     owner = "compare"
@@ -263,10 +244,8 @@ def compare(
     check_choice(class_weights, "class_weights", owner=owner, choices=("balanced", "none"))
     if "swin" in archs and size % 32:
         raise ParameterError(f"The 'size' parameter of {owner} must be a multiple of 32 for arch 'swin'. Got {size}.")
-    sheet = load_cases(cases, images=sequence_columns(sequences))
-    synthetic = cases_are_synthetic(cases, sheet)
-    crops = load_crops(sheet, sequences=sequences, register=register, size=size, margin=margin,
-                       background=background, intensity=intensity, show_progress=show_progress)
+    sheet, crops, synthetic = read_and_crop(cases, sequences=sequences, register=register, size=size, margin=margin,
+                                            background=background, intensity=intensity, show_progress=show_progress)
     crops.cases["split"] = split_patients(crops.cases, validation=validation, test=test, seed=seed)
     grid = list(itertools.product(archs, lrs, weight_decays))
     log.info("deep comparison: %d setting(s) (%d backbone(s) x %d learning rate(s) x %d weight decay(s)) on one "

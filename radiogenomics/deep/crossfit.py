@@ -253,10 +253,10 @@ def cross_fit(
     from ..imaging.cases import cases_are_synthetic, load_cases
     from ..imaging.stability import filter_stable, icc_table, stability_kind
     from ..models.metrics import auc_score
-    from .crops import fold_patients, load_crops, perturbed_crops, split_patients
+    from .crops import fold_patients, perturbed_crops, split_patients
     from .embed import embed_patients
     from .model import ARCHITECTURES
-    from .stage import crops_for, sequence_columns
+    from .stage import crops_for, read_and_crop, sequence_columns
     from .train import train_classifier
 
     owner = "cross_fit"
@@ -268,10 +268,8 @@ def cross_fit(
     seed = check_int(seed, "seed", owner=owner, min_value=0)
     if not 0 < validation < 1:
         raise ParameterError(f"The 'validation' parameter of {owner} must be in (0, 1). Got {validation!r} instead.")
-    sheet = load_cases(cases, images=sequence_columns(sequences))
-    synthetic = cases_are_synthetic(cases, sheet)
-    crops = load_crops(sheet, sequences=sequences, register=register, size=size, margin=margin,
-                       background=background, intensity=intensity, show_progress=show_progress)
+    sheet, crops, synthetic = read_and_crop(cases, sequences=sequences, register=register, size=size, margin=margin,
+                                            background=background, intensity=intensity, show_progress=show_progress)
     crops.cases["fold"] = fold_patients(crops.cases, folds=folds, seed=seed)
     pert = perturbed_crops(crops, n_perturbations=n_perturbations, seed=seed) if n_perturbations else None
     ext = None

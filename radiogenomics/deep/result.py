@@ -56,8 +56,34 @@ def overlay_names(case_ids: Iterable[Any]) -> list[str]:
     return out
 
 
+class CheckpointMixin:
+    """``load_model`` for a result that holds a network's checkpoint bytes (``checkpoint``, ``model.pt``)."""
+
+    checkpoint: bytes | None
+
+    def load_model(self, *, device: str = "auto") -> tuple[Any, dict[str, Any]]:
+        """Rebuild the network from :attr:`checkpoint` (needs the ``[deep]`` extra).
+
+        Parameters
+        ----------
+        device
+            ``"auto"``, ``"cpu"`` or ``"cuda[:N]"``.
+
+        Returns
+        -------
+        tuple
+            ``(model, config)``, the model in eval mode.
+        """
+        from .._validation import InputError
+        from .model import load_checkpoint
+
+        if self.checkpoint is None:
+            raise InputError(f"this {self.stage} result holds no model (model.pt).")  # type: ignore[attr-defined]
+        return load_checkpoint(self.checkpoint, device=device)
+
+
 @dataclass(frozen=True)
-class DeepResult(StageResult):
+class DeepResult(CheckpointMixin, StageResult):
     """Result of :func:`radiogenomics.deep.run` (and of the CLI's ``deep train|predict|embed|gradcam``).
 
     Attributes
@@ -137,26 +163,6 @@ class DeepResult(StageResult):
                 "deep features of a network trained on these patients' labels: models on them are optimistic "
                 "(label leakage); use rg.deep.cross_fit for features that may enter the models")
         return self.embeddings_patient
-
-    def load_model(self, *, device: str = "auto") -> tuple[Any, dict[str, Any]]:
-        """Rebuild the network from :attr:`checkpoint` (needs the ``[deep]`` extra).
-
-        Parameters
-        ----------
-        device
-            ``"auto"``, ``"cpu"`` or ``"cuda[:N]"``.
-
-        Returns
-        -------
-        tuple
-            ``(model, config)``, the model in eval mode.
-        """
-        from .._validation import InputError
-        from .model import load_checkpoint
-
-        if self.checkpoint is None:
-            raise InputError("this deep result holds no model (model.pt).")
-        return load_checkpoint(self.checkpoint, device=device)
 
     def overview(self) -> dict[str, Any]:
         """Counts of the result.

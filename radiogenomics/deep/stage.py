@@ -186,15 +186,12 @@ def run(
         Every table of :data:`~radiogenomics._results.LAYOUT` ``["deep"]``, the checkpoint and
         the Grad-CAM maps.
     """
-    from ..imaging.cases import cases_are_synthetic, load_cases
     from .model import checkpoint_bytes
     from .train import train_classifier
 
     check_choice(class_weights, "class_weights", owner="rg.deep.run", choices=("balanced", "none"))
-    sheet = load_cases(cases, images=sequence_columns(sequences))
-    synthetic = cases_are_synthetic(cases, sheet)
-    crops = load_crops(sheet, sequences=sequences, register=register, size=size, margin=margin,
-                       background=background, intensity=intensity, show_progress=show_progress)
+    sheet, crops, synthetic = read_and_crop(cases, sequences=sequences, register=register, size=size, margin=margin,
+                                            background=background, intensity=intensity, show_progress=show_progress)
     crops.cases["split"] = split_patients(crops.cases, validation=validation, test=test, seed=seed)
     trained = train_classifier(
         crops, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
@@ -291,6 +288,43 @@ def apply_model(
     return _describe(net, crops, checkpoint=content, history=None, parameters=parameters, embeddings=embeddings,
                      gradcam_layer=gradcam_layer, batch_size=batch_size, synthetic=synthetic,
                      show_progress=show_progress)
+
+
+def read_and_crop(
+    cases: Any,
+    *,
+    sequences: list[str] | None,
+    register: bool,
+    size: int,
+    margin: float,
+    background: str,
+    intensity: str,
+    show_progress: bool | None = None,
+) -> tuple[pd.DataFrame, CropSet, bool]:
+    """A training stage's input: the case sheet read once, its crops, and whether it is synthetic.
+
+    The one reading of :func:`run`, :func:`~radiogenomics.deep.compare` and
+    :func:`~radiogenomics.deep.cross_fit` (the imaging path's sheet reader, then
+    :func:`~radiogenomics.deep.crops.load_crops` with the stage's crop settings).
+
+    Parameters
+    ----------
+    cases
+        Case sheet (file or table).
+    sequences, register, size, margin, background, intensity, show_progress
+        As in :func:`~radiogenomics.deep.crops.load_crops`.
+
+    Returns
+    -------
+    tuple
+        ``(sheet, crops, synthetic)``.
+    """
+    from ..imaging.cases import cases_are_synthetic, load_cases
+
+    sheet = load_cases(cases, images=sequence_columns(sequences))
+    crops = load_crops(sheet, sequences=sequences, register=register, size=size, margin=margin,
+                       background=background, intensity=intensity, show_progress=show_progress)
+    return sheet, crops, cases_are_synthetic(cases, sheet)
 
 
 def sequence_columns(sequences: Any) -> tuple[str, ...]:
