@@ -45,6 +45,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
+from .._config import source_defaults
 from .._logging import get_logger, progress, timed
 from .._validation import (
     InputError,
@@ -444,8 +445,8 @@ def _resolve_evaluations(
                                "set is evaluated as given (paper protocol only)")
             else:
                 diff = _differential_rule(diff_results[0]) if diff_results else DifferentialSelector()
-                threshold = float(mparams.get("threshold", 0.6))
-                inclusive = bool(mparams.get("inclusive", False))
+                settings = {**source_defaults("module"), **mparams}  # a hand-built result: the module stage's rule
+                threshold, inclusive = float(settings["threshold"]), bool(settings["inclusive"])
                 pool_src = diff_results[0].table.index if diff_results else [
                     c for c in features.columns if c in set(map(str, matrix.index))]
                 pool = _candidates(features, pool_src, "the differential stage tested", name)
