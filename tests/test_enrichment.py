@@ -394,5 +394,5 @@ def test_genes_outside_the_universe_are_counted_once_each(caplog):
         res = enrich(q, lib, background=measured, min_size=4)
     assert res.summary.set_index("feature")["genes_outside_universe"].to_dict() == {"f1": 2, "f2": 2, "f3": 1, "f4": 0}
     lines = [r.getMessage() for r in caplog.records if "outside the" in r.getMessage()]
-    assert lines == ["library gene_sets: 2 distinct query gene(s) outside the measured_annotated universe were not "
+    assert lines == ["library custom: 2 distinct query gene(s) outside the measured_annotated universe were not "
                      "counted (5 gene-feature pair(s) in 3 of 4 feature(s))"]

@@ -73,7 +73,7 @@ def plot_association_null(null_summary: pd.DataFrame, *, top: int = 40, null_alp
     ax.set_xlabel("HER2-positive-specific genes per feature"
                   + (f"\n({k} of {n} features shown: the {k} with the most genes)" if k < n else ""))
     # above the axes, outside them: it can never cover a bar
-    ax.legend(handles=handles, fontsize=7, frameon=False, loc="lower left", ncol=2, bbox_to_anchor=(0.0, 1.06),
+    ax.legend(handles=handles, fontsize=7, frameon=False, loc="lower left", ncol=1, bbox_to_anchor=(0.0, 1.02),
               borderaxespad=0.0)
     fig.tight_layout()
     return fig

@@ -70,7 +70,8 @@ def plot_volcano(differential: pd.DataFrame, *, threshold: float = 0.05, select_
     fig.tight_layout()
     texts = [ax.text(x[i], y[i], short_name(differential.index[i], 28), fontsize=6.5) for i in order]
     if texts:
-        adjust_text(texts, x=x[finite], y=y[finite], ax=ax, expand=(1.1, 1.3), ensure_inside_axes=True,
+        # iter_lim, not the default 1 s time limit: the same labels on any machine (its random shifts are seeded)
+        adjust_text(texts, x=x[finite], y=y[finite], ax=ax, expand=(1.1, 1.3), ensure_inside_axes=True, iter_lim=1000,
                     arrowprops={"arrowstyle": "-", "color": "0.35", "lw": 0.5})
     return fig
 

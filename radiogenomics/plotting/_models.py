@@ -204,11 +204,11 @@ def plot_learning_curves(table: pd.DataFrame, *, title: str = "Learning curves")
             m, s = t[f"{kind}_auc_mean"], t[f"{kind}_auc_sd"]
             ax.plot(t["train_size"], m, "o-", color=colour, ms=3, label="training" if kind == "train" else "cross-validated")
             ax.fill_between(t["train_size"], m - s, m + s, color=colour, alpha=0.2)
-        low = np.nanmin((t[["train_auc_mean", "test_auc_mean"]].to_numpy(float)
-                         - t[["train_auc_sd", "test_auc_sd"]].fillna(0).to_numpy(float)))
+        low = np.nanmin(t[["train_auc_mean", "test_auc_mean"]].to_numpy(float)
+                         - t[["train_auc_sd", "test_auc_sd"]].fillna(0).to_numpy(float))
         ax.axhline(0.5, ls=":", color="grey", lw=0.8)
         ax.set(title=str(name), xlabel="Training samples", ylabel="AUC",
-               ylim=(min(0.4, np.floor(low * 10) / 10) if np.isfinite(low) else 0.4, 1.02))
+               ylim=(max(0.0, min(0.4, np.floor(low * 10) / 10)) if np.isfinite(low) else 0.4, 1.02))
         if i == 0:
             ax.legend(fontsize=7)
     fig.suptitle(title)
@@ -373,11 +373,17 @@ def _text_width(text: str, fontsize: float = _TICK_FONT) -> float:
     return float(width)
 
 
-def _tick_label(value: float, step: float) -> str:
-    """A tick value with as many decimals as its step needs (``29``, ``0.5``, ``-2``; never ``-0``)."""
-    decimals = 0 if step >= 1 or step <= 0 else int(np.ceil(-np.log10(step) - 1e-9))
-    text = f"{value:.{decimals}f}"
-    return "0" if text.lstrip("-").strip("0.") == "" else text
+def _tick_label(value: float, digits: int | None = None) -> str:
+    """A tick value as written on an axis: ``29``, ``32.5``, ``0.3``, ``-2`` (never ``-0`` or float noise).
+
+    ``digits``: significant digits (for an observed end such as ``-3.215`` -> ``-3.22``); ``None``
+    writes a round tick value exactly.
+    """
+    if abs(value) < 1e-12:
+        return "0"
+    if digits is None:
+        return np.format_float_positional(round(float(value), 10), trim="-")
+    return np.format_float_positional(float(value), precision=digits, unique=True, fractional=False, trim="-")
 
 
 def _labels_fit(xs: Sequence[float], labels: Sequence[str], pt_per_unit: float) -> bool:
@@ -401,7 +407,6 @@ def _value_ticks(vmin: float, vmax: float, to_x: Any, pt_per_unit: float, *, bin
 
     if binary:
         candidates = [np.array([0.0, 1.0])]
-        step = 1.0
     else:
         candidates = []
         for nbins in range(max_ticks, 0, -1):
@@ -410,17 +415,13 @@ def _value_ticks(vmin: float, vmax: float, to_x: Any, pt_per_unit: float, *, bin
             locs = locs[(locs >= vmin - 1e-9 * span) & (locs <= vmax + 1e-9 * span)]
             if len(locs) >= 2 and not any(len(c) == len(locs) and np.allclose(c, locs) for c in candidates):
                 candidates.append(locs)
-        step = 1.0
     for locs in candidates:
-        step = float(np.min(np.diff(locs))) if len(locs) > 1 else 1.0
-        labels = [_tick_label(v, step) for v in locs]
+        labels = [_tick_label(v) for v in locs]
         xs = [float(to_x(v)) for v in locs]
         if _labels_fit(xs, labels, pt_per_unit):
             return [(x, t, "center") for x, t in zip(xs, labels)]
     # not even two round values fit: label the observed ends, outward
-    span = vmax - vmin
-    step = 1.0 if binary else 10.0 ** (np.floor(np.log10(span)) - 1) if span > 0 else 1.0
-    ends = sorted([(float(to_x(vmin)), _tick_label(vmin, step)), (float(to_x(vmax)), _tick_label(vmax, step))])
+    ends = sorted([(float(to_x(vmin)), _tick_label(vmin, 3)), (float(to_x(vmax)), _tick_label(vmax, 3))])
     return [(ends[0][0], ends[0][1], "right"), (ends[1][0], ends[1][1], "left")]
 
 
@@ -649,7 +650,7 @@ def models(result: Any) -> dict[str, Figure]:
                "helped choose them: optimistic), solid: the nested protocol (the same selection inside each "
                "split's training part: the honest estimate)." if both else
                f"protocol: {protocols[0]}" + (" (features selected on all patients: optimistic)."
-                                             if protocols[0] == "paper" else " (selection inside each split)."))))
+                                             if protocols[0] == "paper" else " (selection inside each split).")))
     if result.pca is not None:
         n_comp = int(result.pca["kept"].sum())
         variance = float(p.get("variance", result.pca["cumulative_variance"].iloc[max(n_comp - 1, 0)]))
