@@ -691,7 +691,8 @@ def test_models_figures_name_their_feature_set_protocol_and_bins(with_validation
     assert "paper protocol: optimistic" in figs["learning_curves"].get_label()
     assert "'signal', 'all'" in figs["split_auc"].get_label() and "protocol: paper" in figs["split_auc"].get_label()
     assert "feature set 'signal'" in figs["nomogram"].get_label()
-    assert "training: 9 quantile bin(s); validation: 5 quantile bin(s)" in figs["nomogram_calibration"].get_label()
+    assert ("training: 9 quantile bin(s) of about 10 patients each; validation: 5 quantile bin(s)"
+            in figs["nomogram_calibration"].get_label())
 
 
 def test_feature_sets_from_upstream_results(stage_data: dict) -> None:
