@@ -157,3 +157,20 @@ def test_warnings_become_one_log_line_per_kind(caplog) -> None:
     assert conv.getMessage().startswith("models: ConvergenceWarning from ")
     assert conv.getMessage().endswith("lbfgs failed to converge after 100 iterations. Increase max_iter. (10 times)")
     assert user.getMessage().endswith("UserWarning from test_models_figures: A value is trying to be set on a copy")
+
+
+def test_nomogram_of_a_nearly_deterministic_model_says_so() -> None:
+    from radiogenomics.models import Nomogram
+
+    # 10 log-odds per unit over -10..10: probability 0.01 to 0.99 within 4.6 of the 100 total points
+    coef = pd.DataFrame({"variable": ["radiomic_score"], "coefficient": [10.0], "reference": [-10.0],
+                         "points_per_unit": [5.0], "max_points": [100.0], "minimum": [-10.0], "maximum": [10.0]})
+    points = pd.DataFrame({"variable": "radiomic_score", "value": [-10.0, 10.0], "points": [0.0, 100.0]})
+    total = pd.DataFrame({"total_points": [0.0, 100.0], "linear_predictor": [-100.0, 100.0]})
+    total["probability"] = 1 / (1 + np.exp(-total["linear_predictor"]))
+    fig = plot_nomogram(Nomogram.from_tables(coef, points, total))
+    labels, _, renderer = _rows(fig)
+    assert [t.get_text() for t in labels[0]] == ["0.5"]  # 0.1 and 0.9 would overprint it
+    assert labels[0][0].get_position()[0] == pytest.approx(50.0)
+    notes = [t.get_text() for t in fig.axes[0].texts if "nearly deterministic" in t.get_text()]
+    assert notes == ["the probability rises from 0.01 to 0.99 within 4.6 total points: a nearly deterministic model"]

@@ -524,7 +524,13 @@ def plot_nomogram(
     def prob_x(p: float) -> float:
         return (np.log(p / (1 - p)) - base) / nomogram.scale * f
 
-    axis(row, _probability_ticks(prob_x, max_pts, pt_per_unit), "Probability", (0, max_pts))
+    prob_ticks = _probability_ticks(prob_x, max_pts, pt_per_unit)
+    axis(row, prob_ticks, "Probability", (0, max_pts))
+    if len(prob_ticks) < 3:  # a model so steep that 0.01 and 0.99 nearly meet: say so instead of piling ticks
+        lo, hi = sorted((prob_x(0.01), prob_x(0.99)))
+        ax.text(max_pts, row - 0.32, f"the probability rises from 0.01 to 0.99 within {(hi - lo) / f:.2g} total "
+                "points: a nearly deterministic model", ha="right", va="center", fontsize=7, style="italic",
+                color="#555555")
     ax.set_xlim(*xlim)
     ax.set_ylim(-0.5, n_rows)
     ax.axis("off")
