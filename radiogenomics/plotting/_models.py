@@ -562,7 +562,7 @@ def plot_split_auc(splits: pd.DataFrame, *, title: str = "AUC over repeated spli
     protocols = [p for p in ("paper", "nested") if (splits["protocol"] == p).any()]
     style = {"paper": {"facecolor": "#f4c58a", "hatch": "//", "label": "paper (selected on all patients)"},
              "nested": {"facecolor": "#4c78a8", "hatch": "", "label": "nested (selected inside each split)"}}
-    fig = Figure(figsize=(max(6.0, 0.9 * len(clfs) * len(protocols) + 1.5), 3.6 * len(sets) + 0.6))
+    fig = Figure(figsize=(max(6.0, 0.9 * len(clfs) * len(protocols) + 1.5) + 2.2, 3.6 * len(sets) + 0.6))
     width = 0.8 / len(protocols)
     for i, fs in enumerate(sets):
         ax = fig.add_subplot(len(sets), 1, i + 1)
@@ -591,7 +591,7 @@ def plot_split_auc(splits: pd.DataFrame, *, title: str = "AUC over repeated spli
         ax.set_xticks(np.arange(len(clfs)), clfs)
         ax.set(ylabel="Test AUC", title=f"feature set '{fs}'")
         if i == 0:
-            ax.legend(fontsize=7, loc="lower right")
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)  # off the boxes
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -726,7 +726,7 @@ def models(result: Any) -> dict[str, Figure]:
             plot_nomogram(result.nomogram_coefficients, result.nomogram_points, result.nomogram_total_points,
                           title=f"Nomogram (radiomic score from '{primary}' + clinical variables)"),
             f"Nomogram of a logistic model fitted on the {n_train} training patients: radiomic score (out-of-fold "
-            f"logistic regression on feature set '{primary}') and clinical variables ({variables}); each axis spans "
+            f"logistic regression on feature set '{primary}') and the clinical variables; predictors {variables}; each axis spans "
             "the variable's observed range. Read a patient's points on each axis, add them, and read the "
             "probability of HER2-positive status below the total.")
     nv = getattr(result, "nomogram_validation", None)
