@@ -174,3 +174,23 @@ def test_nomogram_of_a_nearly_deterministic_model_says_so() -> None:
     assert labels[0][0].get_position()[0] == pytest.approx(50.0)
     notes = [t.get_text() for t in fig.axes[0].texts if "nearly deterministic" in t.get_text()]
     assert notes == ["the probability rises from 0.01 to 0.99 within 4.6 total points: a nearly deterministic model"]
+
+
+def test_learning_curve_of_a_knn_larger_than_a_fold_is_left_out_and_listed(caplog) -> None:
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(4)
+    y = pd.Series([0, 1] * 6, index=[f"P{i}" for i in range(12)])
+    X = pd.DataFrame(rng.normal(size=(12, 2)) + y.to_numpy()[:, None], index=y.index, columns=["a", "b"])
+    knn = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=9))
+    with caplog.at_level(logging.INFO, logger="radiogenomics"):
+        lc = learning_curves(X, y, classifiers={"knn9": knn}, cv=3)
+    # 3 folds of 12 train on 8 < 9 neighbours: no curve, one line, one dropped row; no traceback
+    assert lc.empty and list(lc.columns)[:2] == ["classifier", "train_size"]
+    assert lc.attrs["dropped"] == [{"kind": "learning curve", "item": "knn9",
+                                    "reason": "learning curve left out: n_neighbors=9 exceeds the 8 training samples "
+                                              "of a fold"}]
+    assert [r.getMessage() for r in caplog.records if "knn9" in r.getMessage()] == [
+        "learning curve of knn9: n_neighbors=9 exceeds the 8 training samples of a fold: left out"]

@@ -19,8 +19,9 @@
    Without one: out-of-fold predictions of the training cohort (``oof_predictions``), so the
    ROC, calibration and decision curves still have held-out scores (5 stratified folds); the
    Youden threshold applied to each fold is chosen inside that fold's training part.
-4. Calibration (``calibration``: bins as scikit-learn's ``calibration_curve``, Brier score,
-   calibration slope and intercept) and decision curves (``decision_curve``) of the primary
+4. Calibration (``calibration``: scikit-learn's ``calibration_curve`` quantile bins, ``n // 10`` of
+   them and at most 10 (:func:`~radiogenomics.models.calibration_bins`), Brier score, calibration
+   slope and intercept) and decision curves (``decision_curve``) of the primary
    set on the same held-out scores (validation cohort, else out-of-fold).
 5. With a clinical table: baseline tables by HER2 status and by cohort, and a logistic nomogram
    of the radiomic score (logit of the out-of-fold logistic-regression probability on the
@@ -176,7 +177,10 @@ class ModelsResult(StageResult):
         ``primary_feature_set``, ``evaluation_cohort``, ``n_training``, ``n_validation``,
         ``pca_components``, ``lasso_C``, ``lasso_selected``, ``nomogram_variables``.
     dropped
-        Clinical variables left out of the nomogram (``kind`` ``"clinical variable"``).
+        Clinical variables left out of the nomogram (``kind`` ``"clinical variable"``), validation
+        patients the nomogram cannot score, and learning-curve points or curves left out
+        (``"learning-curve point"``: fewer than two folds could be fitted; ``"learning curve"``: a
+        k-NN with more neighbours than a fold has training samples).
     synthetic
         The inputs were synthetic.
     """
