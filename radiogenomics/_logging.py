@@ -8,15 +8,18 @@ not a terminal, e.g. a workflow stage's log file).
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
-__all__ = ["get_logger", "set_verbosity", "timed", "progress"]
+__all__ = ["get_logger", "set_verbosity", "timed", "progress", "warnings_to_log"]
 
 ROOT = "radiogenomics"
 T = TypeVar("T")
@@ -125,3 +128,57 @@ def progress(
     if disable is None:
         disable = not (logging.getLogger(ROOT).isEnabledFor(logging.INFO) and _stderr_is_terminal())
     return tqdm(iterable, desc=desc, total=total, disable=disable, leave=False)
+
+
+#: Warning categories meant for developers: logged at DEBUG, not WARNING, by :func:`warnings_to_log`.
+_DEVELOPER_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+
+
+@contextmanager
+def warnings_to_log(logger: logging.Logger | None = None, *, where: str = "") -> Iterator[list[warnings.WarningMessage]]:
+    """Catch the warnings of dependencies raised inside and log each kind once, on one line, with its count.
+
+    A warning repeated with other numbers (one per split, per fold, per iteration count) is one
+    kind: it is logged once with how many times it was raised, its first text, never the
+    multi-line ``file:line`` form Python prints. Deprecation and future warnings go to DEBUG.
+
+    Parameters
+    ----------
+    logger
+        Logger to use; the package logger by default.
+    where
+        Prefix of each line (e.g. ``"models: "``).
+
+    Yields
+    ------
+    list
+        The caught ``warnings.WarningMessage`` records.
+    """
+    log = logger or get_logger()
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield caught
+    finally:  # also when the block raises: what it warned before is still said
+        _log_warnings(log, caught, where)
+
+
+def _log_warnings(log: logging.Logger, caught: list[warnings.WarningMessage], where: str) -> None:
+    kinds: dict[tuple[str, str], list[Any]] = {}
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        key = (w.category.__name__, re.sub(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?", "#", text))
+        kinds.setdefault(key, [w, text, 0])[2] += 1
+    for (category, _), (w, text, count) in kinds.items():
+        level = logging.DEBUG if issubclass(w.category, _DEVELOPER_WARNINGS) else logging.WARNING
+        log.log(level, "%s%s from %s: %s%s", where, category, _origin(w.filename), text[:400],
+                f" ({count} times)" if count > 1 else "")
+
+
+def _origin(filename: str) -> str:
+    """The package a warning came from (``sklearn``, ``pandas``...), from its file name."""
+    parts = Path(filename).parts
+    if "site-packages" in parts and parts.index("site-packages") + 1 < len(parts):
+        return parts[parts.index("site-packages") + 1].removesuffix(".py")
+    return Path(filename).stem

@@ -366,3 +366,40 @@ def test_verdict_follows_planted_links_and_reaches_top_genes(tmp_path):
     back = AssociationResult.read(tmp_path / "assoc")
     pd.testing.assert_frame_equal(back.null_verdict(), verdict)
     pd.testing.assert_frame_equal(back.null_checks, res.null_checks)
+
+
+def test_null_figure_explains_its_colours_says_what_it_shows_and_keeps_the_legend_off_the_bars():
+    from types import SimpleNamespace
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from radiogenomics.plotting import association as association_figures
+
+    rng = np.random.default_rng(1)
+    n = 88
+    mean = rng.uniform(20, 60, n)
+    ns = pd.DataFrame({"observed": np.round(mean + rng.normal(0, 15, n)).clip(0), "permutation_mean": mean,
+                       "permutation_low95": mean - 18, "permutation_high95": mean + 18},
+                      index=[f"original_firstorder_F{i:02d}" for i in range(n)])
+    ns["beats_null"] = ns["observed"] > ns["permutation_high95"]
+    assert 0 < ns["beats_null"].sum() < 40
+    fig = association_figures(SimpleNamespace(null_summary=ns, parameters={"null_alpha": 0.05}))["null"]
+    ax = fig.axes[0]
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    bars = [b.get_window_extent(renderer) for b in ax.patches]
+    assert len(bars) == 40
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert not any(legend.overlaps(b) for b in bars) and legend.y0 >= ax.get_window_extent(renderer).y1
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts[:2] == ["beats the permutation null (empirical p < 0.05)",
+                         "within chance (as many as random pairings give)"]
+    assert "(40 of 88 features shown: the 40 with the most genes)" in ax.get_xlabel()
+    caption = fig.get_label()
+    assert "40 of 88 features shown (the 40 with the most genes)" in caption
+    assert "red: the feature beats the permutation null (empirical p < 0.05" in caption
+    assert "grey: within chance" in caption
+    assert f"{int(ns['beats_null'].sum())} of 88 feature(s) beat the permutation null (red)" in caption
+    # the bars are the top 40 by observed genes, largest on top
+    shown = [t.get_text() for t in ax.get_yticklabels()]
+    top = ns.sort_values("observed", ascending=False, kind="mergesort").index[:40]
+    assert shown == [n.removeprefix("original_") for n in top]

@@ -170,3 +170,39 @@ def test_differential_write_never_replaces_a_folder_of_other_files(tmp_path):
     assert not (tmp_path / "out" / "volcano.png").exists()
     assert (tmp_path / "out" / "differential.parquet").stat().st_mtime_ns >= first
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_volcano_labels_never_overlap_and_the_legend_is_off_the_data():
+    """The demo's degenerate row: many features at one p, fold changes close together (issue 16)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from radiogenomics.plotting import plot_volcano
+
+    rng = np.random.default_rng(0)
+    n = 88
+    lfc = rng.normal(0, 0.4, n)
+    p = np.full(n, 7e-8)  # 79 of 88 at the same p: one row of points
+    p[79:] = rng.uniform(0.06, 0.9, 9)
+    lfc[:12] = np.linspace(0.30, 0.42, 12)  # the top features' points almost on one spot
+    table = pd.DataFrame({"log2_fold_change": lfc, "p_value": p, "selected": p < 0.05},
+                         index=[f"original_glcm_Feature{i:02d}" for i in range(n)])
+    fig = plot_volcano(table, threshold=0.05, label_top=8)
+    ax = fig.axes[0]
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    labels = [t for t in ax.texts if t.get_text()]
+    assert len(labels) == 8 and all(t.get_text().startswith("glcm_Feature") for t in labels)
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            a, b = boxes[i], boxes[j]
+            assert a.x1 <= b.x0 or b.x1 <= a.x0 or a.y1 <= b.y0 or b.y1 <= a.y0, (labels[i].get_text(),
+                                                                                   labels[j].get_text())
+    # the legend lies outside the axes (right of them), so it covers no point; it names the rule
+    legend = ax.get_legend()
+    assert legend.get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert "selection: p < 0.05, no correction" in texts and "higher in HER2+ (" in texts[1]
+    # with the BH rule the dashed line sits at the largest selected p, and the legend says so
+    q = table.assign(selected=table["p_value"] < 1e-3)
+    texts = [t.get_text() for t in plot_volcano(q, threshold=0.05, select_by="q").axes[0].get_legend().get_texts()]
+    assert "selection: BH q < 0.05 (Benjamini–Hochberg); here p ≤ 7e-08" in texts

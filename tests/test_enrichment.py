@@ -379,3 +379,20 @@ def test_enrichment_carries_each_features_null_verdict(tmp_path):
                                      expression_labels=c.expression_labels, n_perturbations=20, min_hits=3,
                                      n_null=0, show_progress=False), c.gene_sets)
     assert without.null_verdict() is None and "n_null=0" in without.parameters["null_verdict"]
+
+
+def test_genes_outside_the_universe_are_counted_once_each(caplog):
+    import logging
+
+    annotated = [f"A{i}" for i in range(30)]
+    measured = annotated[:20] + ["M1", "M2", "M3"]
+    lib = {"big": annotated[:25], "mid": annotated[10:22]}
+    # M1 and M2 (measured, not annotated) are in three features' sets: 5 pairs, 2 distinct genes
+    q = {"f1": annotated[:6] + ["M1", "M2"], "f2": annotated[5:12] + ["M1", "M2"], "f3": annotated[8:14] + ["M1"],
+         "f4": annotated[:5]}
+    with caplog.at_level(logging.INFO, logger="radiogenomics"):
+        res = enrich(q, lib, background=measured, min_size=4)
+    assert res.summary.set_index("feature")["genes_outside_universe"].to_dict() == {"f1": 2, "f2": 2, "f3": 1, "f4": 0}
+    lines = [r.getMessage() for r in caplog.records if "outside the" in r.getMessage()]
+    assert lines == ["library custom: 2 distinct query gene(s) outside the measured_annotated universe were not "
+                     "counted (5 gene-feature pair(s) in 3 of 4 feature(s))"]

@@ -353,7 +353,7 @@ def test_calibration_bins_equal_scikit_learn(strategy: str) -> None:
             np.testing.assert_allclose(t["mean_predicted"], prob_pred, rtol=0, atol=1e-12)
             assert t["n"].sum() == n
     # a probability on an inner edge belongs to the bin below it (right-closed), as in scikit-learn
-    t = calibration_table([0, 1, 1, 0], [0.5, 0.5, 0.75, 0.25], n_bins=2)
+    t = calibration_table([0, 1, 1, 0], [0.5, 0.5, 0.75, 0.25], n_bins=2, strategy="uniform")
     assert t["n"].tolist() == [3, 1] and t["upper"].tolist() == [0.5, 1.0]
 
 
@@ -665,6 +665,34 @@ def test_models_result_round_trip(tmp_path, with_validation) -> None:
                                                         "grade_G3": [0.0]}))["probability"],
                                res.nomogram().score(pd.DataFrame({"radiomic_score": [0.0], "age": [50.0],
                                                                   "grade_G2": [1.0], "grade_G3": [0.0]}))["probability"])
+
+
+def test_models_figures_name_their_feature_set_protocol_and_bins(with_validation) -> None:
+    res = with_validation
+    figs = res.figures()
+    # the ROC covers every feature set: one panel each, every classifier in each
+    roc = figs["roc"]
+    assert [ax.get_title() for ax in roc.axes] == ["feature set 'signal' (n=50)", "feature set 'all' (n=50)"]
+    assert all(len(ax.lines) == len(CLF) + 1 for ax in roc.axes)  # + chance
+    assert "one panel per feature set ('signal', 'all')" in roc.get_label()
+    for name in ("roc", "precision_recall", "confusion_matrices", "calibration", "decision_curve"):
+        label = figs[name].get_label()
+        assert "protocol: validation refit" in label and "validation cohort" in label, name
+        assert "90 training patients" in label and "50 independent validation patients" in label, name
+    for name in ("precision_recall", "confusion_matrices", "calibration", "decision_curve"):
+        assert "feature set 'signal'" in figs[name].get_label(), name
+    assert figs["calibration"].axes[0].get_title() == "Calibration ('signal', validation cohort)"
+    assert figs["decision_curve"].axes[0].get_title() == "Decision curve ('signal', validation cohort)"
+    # 50 validation patients: at most 5 quantile bins per classifier (n // 10), said in the caption
+    assert (res.calibration.groupby("classifier").size() <= 5).all()
+    assert "5 quantile bin(s) of about 10 patients each" in figs["calibration"].get_label()
+    for name in ("pca_variance", "lasso", "learning_curves"):
+        assert "feature set 'signal', training cohort (all 90 patients)" in figs[name].get_label(), name
+    assert "paper protocol: optimistic" in figs["learning_curves"].get_label()
+    assert "'signal', 'all'" in figs["split_auc"].get_label() and "protocol: paper" in figs["split_auc"].get_label()
+    assert "feature set 'signal'" in figs["nomogram"].get_label()
+    assert ("training: 9 quantile bin(s) of about 10 patients each; validation: 5 quantile bin(s)"
+            in figs["nomogram_calibration"].get_label())
 
 
 def test_feature_sets_from_upstream_results(stage_data: dict) -> None:

@@ -650,8 +650,11 @@ def _enrich_library(
         reason = "empty gene set" if given[i] == 0 else f"none of its {given[i]} genes is in the {universe} universe of {lib.name}"
         dropped.append((features[i], lib.name, reason))
     outside = int((given - query_size).sum())
-    if outside:
-        log.info("library %s: %d query gene(s) outside the universe were not counted", lib.name, outside)
+    if outside:  # distinct genes (one gene is often in many features' sets), and the features they came from
+        out_genes = pd.unique(np.asarray(q_gene, dtype=object)[~qkeep])
+        out_feats = np.unique(q_feat[~qkeep])
+        log.info("library %s: %d distinct query gene(s) outside the %s universe were not counted (%d gene-feature "
+                 "pair(s) in %d of %d feature(s))", lib.name, len(out_genes), universe, outside, len(out_feats), n_f)
     log.info("library %s: %d of %d terms within size %d-%d; %d feature-term pairs tested, %d with q < %g",
              lib.name, int(in_range.sum()), n_t, min_size, max_size, rows.size, int((q < alpha).sum()), alpha)
     return table, summary, dropped

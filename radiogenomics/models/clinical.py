@@ -34,6 +34,7 @@ from .._validation import (
 
 __all__ = [
     "brier_score",
+    "calibration_bins",
     "calibration_table",
     "calibration_slope_intercept",
     "decision_curve",
@@ -77,12 +78,36 @@ def brier_score(y_true: Any, proba: Any) -> float:
     return float(np.mean((p - y) ** 2))
 
 
+#: Most bins of a calibration curve, and the least patients per bin on average (``n // PATIENTS_PER_BIN``).
+MAX_CALIBRATION_BINS = 10
+PATIENTS_PER_BIN = 10
+
+
+def calibration_bins(n: int) -> int:
+    """Bins of a calibration curve of ``n`` patients: ``n // 10``, at least 1 and at most 10.
+
+    Ten patients per bin on average keep each observed fraction from jumping by more than one
+    patient's worth (24 validation patients give 2 bins, not 10, and no zig-zag line).
+
+    Parameters
+    ----------
+    n
+        Patients of the cohort.
+
+    Returns
+    -------
+    int
+    """
+    n = check_int(n, "n", owner="calibration_bins", min_value=1)
+    return max(1, min(MAX_CALIBRATION_BINS, n // PATIENTS_PER_BIN))
+
+
 def calibration_table(
     y_true: Any,
     proba: Any,
     *,
-    n_bins: int = 10,
-    strategy: str = "uniform",
+    n_bins: int | None = None,
+    strategy: str = "quantile",
 ) -> pd.DataFrame:
     """Calibration curve: observed fraction of positives against mean predicted probability.
 
@@ -91,7 +116,8 @@ def calibration_table(
     ``n_bins``-quantiles of the probabilities (``"quantile"``, ``numpy.percentile``; edges
     that coincide give empty bins, which are left out); a probability goes to bin
     ``searchsorted(inner_edges, p)``, i.e. bins are *right-closed* ``(lower, upper]`` and the
-    first one also holds ``lower``.
+    first one also holds ``lower``. By default the bins adapt to the cohort: quantile bins
+    (equal numbers of patients), :func:`calibration_bins` of them (``n // 10``, 1 to 10).
 
     Parameters
     ----------
@@ -100,9 +126,9 @@ def calibration_table(
     proba
         Predicted probabilities of class 1.
     n_bins
-        Number of bins.
+        Number of bins; ``None``: :func:`calibration_bins` of the number of patients.
     strategy
-        ``"uniform"`` (equal width on [0, 1]) or ``"quantile"`` (equal numbers of samples).
+        ``"quantile"`` (equal numbers of samples) or ``"uniform"`` (equal width on [0, 1]).
 
     Returns
     -------
@@ -111,12 +137,12 @@ def calibration_table(
         (scikit-learn's ``prob_pred``), ``observed_fraction`` (its ``prob_true``),
         ``observed_low`` / ``observed_high`` (Wilson 95% interval). ``attrs`` hold ``brier``
         (:func:`brier_score`), ``calibration_slope`` and ``calibration_intercept``
-        (:func:`calibration_slope_intercept`).
+        (:func:`calibration_slope_intercept`), ``n_bins`` and ``strategy`` (the bins asked for).
     """
     owner = "calibration_table"
-    n_bins = check_int(n_bins, "n_bins", owner=owner, min_value=1)
     check_choice(strategy, "strategy", owner=owner, choices=("uniform", "quantile"))
     y, p = _y_p(y_true, proba)
+    n_bins = calibration_bins(len(y)) if n_bins is None else check_int(n_bins, "n_bins", owner=owner, min_value=1)
     if strategy == "uniform":
         edges = np.linspace(0.0, 1.0, n_bins + 1)
     else:
@@ -140,7 +166,7 @@ def calibration_table(
                                         "observed_low", "observed_high"])
     recal = calibration_slope_intercept(y, p)
     table.attrs.update(brier=brier_score(y, p), calibration_slope=recal["calibration_slope"],
-                       calibration_intercept=recal["calibration_intercept"])
+                       calibration_intercept=recal["calibration_intercept"], n_bins=n_bins, strategy=strategy)
     return table
 
 

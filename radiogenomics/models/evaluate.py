@@ -19,8 +19,9 @@
    Without one: out-of-fold predictions of the training cohort (``oof_predictions``), so the
    ROC, calibration and decision curves still have held-out scores (5 stratified folds); the
    Youden threshold applied to each fold is chosen inside that fold's training part.
-4. Calibration (``calibration``: bins as scikit-learn's ``calibration_curve``, Brier score,
-   calibration slope and intercept) and decision curves (``decision_curve``) of the primary
+4. Calibration (``calibration``: scikit-learn's ``calibration_curve`` quantile bins, ``n // 10`` of
+   them and at most 10 (:func:`~radiogenomics.models.calibration_bins`), Brier score, calibration
+   slope and intercept) and decision curves (``decision_curve``) of the primary
    set on the same held-out scores (validation cohort, else out-of-fold).
 5. With a clinical table: baseline tables by HER2 status and by cohort, and a logistic nomogram
    of the radiomic score (logit of the out-of-fold logistic-regression probability on the
@@ -48,7 +49,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
-from .._logging import get_logger
+from .._logging import get_logger, warnings_to_log
 from .._results import StageResult, dropped_table, features_and_labels, is_synthetic
 from .._validation import (
     InputError,
@@ -176,7 +177,10 @@ class ModelsResult(StageResult):
         ``primary_feature_set``, ``evaluation_cohort``, ``n_training``, ``n_validation``,
         ``pca_components``, ``lasso_C``, ``lasso_selected``, ``nomogram_variables``.
     dropped
-        Clinical variables left out of the nomogram (``kind`` ``"clinical variable"``).
+        Clinical variables left out of the nomogram (``kind`` ``"clinical variable"``), validation
+        patients the nomogram cannot score, and learning-curve points or curves left out
+        (``"learning-curve point"``: fewer than two folds could be fitted; ``"learning curve"``: a
+        k-NN with more neighbours than a fold has training samples).
     synthetic
         The inputs were synthetic.
     """
@@ -589,7 +593,8 @@ def evaluate(
 
     # ---- the computation: BLAS pinned to one thread, so results are bit-identical in any process
     # (a multi-threaded BLAS sums in another order; these matrices are small, one thread is as fast)
-    with threadpool_limits(limits=1, user_api="blas"):
+    # warnings of scikit-learn, pandas or matplotlib: one log line per kind with its count, never a multi-line warning
+    with threadpool_limits(limits=1, user_api="blas"), warnings_to_log(log, where="models: "):
         try:
             return _evaluate(feat, lab, vfeat, vlab, sets=sets, specs=specs if feature_sets is not None else None,
                              protocols=protocols, estimators=estimators, classifiers=classifiers,
@@ -653,6 +658,7 @@ def _evaluate(
     lasso = lasso_path(X1, lab, seed=seed)
     lasso_cv = lasso.cv_curve.assign(chosen=lasso.cv_curve["C"] == lasso.C)
     lc = learning_curves(X1, lab, classifiers=classifiers, seed=seed, n_jobs=n_jobs)
+    lc_dropped = lc.attrs.pop("dropped", [])
 
     # ---- 3. validation, or out-of-fold predictions of the training cohort
     val = None
@@ -689,7 +695,7 @@ def _evaluate(
 
     # ---- 5. clinical: baseline tables and the nomogram (radiomic score + clinical variables)
     clinical_tables: dict[str, pd.DataFrame] = {}
-    dropped_rows: list[dict[str, str]] = []
+    dropped_rows: list[dict[str, str]] = list(lc_dropped)
     nomogram_vars = None
     if clin is not None:
         groups = pd.Series("training", index=feat.index)
@@ -709,7 +715,8 @@ def _evaluate(
         lr = make_classifier("lr", random_state=seed)
         p_lr = np.clip(out_of_fold_scores(lr, X1.to_numpy(float), y, cv=CV, seed=seed), 1e-6, 1 - 1e-6)
         score = pd.Series(np.log(p_lr / (1 - p_lr)), index=feat.index, name="radiomic_score")
-        predictors, dropped_rows, encode = _nomogram_predictors(clin, score)
+        predictors, clinical_dropped, encode = _nomogram_predictors(clin, score)
+        dropped_rows += clinical_dropped
         nomo = fit_nomogram(predictors, lab)
         nomogram_vars = list(predictors.columns)
         clinical_tables.update(nomogram_coefficients=nomo.coefficients, nomogram_points=nomo.points,

@@ -369,6 +369,11 @@ def validate(
     )
 
 
+def _n_neighbors(est: BaseEstimator) -> int:
+    """The training samples a classifier needs at least: its ``n_neighbors`` (a k-NN), else 1."""
+    return max([int(v) for key, v in est.get_params(deep=True).items() if key.endswith("n_neighbors")] or [1])
+
+
 def learning_curves(
     features: pd.DataFrame,
     labels: pd.Series,
@@ -398,11 +403,16 @@ def learning_curves(
 
     Notes
     -----
-    As in the repeated splits, a calibrated SVM is ranked by its SVC's decision function (the
-    AUC needs no probabilities, and Platt scaling's inner 5-fold CV fails on the smallest
+    Every classifier is drawn on the same training sizes, each one feasible for all of them: a
+    k-NN needs at least ``n_neighbors`` training samples, so a size below the largest
+    ``n_neighbors`` is raised to it (one log line says which; sizes that then coincide are drawn
+    once). As in the repeated splits, a calibrated SVM is ranked by its SVC's decision function
+    (the AUC needs no probabilities, and Platt scaling's inner 5-fold CV fails on the smallest
     training sizes). On a small cohort a shuffled training subset can hold one class only; that
-    fold's fit fails and is left out of the point's means (logged with the count), and a point
-    with fewer than two fitted folds is left out.
+    fold's fit fails and is left out of the point's means (one log line with the counts), and a
+    point with fewer than two fitted folds is left out, listed in the table's
+    ``attrs["dropped"]`` (kind, item, reason), which :func:`~radiogenomics.models.evaluate`
+    puts in the result's ``dropped``.
 
     Returns
     -------
@@ -415,26 +425,33 @@ def learning_curves(
     features, labels = align_samples(features, labels)
     X, y = features.to_numpy(float), labels.to_numpy(int)
     rows = []
+    dropped: list[dict[str, str]] = []
     folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
     n_max = len(next(folds.split(X, y))[0])  # training samples of a fold, what the fractions refer to
     fractions = np.asarray(train_sizes, dtype=float)
-    for name, est in _resolve_classifiers(classifiers, seed).items():
-        # a k-NN needs at least k training samples: smaller points of its curve are left out, and said so
-        k = max([int(v) for key, v in est.get_params(deep=True).items() if key.endswith("n_neighbors")] or [1])
-        usable = fractions[np.clip((fractions * n_max).astype(int), 1, n_max) >= k]
-        if len(usable) < len(fractions):
-            log.info("learning curve of %s: %d training size(s) below its n_neighbors=%d left out", name,
-                     len(fractions) - len(usable), k)
-        if not len(usable):
-            continue
+    estimators = _resolve_classifiers(classifiers, seed)
+    need = {name: _n_neighbors(est) for name, est in estimators.items()}
+    for name in [k for k, v in need.items() if v > n_max]:
+        reason = f"learning curve left out: n_neighbors={need[name]} exceeds the {n_max} training samples of a fold"
+        log.info("learning curve of %s: %s", name, reason.removeprefix("learning curve left out: ") + ": left out")
+        dropped.append({"kind": "learning curve", "item": name, "reason": reason})
+        del estimators[name], need[name]
+    floor = max(need.values(), default=1)
+    wanted = np.clip((fractions * n_max).astype(int), 1, n_max)  # as scikit-learn turns fractions into sizes
+    sizes_abs = np.unique(np.maximum(wanted, floor))
+    if (wanted < floor).any():
+        who = max(need, key=need.get)
+        log.info("learning curves start at %d training samples (%s: n_neighbors=%d) for every classifier: size(s) "
+                 "%s raised to it", floor, who, floor, ", ".join(str(int(s)) for s in wanted[wanted < floor]))
+    for name, est in estimators.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             # a small shuffled training subset can hold one class only: that fit fails (score NaN), counted below
             warnings.simplefilter("ignore", FitFailedWarning)
             warnings.filterwarnings("ignore", message="Scoring failed", category=UserWarning)  # e.g. NB on one class
-            sizes, tr, te = learning_curve(set_random_state(_splits_variant(est), seed), X, y, train_sizes=usable,
+            sizes, tr, te = learning_curve(set_random_state(_splits_variant(est), seed), X, y, train_sizes=sizes_abs,
                                            cv=folds, scoring="roc_auc", n_jobs=n_jobs, shuffle=True,
-                                           random_state=seed)
+                                           random_state=seed, error_score=np.nan)
         failed = (np.isnan(te) | np.isnan(tr)).sum(axis=1)
         if failed.any():
             log.info("learning curve of %s: %s of %d fold fit(s) had a single class in the training subset and are "
@@ -443,10 +460,16 @@ def learning_curves(
         for k, s in enumerate(sizes):
             ok = ~np.isnan(te[k]) & ~np.isnan(tr[k])
             if ok.sum() < 2:
+                reason = (f"learning curve point at {int(s)} training samples: {int(ok.sum())} of {te.shape[1]} folds "
+                          "could be fitted (fewer than 2)")
                 log.info("learning curve of %s: the point at %d training samples is left out (fewer than 2 folds "
                          "could be fitted)", name, int(s))
+                dropped.append({"kind": "learning-curve point", "item": f"{name} at {int(s)} samples", "reason": reason})
                 continue
             rows.append({"classifier": name, "train_size": int(s), "train_auc_mean": float(tr[k][ok].mean()),
                          "train_auc_sd": float(tr[k][ok].std(ddof=1)), "test_auc_mean": float(te[k][ok].mean()),
                          "test_auc_sd": float(te[k][ok].std(ddof=1))})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=["classifier", "train_size", "train_auc_mean", "train_auc_sd", "test_auc_mean",
+                                        "test_auc_sd"])
+    table.attrs["dropped"] = dropped
+    return table

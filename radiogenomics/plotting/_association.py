@@ -10,18 +10,20 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ._style import GREY, POSITIVE, captioned, short_name
+from ._style import GREY, POSITIVE, captioned, logs_warnings, short_name
 
 __all__ = ["plot_association_null", "association", "null_caption"]
 
 
-def plot_association_null(null_summary: pd.DataFrame, *, top: int = 40) -> Figure:
+def plot_association_null(null_summary: pd.DataFrame, *, top: int = 40, null_alpha: float = 0.05) -> Figure:
     """Genes selected per feature by the association rule, against the null model.
 
     Bars: observed HER2-positive-specific genes per feature, red where the feature beats the
-    permutation null (``beats_null``), grey elsewhere. Orange: the permutation null's 95 %
-    interval (line) and mean (dot), the primary null. Black ticks: the analytic binomial's
-    expectation and 99 % band, drawn only for the features whose binomial passed its checks.
+    permutation null (``beats_null``: its empirical p < ``null_alpha``), grey where its count
+    is within what random pairings give. Orange: the permutation null's 95 % interval (line)
+    and mean (dot), the primary null. Black ticks: the analytic binomial's expectation and 99 %
+    band, drawn only for the features whose binomial passed its checks. The legend sits above
+    the axes (never on a bar); the x label says how many features are shown when not all are.
 
     Parameters
     ----------
@@ -32,21 +34,23 @@ def plot_association_null(null_summary: pd.DataFrame, *, top: int = 40) -> Figur
         stage's ``null_summary``).
     top
         Draw the features with the most observed genes, at most this many.
+    null_alpha
+        Level of the verdict, named in the legend.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     ns = null_summary.sort_values("observed", ascending=False, kind="mergesort").head(top)
-    fig = Figure(figsize=(7.2, 1.8 + 0.2 * max(len(ns), 4)), dpi=100)
+    fig = Figure(figsize=(7.2, 2.3 + 0.2 * max(len(ns), 4)), dpi=100)
     ax = fig.add_subplot()
     y = np.arange(len(ns))
     obs = ns["observed"].astype(float).to_numpy()
     beats = (ns["beats_null"].astype("boolean").fillna(False).to_numpy(dtype=bool) if "beats_null" in ns
              else np.zeros(len(ns), dtype=bool))
     ax.barh(y, obs, color=np.where(beats, POSITIVE, GREY))
-    handles: list[Any] = [Patch(color=POSITIVE, label="observed: beats the permutation null"),
-                          Patch(color=GREY, label="observed: within chance")]
+    handles: list[Any] = [Patch(color=POSITIVE, label=f"beats the permutation null (empirical p < {null_alpha:g})"),
+                          Patch(color=GREY, label="within chance (as many as random pairings give)")]
     cols = ("permutation_mean", "permutation_low95", "permutation_high95")
     if all(c in ns for c in cols) and ns["permutation_mean"].notna().any():
         lo, hi = ns["permutation_low95"].astype(float), ns["permutation_high95"].astype(float)
@@ -64,10 +68,13 @@ def plot_association_null(null_summary: pd.DataFrame, *, top: int = 40) -> Figur
         handles.append(Line2D([], [], color="k", marker="|", markersize=9, lw=0.8,
                               label="binomial null (where its checks pass): expected, 99 % band"))
     ax.set_yticks(y, [short_name(n, 40) for n in ns.index], fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel("HER2-positive-specific genes per feature")
-    ax.legend(handles=handles, fontsize=7, frameon=False, loc="upper center", ncol=2,
-              bbox_to_anchor=(0.5, -0.5 / max(fig.get_figheight() - 1.3, 0.5)))  # below the x label
+    ax.set_ylim(len(ns) - 0.5, -0.5)  # the largest count on top
+    n, k = len(null_summary), len(ns)
+    ax.set_xlabel("HER2-positive-specific genes per feature"
+                  + (f"\n({k} of {n} features shown: the {k} with the most genes)" if k < n else ""))
+    # above the axes, outside them: it can never cover a bar
+    ax.legend(handles=handles, fontsize=7, frameon=False, loc="lower left", ncol=1, bbox_to_anchor=(0.0, 1.02),
+              borderaxespad=0.0)
     fig.tight_layout()
     return fig
 
@@ -103,6 +110,7 @@ def null_caption(null_summary: pd.DataFrame) -> str:
     return "; ".join(parts) + "."
 
 
+@logs_warnings
 def association(result: Any) -> dict[str, Figure]:
     """The figures of an association result: observed counts against the null model.
 
@@ -117,7 +125,14 @@ def association(result: Any) -> dict[str, Figure]:
         ``null``.
     """
     ns = result.null_summary
+    alpha = float(result.parameters.get("null_alpha", 0.05))
+    top = 40
+    n, k = len(ns), min(top, len(ns))
+    shown = f"{k} of {n} features shown (the {k} with the most genes). " if k < n else f"All {n} features shown. "
     return {"null": captioned(
-        plot_association_null(ns),
-        "HER2-positive-specific genes per feature against the null model: bars observed, orange the "
-        f"permutation null (mean, 95 % interval), black the binomial where its assumptions hold. {null_caption(ns)}")}
+        plot_association_null(ns, top=top, null_alpha=alpha),
+        "HER2-positive-specific genes per feature against the null model. Bars: the genes the rule selected; red: "
+        f"the feature beats the permutation null (empirical p < {alpha:g}: more genes than random pairings of "
+        "imaging and expression samples give), grey: within chance (as many genes as random pairings give). "
+        "Orange: the permutation null (mean, 95 % interval); black: the binomial null where its assumptions hold. "
+        f"{shown}{null_caption(ns)}")}

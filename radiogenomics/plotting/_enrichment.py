@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ._style import captioned, short_name
+from ._style import captioned, logs_warnings, short_name
 
 __all__ = ["plot_enrichment", "enrichment", "verdict_text"]
 
@@ -81,6 +81,7 @@ def plot_enrichment(enrichment: pd.DataFrame, *, feature: str, top: int = 10) ->
     return fig
 
 
+@logs_warnings
 def enrichment(result: Any, *, n_features: int = 4) -> dict[str, Figure]:
     """The figures of an enrichment result: dot plots of the most enriched features' terms.
 

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from matplotlib.figure import Figure
 
-__all__ = ["POSITIVE", "NEGATIVE", "GREY", "short_name", "captioned"]
+from .._logging import get_logger, warnings_to_log
+
+__all__ = ["POSITIVE", "NEGATIVE", "GREY", "short_name", "captioned", "logs_warnings"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_log = get_logger(__name__)
 
 POSITIVE = "#c0392b"
 NEGATIVE = "#2c7fb8"
@@ -48,3 +57,26 @@ def captioned(fig: Figure, caption: str) -> Figure:
     """
     fig.set_label(caption)
     return fig
+
+
+def logs_warnings(func: F) -> F:
+    """Decorate a stage's figure function: warnings raised while drawing become one log line per kind.
+
+    Parameters
+    ----------
+    func
+        A function ``result -> dict of figures``.
+
+    Returns
+    -------
+    callable
+        The same function, its matplotlib / pandas warnings logged
+        (:func:`radiogenomics._logging.warnings_to_log`) instead of printed.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with warnings_to_log(_log, where=f"figures ({func.__name__}): "):
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
