@@ -285,6 +285,8 @@ def test_cytoscape_ships_with_the_package_and_its_licence() -> None:
 
 
 def test_static_network_shows_the_module_with_labels_that_do_not_overlap(results: Path, tmp_path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     import radiogenomics as rg
     from radiogenomics.plotting import plot_network
 
@@ -292,7 +294,7 @@ def test_static_network_shows_the_module_with_labels_that_do_not_overlap(results
     fig = plot_network(mod.graph)
     fig.savefig(tmp_path / "network.png", dpi=100)
     shutil.copy(tmp_path / "network.png", "/tmp/network_static.png")  # to look at (never into the repository)
-    renderer = fig.canvas.get_renderer()
+    renderer = FigureCanvasAgg(fig).get_renderer()
     ax = fig.axes[0]
     texts = [t for t in ax.texts if t.get_text() and t.get_position()[1] >= 0]  # node labels (not the headers)
     terms = sorted(str(d["label"]) for _, d in mod.graph.nodes(data=True) if d.get("kind") == "term")

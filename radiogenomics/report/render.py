@@ -795,6 +795,8 @@ def _short(value: Any, width: int = 80) -> str:
             if len(text) <= width:
                 return text
         return f"({len(value)} items; see the full record)"
+    if isinstance(value, float):
+        return f"{value:.4g}"
     text = " ".join(str(value).split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -802,7 +804,8 @@ def _short(value: Any, width: int = 80) -> str:
 def _stage_provenance(folder: str, rec: Mapping[str, Any]) -> _Stage:
     params = dict(rec.get("parameters") or {})
     rows = [{"parameter": k, "value": _short(v)} for k, v in params.items()]
-    rows += [{"parameter": f"seed ({k})", "value": _short(v)} for k, v in (rec.get("seeds") or {}).items()]
+    rows += [{"parameter": f"seed ({k})", "value": _short(v)} for k, v in (rec.get("seeds") or {}).items()
+             if params.get(k, object()) != v]  # a seed that is also a parameter is listed once
     rows.append({"parameter": "synthetic inputs", "value": str(bool(rec.get("synthetic", False)))})
     inputs = [{"input": key, "file": Path(str((entry or {}).get("path", ""))).name,
                "sha256": ((entry or {}).get("sha256") or "")[:16]}
