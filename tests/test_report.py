@@ -307,3 +307,17 @@ def test_static_network_shows_the_module_with_labels_that_do_not_overlap(results
     assert overlaps == []
     fig_box = fig.bbox
     assert all(fig_box.x0 <= b.x0 and b.x1 <= fig_box.x1 for b in boxes)  # no label cut at the edge
+
+
+def test_a_figure_without_caption_gets_a_sentence_not_its_file_name() -> None:
+    from matplotlib.figure import Figure
+
+    from radiogenomics.report.render import _fallback_caption
+
+    fig = Figure()
+    fig.add_subplot().set_title("LASSO path")
+    text = _fallback_caption(fig, "models_lasso")
+    assert text == ("LASSO path. LASSO (L1 logistic regression): cross-validated AUC along the penalty path and the "
+                    "selected features.")
+    assert _fallback_caption(Figure(), "models_split_auc") == "Test AUC of each classifier over the repeated train/test splits."
+    assert _fallback_caption(Figure(), "deep_something") == "Figure of the deep stage."
