@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import io
+import json
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +30,16 @@ from .._logging import get_logger
 __all__ = ["render", "SECTION_IDS"]
 
 log = get_logger(__name__)
+
+#: The Cytoscape.js release shipped in ``radiogenomics/report/vendor`` (MIT licence beside it).
+CYTOSCAPE_VERSION = "3.35.0"
+
+
+def _vendor(name: str) -> str:
+    """A JavaScript file shipped with the package (``report/vendor``), embedded in the report as is."""
+    from importlib.resources import files
+
+    return files("radiogenomics.report").joinpath("vendor").joinpath(name).read_text(encoding="utf-8")
 
 SECTION_IDS = (
     "cohort", "differential", "association", "top-genes", "enrichment", "similarity", "module",
@@ -46,6 +58,104 @@ _MODEL_SECTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "pca": (("pca_variance",), ("pca",)),
 }
 
+#: What each section shows and how to read it: the sentences it opens with.
+INTRODUCTIONS: dict[str, str] = {
+    "cohort": (
+        "Who is in the analysis: the imaging cohorts (training and independent validation) and the expression "
+        "cohort, with their HER2-positive and HER2-negative patients. Read it first: every later number depends on "
+        "these group sizes, and a small or unbalanced group weakens every test below."),
+    "differential": (
+        "Each radiomic feature compared between HER2-positive and HER2-negative patients (two-sided Wilcoxon "
+        "rank-sum test). In the volcano plot, the further a point lies from the centre the larger its fold change, "
+        "and the higher it lies the smaller its p-value; coloured points pass the selection rule. The table lists "
+        "the features smallest p first, with the Benjamini–Hochberg q beside it."),
+    "association": (
+        "For each feature, the genes whose expression follows it in HER2-positive patients but not in HER2-negative "
+        "ones (perturbation association over repeated random draws). A count of such genes means nothing alone: "
+        "the permutation null says how many genes the same rule selects by chance, so read each feature's bar "
+        "against its null band. Only a feature whose empirical p is below the level (beats_null) has more links "
+        "than chance gives."),
+    "top-genes": (
+        "Genes ranked by how many features they are linked to in HER2-positive patients only. A gene high in this "
+        "list whose features all stay within chance is what the rule selects by chance, not a finding."),
+    "enrichment": (
+        "Which GO / KEGG terms are over-represented in each feature's gene set (hypergeometric test, "
+        "Benjamini–Hochberg within each feature). A term describes a feature only when the feature's gene set "
+        "beats the permutation null: the right-hand columns carry that verdict."),
+    "similarity": (
+        "How much two features' significant term sets overlap (Simpson index: shared terms over the smaller set). "
+        "Dark cells are pairs of features pointing to the same biology; a non-differential feature above the "
+        "threshold to a differential one joins the module as an auxiliary feature."),
+    "module": (
+        "The feature module: the differential features and the auxiliary features that share their biology, with "
+        "their top terms and genes. In the interactive view the colour gives the kind (red differential, orange "
+        "auxiliary, blue term, green gene) and a filled feature beats the permutation null while a hollow one is "
+        "within chance; type in the search box to find a feature, term or gene, and click a feature to list its "
+        "genes and terms. Drag to pan, scroll to zoom; the static figure below shows the module alone."),
+    "models": (
+        "Seven classifiers (SVM, logistic regression, naive Bayes, decision tree, random forest, MLP, KNN) trained "
+        "on each feature set over repeated stratified 70/30 splits of the training cohort; each box holds the test "
+        "AUC of every split. An AUC of 0.5 is chance. Compare the nested protocol (the honest estimate) with the "
+        "paper protocol: the gap between them is the optimism of choosing the features on all patients."),
+    "validation": (
+        "The models refitted on the whole training cohort and applied once to the independent validation cohort, "
+        "the test that matters most. The ROC and precision-recall curves show each classifier's trade-off between "
+        "errors; each caption names the feature set. The tables give AUC with its 95 % CI and sensitivity and "
+        "specificity at the threshold chosen on the training cohort."),
+    "calibration": (
+        "Whether the predicted probabilities match what happens, on the validation cohort: a well-calibrated model "
+        "lies on the diagonal, one below it over-predicts HER2 positivity and one above it under-predicts. The "
+        "Brier score (lower is better) is in the legend; the caption names the feature set."),
+    "dca": (
+        "Decision curves: the net benefit of acting on a classifier's prediction at each threshold probability, "
+        "against treating every patient (treat-all) or none (treat-none), on the validation cohort. A model is "
+        "useful over the range of thresholds where its curve lies above both references."),
+    "nomogram": (
+        "A logistic model combining the radiomic score with clinical variables, drawn as a nomogram: read each "
+        "variable's points on its axis, add them, and read the predicted probability of HER2 positivity on the "
+        "bottom axes. Its calibration on the training cohort (apparent) and the validation cohort (independent) "
+        "says how far to trust it."),
+    "pca": (
+        "Principal components of a feature set on the training cohort: how many components carry most of its "
+        "variance. Radiomic features are strongly correlated, so many of them usually collapse onto a few "
+        "components."),
+    "gradcam": (
+        "The deep model's predictions and Grad-CAM maps: where in the image the network looked for its "
+        "prediction. A map on the lesion is reassuring; one on the background or the image border suggests a "
+        "shortcut."),
+    "deep-comparison": (
+        "Backbones and hyper-parameters compared on one patient-wise split. The setting is chosen on validation "
+        "AUC only, so the chosen row's test AUC is an honest estimate and the best test AUC of the table is not."),
+    "deep-features": (
+        "Deep features computed out of fold (each patient embedded by a network that never saw them) and kept only "
+        "when stable across mask and crop perturbations (ICC). These, not the deep model's own embeddings, enter "
+        "the models."),
+    "deep-models": (
+        "The models stage of the radiomic features above, on the cross-fitted deep features instead: read it the "
+        "same way, and compare its nested AUCs with the radiomic ones."),
+    "provenance": (
+        "What produced each result: per stage, its key parameters, seeds and input files (with the first digits "
+        "of their SHA-256), and its full record, collapsed. Two runs with the same parameters and input hashes "
+        "here give the same results."),
+}
+
+#: Captions of the figures that a plotting function left without one (never the figure's file name).
+_FALLBACK_CAPTIONS: dict[str, str] = {
+    "split_auc": "Test AUC of each classifier over the repeated train/test splits.",
+    "learning_curves": "Learning curves: training and cross-validated AUC against the training-set size.",
+    "lasso": "LASSO (L1 logistic regression): cross-validated AUC along the penalty path and the selected features.",
+    "roc": "ROC curves of the classifiers on the validation cohort.",
+    "precision_recall": "Precision-recall curves of the classifiers on the validation cohort.",
+    "confusion_matrices": "Confusion matrices of the classifiers on the validation cohort.",
+    "calibration": "Calibration of the classifiers' predicted probabilities on the validation cohort.",
+    "decision_curve": "Decision curves (net benefit against threshold probability) on the validation cohort.",
+    "nomogram": "Nomogram of the logistic model on the radiomic score and clinical variables.",
+    "nomogram_calibration": "Calibration of the nomogram's predicted probability.",
+    "pca_variance": "Explained variance of the principal components.",
+    "network": "Feature module network: features, their terms and genes.",
+    "similarity": "Similarity between features' significant term sets.",
+}
+
 
 @dataclass
 class _Figure:
@@ -61,14 +171,30 @@ class _Table:
 
 
 @dataclass
+class _Stage:
+    """One stage's provenance: a compact table of its key parameters and inputs, and the full record."""
+
+    folder: str
+    stage: str
+    created: str
+    parameters: str  # HTML table
+    inputs: str  # HTML table ("" without inputs)
+    record: str  # the full record as indented JSON
+
+
+@dataclass
 class _Section:
     id: str
     title: str
     status: str = "ok"  # ok | notrun | error
     reason: str = ""
+    intro: str = ""
     notes: list[str] = field(default_factory=list)
     figures: list[_Figure] = field(default_factory=list)
     tables: list[_Table] = field(default_factory=list)
+    network: str = ""  # the module network as Cytoscape.js elements (JSON) for the interactive view
+    network_counts: tuple[int, int] = (0, 0)  # nodes, edges
+    stages: list[_Stage] = field(default_factory=list)
 
 
 class _NotRunError(Exception):
@@ -95,7 +221,7 @@ class _Figures:
         if self.folder is not None:
             with atomic_write(self.folder / f"{name}.png", mode="wb") as fh:
                 fh.write(data)
-        cap = caption or fig.get_label() or name.replace("_", " ")
+        cap = caption or fig.get_label() or _fallback_caption(fig, name)
         sec.figures.append(_Figure(caption=cap, data=base64.b64encode(data).decode("ascii"), name=name))
 
     def add_all(self, sec: _Section, figures: Mapping[str, Any], *, prefix: str, names: tuple[str, ...] | None = None) -> None:
@@ -104,11 +230,36 @@ class _Figures:
                 self.add(sec, figures[name], f"{prefix}_{name}")
 
 
+def _fallback_caption(fig: Any, name: str) -> str:
+    """A caption for a figure its plotting function left without one: its title, or what such a figure shows."""
+    titles = [t for t in [fig.get_suptitle(), *(ax.get_title() for ax in fig.get_axes())] if t]
+    for key, text in _FALLBACK_CAPTIONS.items():
+        if name.endswith(key):
+            text = text if not titles else f"{titles[0]}. {text}"
+            break
+    else:
+        text = (titles[0] + ".") if titles else "Figure of the " + name.split("_")[0] + " stage."
+    log.warning("report figure %s has no caption; shown as: %s", name, text)
+    return text
+
+
+def _first(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The table with the columns that matter (those present, in this order) first, the others after."""
+    head = [c for c in columns if c in df.columns]
+    return df[head + [c for c in df.columns if c not in head]]
+
+
 def _html_table(df: pd.DataFrame, *, max_rows: int = 25, index: bool = True) -> str:
+    """An HTML table with one header row (the index becomes its first column), sortable in the page."""
     shown = df.head(max_rows)
     if isinstance(df.index, pd.RangeIndex):
         index = False
-    html = shown.to_html(classes="data", border=0, index=index, float_format=lambda v: f"{v:.4g}",
+    names = [str(n) if n is not None else ("" if i == 0 else f"level {i}") for i, n in enumerate(shown.index.names)]
+    if index and not isinstance(shown.columns, pd.MultiIndex) and not set(names) & set(map(str, shown.columns)) \
+            and len(set(names)) == len(names):
+        shown = shown.reset_index(names=names)
+        index = False
+    html = shown.to_html(classes="data sortable", border=0, index=index, float_format=lambda v: f"{v:.4g}",
                          na_rep="", escape=True)
     if len(df) > max_rows:
         html += f'<p class="note">First {max_rows} of {len(df)} rows; the full table is in the results folder.</p>'
@@ -182,7 +333,7 @@ def _differential(res: Any, figs: _Figures) -> _Section:
                          f"approximation ({rule}). Fold change and direction are on the same (un-logged) scale.")
     figs.add_all(sec, diff.figures(), prefix="differential")
     table = diff.table
-    cols = [c for c in ("mean_positive", "mean_negative", "fold_change", "p_value", "q_value", "direction") if c in table]
+    cols = [c for c in ("p_value", "q_value", "fold_change", "direction", "mean_positive", "mean_negative") if c in table]
     sec.tables.append(_Table("Differential features (smallest p first)",
                              _html_table(table.sort_values("p_value", kind="mergesort")[cols])))
     return sec
@@ -257,8 +408,8 @@ def _association(res: Any, figs: _Figures) -> _Section:
         ratio = float(null["permutation_mean"].sum() / max(null["observed"].sum(), 1))
         sec.notes.append(f"Across features the permutation null selects {100 * min(ratio, 1):.0f} % as many "
                          "genes as observed (an estimate of the false-discovery proportion).")
-    cols = [c for c in ("observed", "permutation_mean", "permutation_low95", "permutation_high95", "empirical_p",
-                        "empirical_fdr", "beats_null", "expected_binomial", "binomial_low99", "binomial_high99",
+    cols = [c for c in ("beats_null", "empirical_p", "empirical_fdr", "observed", "permutation_mean", "permutation_low95",
+                        "permutation_high95", "expected_binomial", "binomial_low99", "binomial_high99",
                         "binomial_note") if c in null]
     order = null.sort_values(["empirical_p", "observed"], ascending=[True, False], kind="mergesort") \
         if "empirical_p" in null else null.sort_values("observed", ascending=False)
@@ -322,9 +473,9 @@ def _enrichment(res: Any, figs: _Figures) -> _Section:
     figs.add_all(sec, enr.figures(), prefix="enrichment")
     if not len(table):
         sec.notes.append("No feature had genes to test.")
-    cols = [c for c in ("feature", "library", "term", "overlap", "set_size", "p_value", "q_value", "odds_ratio",
-                        "empirical_fdr", "beats_null") if c in table]
-    sec.tables.append(_Table("Enriched terms (smallest q first; the feature's verdict against the null on the right)",
+    cols = [c for c in ("feature", "term", "q_value", "beats_null", "empirical_fdr", "overlap", "set_size", "p_value",
+                        "odds_ratio", "library") if c in table]
+    sec.tables.append(_Table("Enriched terms (smallest q first; beats_null and empirical_fdr: the feature's verdict against the null)",
                              _html_table(table.sort_values("q_value", kind="mergesort")[cols], index=False)))
     return sec
 
@@ -382,12 +533,77 @@ def _module(res: Any, figs: _Figures) -> _Section:
         sec.notes.append(f"{len(items)} feature(s) left out ({reason}): " + ", ".join(items[:8])
                          + (" ..." if len(items) > 8 else "") + ".")
     figs.add_all(sec, figs.of(mod), prefix="module", names=("network",))
+    nodes, edges = mod.network_nodes, mod.network_edges
+    if nodes is not None and len(nodes):
+        sec.network = _network_json(nodes, edges)
+        sec.network_counts = (len(nodes), 0 if edges is None else len(edges))
+        kinds = nodes["kind"].astype(str).value_counts() if "kind" in nodes else pd.Series(dtype=int)
+        sec.notes.append(
+            f"The interactive network holds {len(nodes)} nodes ({int(kinds.get('feature', 0))} features, "
+            f"{int(kinds.get('term', 0))} terms, {int(kinds.get('gene', 0))} genes) and {sec.network_counts[1]} edges "
+            "(similarity between features, feature–term enrichment, feature–gene association).")
     if mod.graph is not None:
         sec.notes.append("Network exports for Cytoscape / Gephi are in the module stage's folder (GraphML, "
                          "Cytoscape.js JSON, node and edge tables); feature nodes carry beats_null, empirical_p "
                          "and empirical_fdr.")
-    sec.tables.append(_Table("Feature module", _html_table(mod.module, index=False)))
+    sec.tables.append(_Table("Feature module", _html_table(_first(mod.module, (
+        "feature", "role", "beats_null", "empirical_p", "empirical_fdr", "n_terms", "similarity", "partner",
+        "p_value", "fold_change")), index=False)))
     return sec
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON-safe scalar of a table cell (NaN / NA: None)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if math.isnan(float(value)) else float(value)
+    return value if isinstance(value, (int, float, str)) else str(value)
+
+
+def _network_json(nodes: pd.DataFrame, edges: pd.DataFrame | None) -> str:
+    """The module network's node and edge tables as Cytoscape.js elements, JSON safe inside a ``<script>``.
+
+    Parameters
+    ----------
+    nodes
+        The module result's ``network_nodes`` (``id``, ``kind``, ``label`` and the node attributes).
+    edges
+        Its ``network_edges`` (``source``, ``target``, ``kind`` and the edge attributes).
+
+    Returns
+    -------
+    str
+        ``{"nodes": [{"data": ...}], "edges": [{"data": ...}]}``; each feature node also carries
+        ``short`` (its label without pyradiomics' ``original_`` prefix) and ``verdict``
+        (``"beats"``, ``"chance"`` or ``"none"``: against the association's permutation null).
+    """
+    from ..plotting._style import short_name
+
+    out_nodes = []
+    for rec in nodes.to_dict(orient="records"):
+        data = {str(k): _json_value(v) for k, v in rec.items()}
+        data = {k: v for k, v in data.items() if v is not None}
+        data["id"], data["label"] = str(data["id"]), str(data.get("label", data["id"]))
+        data["kind"] = str(data.get("kind", "other"))
+        if data["kind"] == "feature":
+            data["short"] = short_name(data["label"], 40)
+            flag = data.get("beats_null")
+            data["verdict"] = "none" if flag is None else ("beats" if flag in (True, "True", "true") else "chance")
+        out_nodes.append({"data": data})
+    out_edges = []
+    for i, rec in enumerate(edges.to_dict(orient="records") if edges is not None else ()):
+        data = {str(k): _json_value(v) for k, v in rec.items()}
+        data = {k: v for k, v in data.items() if v is not None}
+        data.update(id=f"e{i}", source=str(data["source"]), target=str(data["target"]))
+        out_edges.append({"data": data})
+    text = json.dumps({"nodes": out_nodes, "edges": out_edges}, ensure_ascii=False, allow_nan=False)
+    # inside <script type="application/json"> only "</" (and "<!--") could end or confuse the element
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _protocol_note(models: Any) -> str:
@@ -420,6 +636,47 @@ def _protocol_note(models: Any) -> str:
     return text
 
 
+#: The columns that matter first in the models stage's tables.
+_MODEL_TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "summary": ("feature_set", "protocol", "classifier", "auc_mean", "auc_sd", "auc_low", "auc_high", "n_features",
+                "sensitivity_mean", "specificity_mean", "accuracy_mean", "n_splits"),
+    "comparison": ("classifier", "feature_set_a", "protocol_a", "feature_set_b", "protocol_b", "difference_mean",
+                   "difference_low", "difference_high", "fraction_a_better"),
+    "validation": ("feature_set", "classifier", "auc", "delong_low", "delong_high", "sensitivity", "specificity",
+                   "accuracy", "ppv", "npv", "threshold"),
+    "validation_comparison": ("classifier", "feature_set_a", "feature_set_b", "auc_a", "auc_b", "difference",
+                              "p_value"),
+}
+
+#: Captions of the models stage's tables.
+_MODEL_TABLE_CAPTIONS: dict[str, str] = {
+    "summary": "Split AUC per feature set, protocol and classifier (mean, SD and 95 % interval over the splits)",
+    "comparison": "Paired comparisons of feature sets and protocols on the same splits",
+    "validation": "Validation cohort: AUC (DeLong 95 % CI), sensitivity and specificity per feature set and classifier",
+    "validation_comparison": "Validation cohort: AUC of two feature sets compared (DeLong test)",
+    "nomogram_validation": "Nomogram on the training and validation cohorts",
+    "nomogram_coefficients": "Nomogram: logistic coefficients",
+    "nomogram_points": "Nomogram: points per variable value",
+    "pca": "Principal components: explained and cumulative variance",
+}
+
+
+def _feature_sets_note(models: Any) -> str | None:
+    """Which feature sets the models stage compares, and how many features each holds."""
+    sets = (models.parameters or {}).get("feature_sets") or {}
+    if not sets:
+        return None
+    parts = []
+    for name, feats in sets.items():
+        feats = list(feats) if isinstance(feats, (list, tuple)) else []
+        parts.append(f"'{name}' ({len(feats)} feature{'s' if len(feats) != 1 else ''}"
+                     + {"differential": ": the features of the differential stage",
+                        "module": ": the differential features and their auxiliary features (the module stage)"}
+                     .get(str(name), "") + ")")
+    return ("Feature sets compared: " + "; ".join(parts) + ". Each figure's caption names the feature set and, for "
+            "the repeated splits, the protocol it shows.")
+
+
 def _models_section(key: str, title: str) -> Callable[[Any, _Figures], _Section]:
     fig_names, table_names = _MODEL_SECTIONS[key]
 
@@ -428,6 +685,9 @@ def _models_section(key: str, title: str) -> Callable[[Any, _Figures], _Section]
         sec = _Section(key, title)
         if key == "models":
             sec.notes.append(_protocol_note(models))
+            note = _feature_sets_note(models)
+            if note:
+                sec.notes.append(note)
             infl = models.protocol_inflation() if hasattr(models, "protocol_inflation") else None
             if infl is not None and len(infl):
                 sec.tables.append(_Table("Paper protocol against nested protocol (mean split AUC, paired)",
@@ -437,8 +697,9 @@ def _models_section(key: str, title: str) -> Callable[[Any, _Figures], _Section]
         for name in table_names:
             t = tables.get(name)
             if t is not None:
-                sec.tables.append(_Table(name.replace("_", " ").capitalize(),
-                                         _html_table(t, index=not isinstance(t.index, pd.RangeIndex))))
+                sec.tables.append(_Table(_MODEL_TABLE_CAPTIONS.get(name, name.replace("_", " ").capitalize()),
+                                         _html_table(_first(t, _MODEL_TABLE_COLUMNS.get(name, ())),
+                                                     index=not isinstance(t.index, pd.RangeIndex), max_rows=50)))
         if not sec.figures and not sec.tables:
             raise _NotRunError(f"the models stage holds no {key} figure or table"
                           + (" (needs models.clinical)" if key == "nomogram" else ""))
@@ -524,27 +785,49 @@ def _deep_models(res: Any, figs: _Figures) -> _Section:
     return sec
 
 
+def _short(value: Any, width: int = 80) -> str:
+    """One parameter's value for the compact provenance table (long values: a summary; the full one is in the JSON)."""
+    if isinstance(value, Mapping):
+        return f"({len(value)} entries; see the full record)"
+    if isinstance(value, (list, tuple)):
+        if all(isinstance(v, (str, int, float, bool)) or v is None for v in value) and len(value) <= 8:
+            text = ", ".join(map(str, value))
+            if len(text) <= width:
+                return text
+        return f"({len(value)} items; see the full record)"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    text = " ".join(str(value).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _stage_provenance(folder: str, rec: Mapping[str, Any]) -> _Stage:
+    params = dict(rec.get("parameters") or {})
+    rows = [{"parameter": k, "value": _short(v)} for k, v in params.items()]
+    rows += [{"parameter": f"seed ({k})", "value": _short(v)} for k, v in (rec.get("seeds") or {}).items()
+             if params.get(k, object()) != v]  # a seed that is also a parameter is listed once
+    rows.append({"parameter": "synthetic inputs", "value": str(bool(rec.get("synthetic", False)))})
+    inputs = [{"input": key, "file": Path(str((entry or {}).get("path", ""))).name,
+               "sha256": ((entry or {}).get("sha256") or "")[:16]}
+              for key, entry in (rec.get("inputs") or {}).items()]
+    full = {k: v for k, v in rec.items() if k != "packages"}
+    return _Stage(folder=folder, stage=str(rec.get("stage", folder)), created=str(rec.get("created", "")),
+                  parameters=_html_table(pd.DataFrame(rows, columns=["parameter", "value"]), max_rows=200,
+                                         index=False),
+                  inputs=_html_table(pd.DataFrame(inputs), max_rows=100, index=False) if inputs else "",
+                  record=json.dumps(full, indent=1, sort_keys=False, default=str))
+
+
 def _provenance(res: Any, figs: _Figures) -> _Section:
     sec = _Section("provenance", "Provenance")
-    rows, inputs = [], []
     packages: dict[str, Any] = {}
     for folder, rec in res.provenance.items():
-        rows.append({
-            "folder": folder, "stage": rec.get("stage", ""), "created": rec.get("created", ""),
-            "synthetic": rec.get("synthetic", False),
-            "parameters": ", ".join(f"{k}={v}" for k, v in (rec.get("parameters") or {}).items()),
-            "seeds": ", ".join(f"{k}={v}" for k, v in (rec.get("seeds") or {}).items()),
-        })
-        for key, entry in (rec.get("inputs") or {}).items():
-            inputs.append({"stage": rec.get("stage", ""), "input": key, "path": (entry or {}).get("path", ""),
-                           "sha256": ((entry or {}).get("sha256") or "")[:16]})
+        sec.stages.append(_stage_provenance(folder, rec))
         packages = packages or {k: v for k, v in (rec.get("packages") or {}).items() if v}
-    if not rows:
+    if not sec.stages:
         raise _NotRunError("no stage recorded its provenance")
-    sec.tables.append(_Table("Stages (parameters and seeds)", _html_table(pd.DataFrame(rows), max_rows=100, index=False)))
-    if inputs:
-        sec.tables.append(_Table("Input files (SHA-256, first 16 hex digits)",
-                                 _html_table(pd.DataFrame(inputs), max_rows=100, index=False)))
+    sec.notes.append(f"{len(sec.stages)} stage record(s), in the order the results folder lists them. The package "
+                     "versions at the end are those of the first record that lists them.")
     if packages:
         sec.tables.append(_Table("Package versions", _html_table(
             pd.DataFrame(sorted(packages.items()), columns=["package", "version"]), max_rows=100, index=False)))
@@ -630,17 +913,23 @@ def render(
             sec = _Section(sid, stitle, status="error", reason=f"{type(exc).__name__}: {exc}")
         if sec.status != "ok":
             log.info("report section %r: %s (%s)", sid, sec.status, sec.reason)
+        sec.intro = INTRODUCTIONS.get(sid, "")
         sections.append(sec)
 
     env = Environment(loader=PackageLoader("radiogenomics.report", "templates"),
                       autoescape=select_autoescape(["html", "j2"]))
+    page_title = title if not synthetic or "SYNTHETIC" in title.upper() else f"{title} (SYNTHETIC DATA)"
+    network = any(s.network for s in sections)
     html = env.get_template("report.html.j2").render(
         title=title,
+        page_title=page_title,
         synthetic=bool(synthetic),
         sections=sections,
         version=__version__,
         created=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         results_dir=str(results.root),
+        cytoscape_js=_vendor("cytoscape.min.js") if network else "",
+        cytoscape_version=CYTOSCAPE_VERSION,
     )
     out = Path(out_path)
     with atomic_write(out) as fh:
