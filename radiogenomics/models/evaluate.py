@@ -386,14 +386,15 @@ def _nomogram_predictors(clin: pd.DataFrame, radiomic_score: pd.Series
     for c in train.columns:
         n_missing = int(train[c].isna().sum())
         if n_missing:
-            reason = f"{n_missing} missing value(s) in the training cohort: left out of the nomogram"
+            reason = (f"{n_missing} missing value(s) in the training cohort (patient(s) "
+                      f"{format_names(train.index[train[c].isna()])}): left out of the nomogram")
         elif train[c].nunique() < 2:
             reason = "a single value in the training cohort: left out of the nomogram"
         else:
             keep.append(c)
             continue
         dropped.append({"kind": "clinical variable", "item": str(c), "reason": reason})
-        log.info("nomogram: clinical variable %s: %s", c, reason)
+        log.warning("nomogram: clinical variable %r: %s", c, reason)
     levels = {c: sorted(train[c].unique(), key=str) for c in keep if not pd.api.types.is_numeric_dtype(train[c])}
     encode = _ClinicalEncoder(keep, levels)
     return pd.concat([radiomic_score, encode(train)], axis=1), dropped, encode
