@@ -522,6 +522,35 @@ def test_snakemake_alone_reads_the_default_config_without_yte(tmp_path: Path) ->
     assert not marker.exists()
 
 
+def test_config_values_and_paths_never_reach_the_shell_unquoted(tmp_path: Path) -> None:
+    """A title with an apostrophe and a shell command, a preset with one, and an input path with spaces,
+    ';' and unicode: every planned shell line splits (as the shell does) into the intended arguments
+    (the odd path one argument), and no shell line holds a config value: each stage reads its settings
+    from the validated config."""
+    import shlex
+
+    from _workflow_run import run_cli
+
+    work = copy_test_dir(tmp_path / "w")
+    odd = work / "data" / "my feats; touch PWNED é.csv"
+    (work / "data" / "features_training.csv").rename(odd)
+    cfg = yaml.safe_load((work / "config" / "config.yaml").read_text())
+    cfg["imaging"]["features"] = str(odd.relative_to(work))
+    cfg["imaging"]["preset"] = "ultrasound2d --out X; touch PWNED; true"
+    cfg["report"]["title"] = "Cui et al.'s cohort'; touch PWNED; echo '"
+    (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    dry = run_cli("run", "--config", str(work / "config" / "config.yaml"), "--directory", str(work), "-n",
+                  cwd=work, timeout=300)
+    planned = dry.stdout + dry.stderr
+    assert dry.returncode == 0, planned[-3000:]
+    shell = [ln.strip() for ln in planned.splitlines() if "radiogenomics" in ln and " --out " in ln]
+    assert len(shell) >= 8 and any(" report " in ln for ln in shell), planned[-3000:]
+    assert not [ln for ln in shell if "touch PWNED;" in ln or "al.'s" in ln or "ultrasound2d --out X" in ln]
+    extract = shlex.split(next(ln for ln in shell if " extract " in ln and "training" in ln))
+    assert extract[extract.index("--features") + 1] == str(odd.relative_to(work))
+    assert "touch" not in extract and extract[extract.index(">") - 1] == "results/imaging/training"
+
+
 # -------------------------------------------------------------------- interruption of `radiogenomics run`
 def _hashes(results: Path) -> dict[str, str]:
     import radiogenomics as rg
@@ -813,6 +842,23 @@ def test_corrupt_geo_cache_entry_names_the_file_and_the_fix(tmp_path: Path) -> N
             read_series("GSE45827", load_manifest("GSE45827"), kind=kind, cache_dir=tmp_path, retries=1)
         text = str(info.value)
         assert str(entry) in text and "delete it" in text, text
+
+
+def test_corrupt_extraction_cache_entry_is_recomputed_with_a_warning(tmp_path: Path, caplog) -> None:
+    import logging
+
+    import radiogenomics as rg
+
+    sheet = _us_cohort(tmp_path / "us", n_patients=2)
+    first = rg.extract(sheet, cache_dir=tmp_path / "cache")
+    entries = sorted((tmp_path / "cache").glob("*.json"))
+    assert len(entries) == 2
+    entries[0].write_text('{"features": {"original_firstorder_Mean": ')  # cut short
+    with caplog.at_level(logging.WARNING, logger="radiogenomics"):
+        again = rg.extract(sheet, cache_dir=tmp_path / "cache")
+    assert any(str(entries[0]) in m and "corrupt" in m for m in caplog.messages), caplog.messages
+    assert again.parameters["n_cached"] == 1 and again.parameters["n_computed"] == 1
+    pd.testing.assert_frame_equal(again.features, first.features)
 
 
 def test_corrupt_enrichr_cache_entry_names_the_file_and_the_fix(tmp_path: Path) -> None:

@@ -111,9 +111,10 @@ def case_files(sheet, *, sequences=(), allow_outside_paths=None):
     """The image and mask files a case sheet names (resolved as the package reads them: relative to
     the sheet's folder), so that replacing one re-runs the rules that read the sheet.
 
-    Only files that exist are listed: a missing one is left to the stage, which records it as a
-    failed case or refuses the sheet, naming it. A sheet the package cannot read (or a path it
-    refuses) adds nothing here; the stage itself then fails with that message.
+    A folder (a DICOM series) stands for the files inside it. Only files that exist are listed: a
+    missing one is left to the stage, which records it as a failed case or refuses the sheet,
+    naming it. A sheet the package cannot read (or a path it refuses) adds nothing here; the
+    stage itself then fails with that message.
     """
     from radiogenomics._validation import RadiogenomicsError
     from radiogenomics.imaging.cases import read_cases
@@ -125,8 +126,14 @@ def case_files(sheet, *, sequences=(), allow_outside_paths=None):
     except (RadiogenomicsError, OSError, ValueError):
         return []
     columns = list(dict.fromkeys(["image", "mask", *(sequences or ())]))
-    files = dict.fromkeys(str(p) for col in columns for p in cases[col])
-    return [f for f in files if Path(f).is_file()]
+    out = []
+    for name in dict.fromkeys(str(p) for col in columns for p in cases[col]):
+        path = Path(name)
+        if path.is_file():
+            out.append(name)
+        elif path.is_dir():  # a DICOM series: the files inside it
+            out += [str(f) for f in sorted(path.rglob("*")) if f.is_file()]
+    return list(dict.fromkeys(out))
 
 
 def imaging_source(cohort):
