@@ -211,6 +211,10 @@ CASES: dict[str, tuple[Callable[[Path, dict], list], str]] = {
         lambda t, u: ["geo", "import", "--name", "S", "--expression", EXPR,
                       "--labels", _table(t / "l.csv", pd.read_csv(ELABELS, index_col=0).assign(her2="NA"))],
         "no sample has a 0/1 HER2 label"),
+    "geo_fetch_no_labelled_sample": (  # every sample a cell line: excluded by the manifest's inclusion rules
+        lambda t, u: ["geo", "fetch", "GSE45827", "--no-scale-check", "--soft", _csv(
+            t / "GSE45827_family.soft", _soft(t / "s.soft", ["GSM1", "GSM2"], ["GSM1", "GSM2"]).read_text().replace(
+                "her2: 1", "cell line: MCF7"))], "no sample has a 0/1 HER2 label"),
     "geo_import_bad_name": (lambda t, u: ["geo", "import", "--name", "a b;c", "--expression", EXPR,
                                           "--labels", ELABELS], "a b;c"),
     "geo_import_scale_unknown": (lambda t, u: ["geo", "import", "--name", "S", "--expression", EXPR,

@@ -415,6 +415,11 @@ def prepare_series(
     extra = series.values.index.difference(decisions.index)
     if len(extra):
         raise InputError(f"{acc}: sample(s) {format_names(extra)} have values but no characteristics.")
+    if not (decisions["status"] != "excluded").any():  # zero labelled samples is an error, never an empty result
+        reasons = decisions["reason"].astype(str).value_counts()
+        shown = "; ".join(f"{n} {reason}" for reason, n in reasons.head(3).items())
+        raise InputError(f"{acc}: no sample has a 0/1 HER2 label: all {len(decisions)} were excluded ({shown}); "
+                         f"check the manifest's HER2 and inclusion rules ({manifest.source}).")
     probes = None
     if series.gene_level:
         genes = series.values
