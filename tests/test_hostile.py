@@ -104,6 +104,13 @@ def _ten() -> list[str]:
     return list(lab[lab == 1].index[:5]) + list(lab[lab == 0].index[:5])
 
 
+def _corrupt_results(t: Path, up) -> list:
+    """A results folder whose differential table is cut short."""
+    shutil.copytree(up["differential"], t / "res" / "differential")
+    (t / "res" / "differential" / "differential.parquet").write_bytes(b"PAR1cut")
+    return ["report", "--results", t / "res"]
+
+
 def _diff(t: Path, up) -> list:
     return ["differential", "--features", FEATS, "--labels", LABELS]
 
@@ -274,10 +281,11 @@ CASES: dict[str, tuple[Callable[[Path, dict], list], str]] = {
     # ---------------------------------------------------------------- report
     "report_results_empty": (lambda t, u: (t / "empty").mkdir() or ["report", "--results", t / "empty"], "empty"),
     "report_results_missing": (lambda t, u: ["report", "--results", t / "nothing"], "nothing"),
+    "report_results_corrupt": (lambda t, u: _corrupt_results(t, u), "differential.parquet"),
 }
 
 #: Cases whose output is a file, not a stage folder (the report).
-_FILE_OUT = {"report_results_empty", "report_results_missing"}
+_FILE_OUT = {"report_results_empty", "report_results_missing", "report_results_corrupt"}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -329,6 +337,26 @@ def test_os_errors_while_writing_are_one_line_and_leave_the_output(code: int, wo
     r = CliRunner().invoke(app, ["--debug", "differential", "--features", str(FEATS), "--labels", str(LABELS),
                                  "--out", str(out)])
     assert r.exit_code == 2 and "Traceback" in r.output and r.output.strip().splitlines()[-1] == last
+
+
+def test_ctrl_c_while_writing_leaves_the_earlier_result_whole(tmp_path: Path, up, monkeypatch) -> None:
+    """Ctrl-C after some tables are written (the models stage had left 15 files without provenance):
+    the earlier result stays as it was and no temporary folder is left beside it."""
+    out = tmp_path / "old"
+    shutil.copytree(up["differential"], out)
+    before = _tree(out)
+    real, calls = pd.DataFrame.to_parquet, []
+
+    def interrupted(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", interrupted)
+    r = CliRunner().invoke(app, ["differential", "--features", str(FEATS), "--labels", str(LABELS), "--out", str(out)])
+    assert r.exit_code != 0 and len(calls) == 2
+    assert _tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
 
 
 @pytest.mark.parametrize("where", ["file", "under_a_file"])
