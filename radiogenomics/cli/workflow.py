@@ -369,11 +369,10 @@ def report(
     from ..report import render
 
     opts = stage_options(ctx, "report", {"title": title}, config)
-    for target, what in ((out, "--out"), (figures, "--figures")):
-        if target is not None and what == "--out" and target.is_dir():
-            raise InputError(f"{target}: is a folder; --out names the HTML file to write.")
-        if target is not None and what == "--figures" and target.exists() and not target.is_dir():
-            raise InputError(f"{target}: exists and is a file; --figures names a folder.")
+    if out.is_dir():
+        raise InputError(f"{out}: is a folder; --out names the HTML file to write.")
+    if figures is not None and figures.exists() and not figures.is_dir():
+        raise InputError(f"{figures}: exists and is a file; --figures names a folder.")
     loaded = read_results(results)
     if not loaded.stages():
         raise InputError(f"{results}: no stage result found; run the workflow (or a stage command) first.")
