@@ -740,14 +740,14 @@ def test_models_without_validation_into_a_folder_that_had_one(tmp_path: Path, ca
     again = rg.read_results(root).models
     assert again.validation_predictions is None
     row = again.dropped[(again.dropped["kind"] == "clinical variable") & (again.dropped["item"] == "age")]
-    assert len(row) == 1 and gap in row["reason"].iloc[0], again.dropped
+    assert len(row) == 1 and row["samples"].iloc[0] == gap and "1 missing value" in row["reason"].iloc[0], row
     assert any("'age'" in m and gap in m for m in caplog.messages) or ("'age'" in r.output and gap in r.output)
     variables = list(again.nomogram_coefficients["variable"])
     assert "radiomic_score" in variables and any(v.startswith("grade") for v in variables)
     assert not [v for v in variables if v.startswith("age")]
     html = render(rg.read_results(root), tmp_path / "r.html").read_text()
     # the held-out section shows the training cohort's out-of-fold predictions, no validation table
-    assert "Validation comparison" not in html and "evaluation_cohort=training_oof" in html
+    assert "Validation cohort:" not in html and "training, out-of-fold" in html
     assert "Clinical variable &#39;age&#39;" in html and gap in html
 
 

@@ -700,7 +700,10 @@ def _models_section(key: str, title: str) -> Callable[[Any, _Figures], _Section]
                                          _html_table(infl, max_rows=50)))
         if key == "nomogram" and len(models.dropped):
             left = models.dropped[models.dropped["kind"] == "clinical variable"]
-            sec.notes += [f"Clinical variable {r.item!r} {r.reason}." for r in left.itertuples()]
+            for r in left.to_dict("records"):
+                named = r.get("samples")
+                sec.notes.append(f"Clinical variable {r['item']!r}: {r['reason']}"
+                                 + (f" (patient(s) {named})" if isinstance(named, str) and named else "") + ".")
         figs.add_all(sec, figs.of(models), prefix="models", names=fig_names)
         tables = models.tables()
         for name in table_names:
