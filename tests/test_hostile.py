@@ -893,6 +893,38 @@ def test_corrupt_extraction_cache_entry_is_recomputed_with_a_warning(tmp_path: P
     pd.testing.assert_frame_equal(again.features, first.features)
 
 
+def test_geo_fetch_of_several_series_writes_none_when_one_fails(tmp_path: Path, monkeypatch, shared_data) -> None:
+    """The second series' download is cut short: the first series (fine) is not written either."""
+    import gzip
+
+    from test_expression import CASES as SAMPLES
+    from test_expression import MANIFESTS, _values, write_series_matrix
+
+    import radiogenomics.expression.geo as geo
+
+    folder = tmp_path / "manifests"
+    folder.mkdir()
+    doc = yaml.safe_load((MANIFESTS / "GSE129559.yaml").read_text())
+    for acc in ("GSE900001", "GSE900003"):
+        (folder / f"{acc}.yaml").write_text(yaml.safe_dump(dict(doc, accession=acc)))
+
+    def fake(acc: str, kind: str, dest: Path) -> None:
+        if acc == "GSE900001":
+            write_series_matrix(dest, SAMPLES, _values(list(SAMPLES)), accession=acc)
+        else:
+            dest.write_bytes(gzip.compress(b"!Series_title\t\"cut")[:20])
+    monkeypatch.setattr(geo, "_download", fake)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["geo", "fetch", "GSE900001", "GSE900003", "--kind", "series_matrix", "--cache",
+                                 str(tmp_path / "cache"), "--retries", "1", "--platform-table",
+                                 str(shared_data / "gpl570" / "GPL570_probe_to_symbol.csv.gz"),
+                                 "--manifest-dir", str(folder), "--out", str(out)])
+    assert r.exit_code == 2, r.output
+    last = r.output.strip().splitlines()[-1]
+    assert "GSE900003_series_matrix.txt.gz" in last and "delete it" in last, last
+    assert not out.exists()
+
+
 def test_corrupt_enrichr_cache_entry_names_the_file_and_the_fix(tmp_path: Path) -> None:
     from radiogenomics import DataFileError
     from radiogenomics.enrichment import load_library
