@@ -815,7 +815,7 @@ def test_report_writes_nothing_before_it_has_rendered(tmp_path: Path, up, monkey
     import jinja2
 
     results = tmp_path / "results"
-    shutil.copytree(up["differential"], results / "differential")  # one stage: a short report
+    shutil.copytree(up["association"], results / "association")  # one stage with one figure: a short report
     out, figs = tmp_path / "rep" / "report.html", tmp_path / "rep" / "figures"
     figs.mkdir(parents=True)
     (figs / "mine.png").write_bytes(b"old")
