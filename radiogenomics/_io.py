@@ -27,6 +27,7 @@ __all__ = [
     "cache_folder",
     "umask_mode",
     "atomic_write",
+    "staged_folder",
     "write_table",
     "write_tables",
     "write_json",
@@ -170,6 +171,42 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        raise
+
+
+@contextmanager
+def staged_folder(folder: str | os.PathLike) -> Iterator[Path]:
+    """A fresh temporary folder beside ``folder`` that replaces it, whole, on success.
+
+    For commands that write plain tables rather than a stage result (``stability``,
+    ``harmonize``): the same contract as :meth:`radiogenomics.StageResult.write`. ``folder``
+    is checked first (absent, empty or an earlier result); on an exception the temporary
+    folder is removed and ``folder`` is left as it was.
+
+    Parameters
+    ----------
+    folder
+        Destination folder.
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary folder to write into.
+    """
+    import shutil
+    import uuid
+
+    from ._results import _replace_folder, check_output_folder
+
+    folder = check_output_folder(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir(mode=umask_mode(0o777))
+    try:
+        yield tmp
+        _replace_folder(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

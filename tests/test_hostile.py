@@ -104,6 +104,13 @@ def _ten() -> list[str]:
     return list(lab[lab == 1].index[:5]) + list(lab[lab == 0].index[:5])
 
 
+def _corrupt_results(t: Path, up) -> list:
+    """A results folder whose differential table is cut short."""
+    shutil.copytree(up["differential"], t / "res" / "differential")
+    (t / "res" / "differential" / "differential.parquet").write_bytes(b"PAR1cut")
+    return ["report", "--results", t / "res"]
+
+
 def _diff(t: Path, up) -> list:
     return ["differential", "--features", FEATS, "--labels", LABELS]
 
@@ -138,6 +145,13 @@ CASES: dict[str, tuple[Callable[[Path, dict], list], str]] = {
     "extract_labels_missing": (lambda t, u: ["extract", "--features", FEATS, "--labels", t / "nol.csv"], "nol.csv"),
     "extract_every_case_fails": (lambda t, u: ["extract", "--cases", _sheet(t, "missing.png")], "missing.png"),
     "extract_preset_unknown": (lambda t, u: ["extract", "--cases", _sheet(t, "i.png"), "--preset", "moon"], "moon"),
+    # ---------------------------------------------------------------- deep: the same case sheets
+    "deep_run_path_escapes_sheet_folder": (lambda t, u: ["deep", "run", "--cases", _sheet(t, "../../etc/passwd")],
+                                           "outside the sheet folder"),
+    "deep_compare_absolute_path": (lambda t, u: ["deep", "compare", "--cases", _sheet(t, "/etc/shadow")],
+                                   "/etc/shadow"),
+    "deep_features_absolute_mask": (lambda t, u: ["deep", "features", "--cases", _sheet(t, "i.png", "/etc/passwd")],
+                                    "/etc/passwd"),
     # ---------------------------------------------------------------- differential
     "differential_threshold_above_one": (lambda t, u: [*_diff(t, u), "--threshold", "2"], "threshold"),
     "differential_select_by_unknown": (lambda t, u: [*_diff(t, u), "--select-by", "z"], "select_by"),
@@ -204,6 +218,10 @@ CASES: dict[str, tuple[Callable[[Path, dict], list], str]] = {
         lambda t, u: ["geo", "import", "--name", "S", "--expression", EXPR,
                       "--labels", _table(t / "l.csv", pd.read_csv(ELABELS, index_col=0).assign(her2="NA"))],
         "no sample has a 0/1 HER2 label"),
+    "geo_fetch_no_labelled_sample": (  # every sample a cell line: excluded by the manifest's inclusion rules
+        lambda t, u: ["geo", "fetch", "GSE45827", "--no-scale-check", "--soft", _csv(
+            t / "GSE45827_family.soft", _soft(t / "s.soft", ["GSM1", "GSM2"], ["GSM1", "GSM2"]).read_text().replace(
+                "her2: 1", "cell line: MCF7"))], "no sample has a 0/1 HER2 label"),
     "geo_import_bad_name": (lambda t, u: ["geo", "import", "--name", "a b;c", "--expression", EXPR,
                                           "--labels", ELABELS], "a b;c"),
     "geo_import_scale_unknown": (lambda t, u: ["geo", "import", "--name", "S", "--expression", EXPR,
@@ -263,10 +281,11 @@ CASES: dict[str, tuple[Callable[[Path, dict], list], str]] = {
     # ---------------------------------------------------------------- report
     "report_results_empty": (lambda t, u: (t / "empty").mkdir() or ["report", "--results", t / "empty"], "empty"),
     "report_results_missing": (lambda t, u: ["report", "--results", t / "nothing"], "nothing"),
+    "report_results_corrupt": (lambda t, u: _corrupt_results(t, u), "differential.parquet"),
 }
 
 #: Cases whose output is a file, not a stage folder (the report).
-_FILE_OUT = {"report_results_empty", "report_results_missing"}
+_FILE_OUT = {"report_results_empty", "report_results_missing", "report_results_corrupt"}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -318,6 +337,26 @@ def test_os_errors_while_writing_are_one_line_and_leave_the_output(code: int, wo
     r = CliRunner().invoke(app, ["--debug", "differential", "--features", str(FEATS), "--labels", str(LABELS),
                                  "--out", str(out)])
     assert r.exit_code == 2 and "Traceback" in r.output and r.output.strip().splitlines()[-1] == last
+
+
+def test_ctrl_c_while_writing_leaves_the_earlier_result_whole(tmp_path: Path, up, monkeypatch) -> None:
+    """Ctrl-C after some tables are written (the models stage had left 15 files without provenance):
+    the earlier result stays as it was and no temporary folder is left beside it."""
+    out = tmp_path / "old"
+    shutil.copytree(up["differential"], out)
+    before = _tree(out)
+    real, calls = pd.DataFrame.to_parquet, []
+
+    def interrupted(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", interrupted)
+    r = CliRunner().invoke(app, ["differential", "--features", str(FEATS), "--labels", str(LABELS), "--out", str(out)])
+    assert r.exit_code != 0 and len(calls) == 2
+    assert _tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
 
 
 @pytest.mark.parametrize("where", ["file", "under_a_file"])
@@ -388,6 +427,35 @@ def test_case_sheet_paths_confined_unless_allowed(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="outside the sheet folder"):
         rg.extract(out)
     assert source_defaults("imaging")["allow_outside_paths"] is False
+
+
+def test_deep_case_sheet_with_outside_paths_allowed_explicitly(tmp_path: Path) -> None:
+    """The deep stages take the imaging stage's option (API keyword, config key, CLI flag)."""
+    pytest.importorskip("torch")
+    import inspect
+
+    import radiogenomics as rg
+    from radiogenomics import InputError
+    from radiogenomics._config import source_defaults
+    from radiogenomics.deep.stage import read_and_crop
+
+    sheet = _us_cohort(tmp_path / "us")
+    table = pd.read_csv(sheet, dtype=str)
+    (tmp_path / "elsewhere").mkdir()
+    for col in ("image", "mask"):
+        table[col] = "../us/" + table[col]
+    outside = _table(tmp_path / "elsewhere" / "cases.csv", table, index=False)
+    crop = dict(sequences=None, register=False, size=16, margin=0.1, background="keep", intensity="uint8")
+    with pytest.raises(InputError, match="outside the sheet folder"):
+        read_and_crop(outside, **crop)
+    got, crops, _ = read_and_crop(outside, allow_outside_paths=True, **crop)
+    assert len(got) == len(table) and len(crops) == len(table)
+    assert got["image"].iloc[0] == str((tmp_path / "us" / table["image"].iloc[0]).resolve())
+    for section, func in (("deep", rg.deep.run), ("deep_comparison", rg.deep.compare),
+                          ("deep_features", rg.deep.cross_fit)):
+        assert source_defaults(section)["allow_outside_paths"] is False
+        assert inspect.signature(func).parameters["allow_outside_paths"].default is False
+    assert inspect.signature(rg.deep.apply_model).parameters["allow_outside_paths"].default is False
 
 
 # -------------------------------------------------------------------- checkpoints
@@ -486,6 +554,35 @@ def test_snakemake_alone_reads_the_default_config_without_yte(tmp_path: Path) ->
     assert not marker.exists()
 
 
+def test_config_values_and_paths_never_reach_the_shell_unquoted(tmp_path: Path) -> None:
+    """A title with an apostrophe and a shell command, a preset with one, and an input path with spaces,
+    ';' and unicode: every planned shell line splits (as the shell does) into the intended arguments
+    (the odd path one argument), and no shell line holds a config value: each stage reads its settings
+    from the validated config."""
+    import shlex
+
+    from _workflow_run import run_cli
+
+    work = copy_test_dir(tmp_path / "w")
+    odd = work / "data" / "my feats; touch PWNED é.csv"
+    (work / "data" / "features_training.csv").rename(odd)
+    cfg = yaml.safe_load((work / "config" / "config.yaml").read_text())
+    cfg["imaging"]["features"] = str(odd.relative_to(work))
+    cfg["imaging"]["preset"] = "ultrasound2d --out X; touch PWNED; true"
+    cfg["report"]["title"] = "Cui et al.'s cohort'; touch PWNED; echo '"
+    (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    dry = run_cli("run", "--config", str(work / "config" / "config.yaml"), "--directory", str(work), "-n",
+                  cwd=work, timeout=300)
+    planned = dry.stdout + dry.stderr
+    assert dry.returncode == 0, planned[-3000:]
+    shell = [ln.strip() for ln in planned.splitlines() if "radiogenomics" in ln and " --out " in ln]
+    assert len(shell) >= 8 and any(" report " in ln for ln in shell), planned[-3000:]
+    assert not [ln for ln in shell if "touch PWNED;" in ln or "al.'s" in ln or "ultrasound2d --out X" in ln]
+    extract = shlex.split(next(ln for ln in shell if " extract " in ln and "training" in ln))
+    assert extract[extract.index("--features") + 1] == str(odd.relative_to(work))
+    assert "touch" not in extract and extract[extract.index(">") - 1] == "results/imaging/training"
+
+
 # -------------------------------------------------------------------- interruption of `radiogenomics run`
 def _hashes(results: Path) -> dict[str, str]:
     import radiogenomics as rg
@@ -522,8 +619,8 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _interrupt(work: Path, point: str) -> None:
-    """Start ``radiogenomics run``, SIGINT it (the command alone) at ``point``; check it stopped cleanly."""
+def _interrupt(work: Path, point: str, sig: int = signal.SIGINT) -> None:
+    """Start ``radiogenomics run``, signal it (the command alone) at ``point``; check it stopped cleanly."""
     proc = _start_run(work)
     seen = []
     for line in proc.stdout:
@@ -534,10 +631,11 @@ def _interrupt(work: Path, point: str) -> None:
     assert proc.poll() is None, f"{point}: " + "".join(seen[-40:])
     snake = _descendants(proc.pid)
     assert snake, "no Snakemake process under the command"
-    proc.send_signal(signal.SIGINT)  # to the command alone (not its process group): it forwards the signal
+    proc.send_signal(sig)  # to the command alone (not its process group): it forwards the signal
     rest, _ = proc.communicate(timeout=300)
-    assert proc.returncode == 130, "".join(seen[-20:]) + rest[-3000:]
-    assert "interrupted" in rest
+    assert proc.returncode == 128 + sig, "".join(seen[-20:]) + rest[-3000:]
+    if sig == signal.SIGINT:
+        assert "interrupted" in rest
     alive = [p for p in snake if Path(f"/proc/{p}").exists() and "zombie" not in
              Path(f"/proc/{p}/status").read_text(errors="replace").lower()]
     assert alive == [], f"{point}: jobs outlived the command: {alive}"
@@ -556,6 +654,299 @@ def test_run_interrupted_with_sigint_at_three_points_resumes_to_identical_result
     work = copy_test_dir(tmp_path / "w")
     for point in ("first job", "differential", "enrichment"):
         _interrupt(work, point)
+    again = subprocess.run(
+        [sys.executable, "-c", "from radiogenomics.cli import main; main()", "run", "--config",
+         str(work / "config" / "config.yaml"), "--directory", str(work), "--cores", "1"],
+        cwd=work, capture_output=True, text=True, timeout=900, check=False)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert _hashes(work / "results") == reference
+
+
+# -------------------------------------------------------------------- stale and partial results
+def _us_cohort(folder: Path, *, n_patients: int = 4) -> Path:
+    """A tiny synthetic ultrasound case sheet (PNG images and masks beside it)."""
+    from radiogenomics.imaging.synthetic import make_ultrasound_cohort
+
+    make_ultrasound_cohort(folder, n_patients=n_patients, images_per_patient=1, size=48, seed=3)
+    return folder / "cases.csv"
+
+
+def test_replacing_an_image_reruns_extraction(tmp_path: Path) -> None:
+    """The case sheets' images and masks are inputs of the workflow's extract rule. Two cohorts, both
+    extracted after their files were written; one image of the validation sheet is then replaced:
+    one dry run plans extraction for that cohort alone (the untouched training cohort has nothing to do)."""
+    from _workflow_run import run_cli
+
+    from radiogenomics._results import stage_folder
+
+    work = copy_test_dir(tmp_path / "w")
+    sheets = {"training": _us_cohort(work / "data" / "us"), "validation": _us_cohort(work / "data" / "us_v")}
+    cfg = yaml.safe_load((work / "config" / "config.yaml").read_text())
+    cfg["imaging"] = {"cases": "data/us/cases.csv", "validation": {"cases": "data/us_v/cases.csv"}}
+    (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    old = 1_600_000_000
+    targets = []
+    for cohort, sheet in sheets.items():
+        for p in [*(sheet.parent / "images").iterdir(), *(sheet.parent / "masks").iterdir(), sheet]:
+            os.utime(p, (old, old))
+        # an extraction result newer than its sheet, images and masks (as a finished run leaves it)
+        target = str(stage_folder("extraction", "results", cohort=cohort))
+        done = work / target
+        done.mkdir(parents=True)
+        (done / "provenance.json").write_text('{"stages": {}}')
+        for p in (done / "provenance.json", done):
+            os.utime(p, (old + 100, old + 100))
+        targets.append(target)
+    image = sorted((sheets["validation"].parent / "images").iterdir())[1]
+    image.write_bytes(image.read_bytes())  # replaced: same name, newer file
+    r = run_cli("run", "--config", str(work / "config" / "config.yaml"), "--directory", str(work), "-n",
+                *targets, cwd=work, timeout=300)
+    planned = r.stdout + r.stderr
+    assert r.returncode == 0, planned[-3000:]
+    jobs = planned.count("rule extract:")
+    assert jobs == 1 and "cohort=validation" in planned and "cohort=training" not in planned, planned[-3000:]
+    assert image.name in planned, planned[-3000:]  # the reason: this updated input file
+
+
+def test_models_without_validation_into_a_folder_that_had_one(tmp_path: Path, caplog) -> None:
+    """The second run's folder is its result alone: no validation file of the first, none in the report.
+    Its clinical table has one missing age: the variable is left out of the nomogram, and the log line,
+    the dropped table and the report name the column and the patient."""
+    import logging
+
+    import radiogenomics as rg
+    from radiogenomics.report import render
+
+    root = tmp_path / "results"
+    base = ["models", "--features", FEATS, "--labels", LABELS, "--splits", 2, "--classifiers", "lr",
+            "--protocol", "paper", "--no-figures", "--out", root / "models"]
+    r = _invoke([*base, "--validation-features", VFEATS, "--validation-labels", VLABELS])
+    assert r.exit_code == 0, r.output
+    first = rg.read_results(root).models
+    assert first.validation_predictions is not None and len(first.validation_predictions)
+    assert list((root / "models").glob("validation_predictions.*"))
+    feats = _feats()
+    rng = np.random.default_rng(0)
+    clinical = pd.DataFrame({"age": rng.integers(30, 80, len(feats)).astype(float),
+                             "grade": rng.choice(["I", "II", "III"], len(feats))}, index=feats.index)
+    clinical.iloc[3, 0] = np.nan
+    gap = feats.index[3]
+    clin = _table(tmp_path / "clinical.csv", clinical.rename_axis("sample_id"))
+    with caplog.at_level(logging.WARNING, logger="radiogenomics"):
+        r = _invoke([*base, "--clinical", clin])
+    assert r.exit_code == 0, r.output
+    assert not list((root / "models").glob("validation_predictions.*"))
+    assert not list((root / "models").glob("validation_comparison.*"))
+    again = rg.read_results(root).models
+    assert again.validation_predictions is None
+    row = again.dropped[(again.dropped["kind"] == "clinical variable") & (again.dropped["item"] == "age")]
+    assert len(row) == 1 and row["samples"].iloc[0] == gap and "1 missing value" in row["reason"].iloc[0], row
+    assert any("'age'" in m and gap in m for m in caplog.messages) or ("'age'" in r.output and gap in r.output)
+    variables = list(again.nomogram_coefficients["variable"])
+    assert "radiomic_score" in variables and any(v.startswith("grade") for v in variables)
+    assert not [v for v in variables if v.startswith("age")]
+    html = render(rg.read_results(root), tmp_path / "r.html").read_text()
+    # the held-out section shows the training cohort's out-of-fold predictions, no validation table
+    assert "Validation cohort:" not in html and "training, out-of-fold" in html
+    assert "Clinical variable &#39;age&#39;" in html and gap in html
+
+
+def test_extract_into_a_folder_of_another_sheet_keeps_none_of_its_labels(tmp_path: Path) -> None:
+    from radiogenomics.imaging.result import ExtractionResult
+
+    out = tmp_path / "imaging" / "training"
+    r = _invoke(["extract", "--features", FEATS, "--labels", LABELS, "--out", out])
+    assert r.exit_code == 0, r.output
+    assert ExtractionResult.read(out).labels is not None
+    other = _table(tmp_path / "other.csv", _feats().iloc[:12].set_axis([f"Q{i}" for i in range(12)]))
+    r = _invoke(["extract", "--features", other, "--out", out])
+    assert r.exit_code == 0, r.output
+    assert not list(out.glob("labels.*"))
+    res = ExtractionResult.read(out)
+    assert res.labels is None and list(res.features.index) == [f"Q{i}" for i in range(12)]
+
+
+def _fake_stability(measurements: bool):
+    icc = pd.DataFrame({f"icc_{k}{s}": [0.95, 0.5] for k in ("oneway", "agreement", "consistency")
+                        for s in ("", "_low", "_high")}, index=pd.Index(["f1", "f2"], name="feature"))
+    meas = pd.DataFrame({"case_id": ["a", "a"], "version": [0, 1], "f1": [1.0, 1.1]}) if measurements else None
+
+    def feature_stability(*args, **kwargs):
+        return icc.assign(n_targets=3, n_raters=2), meas
+    return feature_stability
+
+
+def test_stability_writes_a_fresh_folder_swapped_in_whole(tmp_path: Path, monkeypatch) -> None:
+    """`stability` follows the stage contract: a second run (readers, no perturbation table) leaves no
+    file of the first; a failure while writing leaves the earlier folder whole."""
+    import radiogenomics.imaging.stability as stability
+
+    sheet = _csv(tmp_path / "cases.csv", "image,mask\ni.png,m.png\n")
+    out = tmp_path / "stab"
+    monkeypatch.setattr(stability, "feature_stability", _fake_stability(True))
+    r = _invoke(["stability", "--cases", sheet, "--out", out])
+    assert r.exit_code == 0, r.output
+    assert (out / "perturbation_features.parquet").exists()
+    monkeypatch.setattr(stability, "feature_stability", _fake_stability(False))
+    r = _invoke(["stability", "--cases", sheet, "--mode", "readers", "--out", out])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == ["icc.csv", "icc.parquet", "provenance.json",
+                                                     "stable_features.csv", "stable_features.parquet"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".stab")]
+    before = _tree(out)
+    calls = []
+
+    def failing(table, folder, name, **kw):
+        calls.append(name)
+        if name == "stable_features":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / f"{name}.parquet"))
+        return real(table, folder, name, **kw)
+    import radiogenomics._io as rio
+
+    real = rio.write_table
+    monkeypatch.setattr(rio, "write_table", failing)
+    r = CliRunner().invoke(app, ["stability", "--cases", str(sheet), "--out", str(out)])
+    assert r.exit_code == 2 and "no space left" in r.output.lower(), r.output
+    assert calls[-1] == "stable_features" and _tree(out) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".stab")]
+
+
+def test_report_writes_nothing_before_it_has_rendered(tmp_path: Path, up, monkeypatch) -> None:
+    import jinja2
+
+    results = tmp_path / "results"
+    shutil.copytree(up["association"], results / "association")  # one stage with one figure: a short report
+    out, figs = tmp_path / "rep" / "report.html", tmp_path / "rep" / "figures"
+    figs.mkdir(parents=True)
+    (figs / "mine.png").write_bytes(b"old")
+
+    def boom(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "template")
+    monkeypatch.setattr(jinja2.Template, "render", boom)
+    r = CliRunner().invoke(app, ["report", "--results", str(results), "--out", str(out),
+                                 "--figures", str(figs)])
+    assert r.exit_code == 2, r.output
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["figures"]
+    assert [p.name for p in figs.iterdir()] == ["mine.png"]
+    monkeypatch.undo()
+    r = CliRunner().invoke(app, ["report", "--results", str(results), "--out", str(out),
+                                 "--figures", str(figs)])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["figures", "provenance.json", "report.html"]
+    assert len(list(figs.iterdir())) > 1 and (figs / "mine.png").read_bytes() == b"old"
+
+
+# -------------------------------------------------------------------- nothing left out without a word
+def test_case_with_an_empty_label_is_reported(tmp_path: Path, caplog) -> None:
+    import logging
+
+    import radiogenomics as rg
+
+    sheet = _us_cohort(tmp_path / "us")
+    table = pd.read_csv(sheet, dtype=str)
+    blank = table.loc[1, "patient_id"]
+    table.loc[1, "label"] = ""
+    table.to_csv(sheet, index=False)
+    with caplog.at_level(logging.WARNING, logger="radiogenomics"):
+        res = rg.extract(sheet)
+    assert blank not in res.labels.index and len(res.labels) == len(table) - 1
+    row = res.dropped[res.dropped["kind"] == "label"]
+    assert list(row["item"]) == [blank] and str(sheet) in row["reason"].iloc[0]
+    assert any(blank in m and str(sheet) in m and "empty label" in m for m in caplog.messages), caplog.messages
+    # written and read back, and the report's cohort section says it
+    from radiogenomics.report import render
+
+    res.write(tmp_path / "results" / "imaging" / "training")
+    html = render(rg.read_results(tmp_path / "results"), tmp_path / "r.html").read_text()
+    assert "have an empty label in the case sheet" in html and blank in html
+
+
+# -------------------------------------------------------------------- corrupt cache entries
+def test_corrupt_geo_cache_entry_names_the_file_and_the_fix(tmp_path: Path) -> None:
+    from radiogenomics import DataFileError
+    from radiogenomics.expression import cached_file, load_manifest, read_series
+
+    for kind, content in (("soft", b"\x1f\x8b\x08\x00garbage"), ("series_matrix", b"\x1f\x8b\x08\x00cut")):
+        entry = cached_file("GSE45827", kind=kind, cache_dir=tmp_path)
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        entry.write_bytes(content)
+        with pytest.raises(DataFileError) as info:
+            read_series("GSE45827", load_manifest("GSE45827"), kind=kind, cache_dir=tmp_path, retries=1)
+        text = str(info.value)
+        assert str(entry) in text and "delete it" in text, text
+
+
+def test_corrupt_extraction_cache_entry_is_recomputed_with_a_warning(tmp_path: Path, caplog) -> None:
+    import logging
+
+    import radiogenomics as rg
+
+    sheet = _us_cohort(tmp_path / "us", n_patients=2)
+    first = rg.extract(sheet, cache_dir=tmp_path / "cache")
+    entries = sorted((tmp_path / "cache").glob("*.json"))
+    assert len(entries) == 2
+    entries[0].write_text('{"features": {"original_firstorder_Mean": ')  # cut short
+    with caplog.at_level(logging.WARNING, logger="radiogenomics"):
+        again = rg.extract(sheet, cache_dir=tmp_path / "cache")
+    assert any(str(entries[0]) in m and "corrupt" in m for m in caplog.messages), caplog.messages
+    assert again.parameters["n_cached"] == 1 and again.parameters["n_computed"] == 1
+    pd.testing.assert_frame_equal(again.features, first.features)
+
+
+def test_geo_fetch_of_several_series_writes_none_when_one_fails(tmp_path: Path, monkeypatch, shared_data) -> None:
+    """The second series' download is cut short: the first series (fine) is not written either."""
+    import gzip
+
+    from test_expression import CASES as SAMPLES
+    from test_expression import MANIFESTS, _values, write_series_matrix
+
+    import radiogenomics.expression.geo as geo
+
+    folder = tmp_path / "manifests"
+    folder.mkdir()
+    doc = yaml.safe_load((MANIFESTS / "GSE129559.yaml").read_text())
+    for acc in ("GSE900001", "GSE900003"):
+        (folder / f"{acc}.yaml").write_text(yaml.safe_dump(dict(doc, accession=acc)))
+
+    def fake(acc: str, kind: str, dest: Path) -> None:
+        if acc == "GSE900001":
+            write_series_matrix(dest, SAMPLES, _values(list(SAMPLES)), accession=acc)
+        else:
+            dest.write_bytes(gzip.compress(b"!Series_title\t\"cut")[:20])
+    monkeypatch.setattr(geo, "_download", fake)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["geo", "fetch", "GSE900001", "GSE900003", "--kind", "series_matrix", "--cache",
+                                 str(tmp_path / "cache"), "--retries", "1", "--platform-table",
+                                 str(shared_data / "gpl570" / "GPL570_probe_to_symbol.csv.gz"),
+                                 "--manifest-dir", str(folder), "--out", str(out)])
+    assert r.exit_code == 2, r.output
+    last = r.output.strip().splitlines()[-1]
+    assert "GSE900003_series_matrix.txt.gz" in last and "delete it" in last, last
+    assert not out.exists()
+
+
+def test_corrupt_enrichr_cache_entry_names_the_file_and_the_fix(tmp_path: Path) -> None:
+    from radiogenomics import DataFileError
+    from radiogenomics.enrichment import load_library
+
+    (tmp_path / "KEGG_2021_Human.gmt").write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(DataFileError) as info:
+        load_library("KEGG_2021_Human", cache_dir=tmp_path, offline=True)
+    text = str(info.value)
+    assert str(tmp_path / "KEGG_2021_Human.gmt") in text and "delete it" in text, text
+
+
+@pytest.mark.slow
+def test_run_stopped_with_sigterm_resumes_to_identical_results(
+        tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """SIGTERM (a scheduler or `kill`) takes the same path as Ctrl-C: forwarded to Snakemake, waited for,
+    no job left running, the lock released; the same command then finishes the run, identical to an
+    uninterrupted one."""
+    from _workflow_run import workflow_results
+
+    reference = _hashes(workflow_results(tmp_path_factory))
+    work = copy_test_dir(tmp_path / "w")
+    _interrupt(work, "differential", signal.SIGTERM)
     again = subprocess.run(
         [sys.executable, "-c", "from radiogenomics.cli import main; main()", "run", "--config",
          str(work / "config" / "config.yaml"), "--directory", str(work), "--cores", "1"],

@@ -47,6 +47,13 @@ def _sequences(value: str | list[str] | None) -> list[str] | None:
 def _layer(value: str | None) -> str | None:
     return None if value is None or str(value).lower() in ("none", "off", "") else value
 _OUT = typer.Option(..., "--out", help="Output folder (a deep result).")
+_OUTSIDE_HELP = "Accept case-sheet paths that are absolute or outside the sheet's folder (default: refused)."
+
+
+def _outside(section: str) -> typer.models.OptionInfo:
+    return typer.Option(default(section, "allow_outside_paths"), "--allow-outside-paths/--confine-paths",
+                        help=_OUTSIDE_HELP)
+
 _MODEL = typer.Option(..., "--model", help="A trained model: model.pt, or the result folder holding it.")
 _DEVICE = typer.Option(default(S, "device"), "--device", help="auto (CUDA when present), cpu or cuda[:N].")
 
@@ -80,6 +87,7 @@ def run_command(
     gradcam_layer: str = typer.Option(default(S, "gradcam_layer"), "--gradcam-layer", "--layer",
                                       help="Module explained by Grad-CAM (auto: the backbone's last feature map; none: skip)."),
     device: str = _DEVICE,
+    allow_outside_paths: bool = _outside(S),
     seed: int = typer.Option(default(S, "seed"), "--seed", help="Seed of split, weights, shuffling, augmentation."),
 ) -> None:
     """Train a network with patient-wise splits, then predict, embed and explain (Grad-CAM): one deep result."""
@@ -90,7 +98,8 @@ def run_command(
         arch=arch, sequences=_sequences(sequences), register=register, size=size, margin=margin, background=background, intensity=intensity, epochs=epochs,
         batch_size=batch_size, lr=lr, weight_decay=weight_decay, class_weights=class_weights, patience=patience,
         min_epochs=min_epochs, validation=validation, test=test, augment=augment, max_pool=max_pool,
-        pretrained=pretrained, gradcam_layer=gradcam_layer, device=device, seed=seed), config)
+        pretrained=pretrained, gradcam_layer=gradcam_layer, device=device, allow_outside_paths=allow_outside_paths,
+        seed=seed), config)
     opts["sequences"], opts["gradcam_layer"] = _sequences(opts["sequences"]), _layer(opts["gradcam_layer"])
     check_output_folder(out)
     res = run(cases, **opts)
@@ -105,13 +114,13 @@ deep_app.command("train", help="Same as `deep run`: train, then predict, embed a
 
 
 def _apply(cases: Path, model: Path, out: Path, *, embeddings: bool, gradcam_layer: str | None, batch_size: int,
-           device: str) -> None:
+           device: str, allow_outside_paths: bool) -> None:
     from .._results import check_output_folder
     from ..deep import apply_model
 
     check_output_folder(out)
     res = apply_model(model, cases, embeddings=embeddings, gradcam_layer=gradcam_layer, batch_size=batch_size,
-                      device=device)
+                      device=device, allow_outside_paths=allow_outside_paths)
     res.write(out, inputs={"cases": cases, "model": model / "model.pt" if model.is_dir() else model})
     typer.echo(f"{len(res.predictions_image)} image(s) of {len(res.predictions)} patient(s); wrote {out}")
 
@@ -124,9 +133,11 @@ def predict_command(
     model: Path = _MODEL,
     batch_size: int = typer.Option(32, "--batch-size", help="Images per pass."),
     device: str = _DEVICE,
+    allow_outside_paths: bool = _outside(S),
 ) -> None:
     """Image- and patient-level HER2 probabilities (predictions: per patient, mean of images)."""
-    _apply(cases, model, out, embeddings=False, gradcam_layer=None, batch_size=batch_size, device=device)
+    _apply(cases, model, out, embeddings=False, gradcam_layer=None, batch_size=batch_size, device=device,
+           allow_outside_paths=allow_outside_paths)
 
 
 @deep_app.command("embed")
@@ -137,9 +148,11 @@ def embed_command(
     model: Path = _MODEL,
     batch_size: int = typer.Option(32, "--batch-size", help="Images per pass."),
     device: str = _DEVICE,
+    allow_outside_paths: bool = _outside(S),
 ) -> None:
     """Deep features (penultimate layer) per image and per patient, with the predictions."""
-    _apply(cases, model, out, embeddings=True, gradcam_layer=None, batch_size=batch_size, device=device)
+    _apply(cases, model, out, embeddings=True, gradcam_layer=None, batch_size=batch_size, device=device,
+           allow_outside_paths=allow_outside_paths)
 
 
 @deep_app.command("gradcam")
@@ -151,9 +164,11 @@ def gradcam_command(
     layer: str = typer.Option(default(S, "gradcam_layer"), "--layer", help="Module to explain (auto: the backbone's last feature map)."),
     batch_size: int = typer.Option(16, "--batch-size", help="Images per pass."),
     device: str = _DEVICE,
+    allow_outside_paths: bool = _outside(S),
 ) -> None:
     """Grad-CAM overlays (gradcam/<case_id>.png) and the heat inside each mask, with the predictions."""
-    _apply(cases, model, out, embeddings=False, gradcam_layer=layer, batch_size=batch_size, device=device)
+    _apply(cases, model, out, embeddings=False, gradcam_layer=layer, batch_size=batch_size, device=device,
+           allow_outside_paths=allow_outside_paths)
 
 
 @deep_app.command("compare")
@@ -184,6 +199,7 @@ def compare_command(
     max_pool: bool = typer.Option(default(C, "max_pool"), "--max-pool/--no-max-pool", help="ResNet stem max-pool."),
     pretrained: Path | None = typer.Option(default(C, "pretrained"), "--pretrained", help="Local weights file."),
     device: str = typer.Option(default(C, "device"), "--device", help="auto, cpu or cuda[:N]."),
+    allow_outside_paths: bool = _outside(C),
     seed: int = typer.Option(default(C, "seed"), "--seed", help="Seed of the split and of every run."),
 ) -> None:
     """Backbone x learning rate x weight decay on one patient-wise split: the comparison table and the chosen model."""
@@ -194,7 +210,8 @@ def compare_command(
         archs=archs, lrs=lrs, weight_decays=weight_decays, sequences=_sequences(sequences), register=register,
         size=size, margin=margin, background=background, intensity=intensity, epochs=epochs, batch_size=batch_size,
         class_weights=class_weights, patience=patience, min_epochs=min_epochs, validation=validation, test=test,
-        augment=augment, max_pool=max_pool, pretrained=pretrained, device=device, seed=seed), config)
+        augment=augment, max_pool=max_pool, pretrained=pretrained, device=device,
+        allow_outside_paths=allow_outside_paths, seed=seed), config)
     opts["sequences"] = _sequences(opts["sequences"])
     check_output_folder(out)
     res = compare(cases, **opts)
@@ -238,6 +255,7 @@ def features_command(
                                         help="Perturbed versions per case for the ICC (0: no ICC filter)."),
     icc_threshold: float = typer.Option(default(F, "icc_threshold"), "--icc-threshold", help="Minimum ICC kept."),
     device: str = typer.Option(default(F, "device"), "--device", help="auto, cpu or cuda[:N]."),
+    allow_outside_paths: bool = _outside(F),
     seed: int = typer.Option(default(F, "seed"), "--seed", help="Seed of folds, perturbations and networks."),
 ) -> None:
     """Cross-fitted deep features (each patient embedded by a network that never saw it), ICC-filtered."""
@@ -249,7 +267,8 @@ def features_command(
         background=background, intensity=intensity, epochs=epochs, batch_size=batch_size, lr=lr,
         weight_decay=weight_decay, class_weights=class_weights, patience=patience, min_epochs=min_epochs,
         validation=validation, augment=augment, max_pool=max_pool, pretrained=pretrained,
-        n_perturbations=n_perturbations, icc_threshold=icc_threshold, device=device, seed=seed), config)
+        n_perturbations=n_perturbations, icc_threshold=icc_threshold, device=device,
+        allow_outside_paths=allow_outside_paths, seed=seed), config)
     opts["sequences"] = _sequences(opts["sequences"])
     check_output_folder(out)
     res = cross_fit(cases, external=external, **opts)

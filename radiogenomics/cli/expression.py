@@ -47,15 +47,23 @@ def fetch(
 
     if any(x is not None for x in (soft, series_matrix, samples, expression, manifest)) and len(accessions) != 1:
         raise ParameterError("--soft, --series-matrix, --samples/--expression and --manifest need exactly one accession.")
+    from .._results import check_output_folder
+
+    dests = {acc: out if len(accessions) == 1 else out / acc for acc in accessions}
+    for dest in dests.values():
+        check_output_folder(dest)
+    prepared = []  # every series read and prepared before any is written: one failure writes nothing
     for acc in accessions:
         man = load_manifest(manifest if manifest is not None else acc, directory=manifest_dir)
         series = read_series(acc, man, soft=soft, series_matrix=series_matrix, samples=samples, expression=expression,
                              kind=kind, cache_dir=cache, retries=retries)
         res = prepare_series(series, man, platform_table=platform_table, multi=multi, collapse=collapse,
                              scale_check=scale_check, unmatched=unmatched)
-        dest = out if len(accessions) == 1 else out / acc
         inputs = {"manifest": man.path, "source": series.source, "samples": samples, "platform_table": platform_table}
-        res.write(dest, inputs={k: v for k, v in inputs.items() if v is not None})
+        prepared.append((acc, res, {k: v for k, v in inputs.items() if v is not None}))
+    for acc, res, inputs in prepared:
+        dest = dests[acc]
+        res.write(dest, inputs=inputs)
         if res.overview()["counts_match"] is False:
             typer.echo(f"warning: {acc}: labelled counts differ from the manifest's expected counts; "
                        f"see {dest / 'counts.csv'}", err=True)

@@ -93,25 +93,28 @@ def stability(
     """ICC of every feature across readers or mask perturbations; writes icc.* and stable_features.*."""
     import pandas as pd
 
-    from .._io import write_table
+    from .._io import staged_folder, write_table
     from .._provenance import build_provenance, write_provenance
+    from .._results import check_output_folder
     from ..imaging.extract import default_cache_dir
     from ..imaging.stability import feature_stability, filter_stable, stability_kind
 
+    check_output_folder(out)
     icc, measurements = feature_stability(
         cases, mode=mode, preset=preset, n_perturbations=n_perturbations, n_jobs=n_jobs, seed=seed,
         cache_dir=None if no_cache else default_cache_dir(cache_dir), allow_outside_paths=allow_outside_paths)
     kind = kind or stability_kind(mode)
     stable = filter_stable(icc, threshold=threshold, kind=kind)
-    if measurements is not None:
-        write_table(measurements, out, "perturbation_features", index=False)
-    write_table(icc, out, "icc")
-    write_table(pd.DataFrame({"feature": stable}), out, "stable_features", index=False)
-    write_provenance(out, build_provenance(
-        "stability", parameters={"mode": mode, "preset": preset, "n_perturbations": n_perturbations,
-                                 "threshold": threshold, "kind": kind},
-        seeds={"perturbations": seed}, inputs={"cases": cases},
-        extra={"n_features": len(icc), "n_stable": len(stable)}))
+    with staged_folder(out) as tmp:  # a fresh folder swapped in whole: no file of an earlier run stays
+        if measurements is not None:
+            write_table(measurements, tmp, "perturbation_features", index=False)
+        write_table(icc, tmp, "icc")
+        write_table(pd.DataFrame({"feature": stable}), tmp, "stable_features", index=False)
+        write_provenance(tmp, build_provenance(
+            "stability", parameters={"mode": mode, "preset": preset, "n_perturbations": n_perturbations,
+                                     "threshold": threshold, "kind": kind},
+            seeds={"perturbations": seed}, inputs={"cases": cases},
+            extra={"n_features": len(icc), "n_stable": len(stable)}))
 
 
 @app.command("harmonize")
@@ -129,11 +132,13 @@ def harmonize(
     """ComBat harmonisation across scanners (neuroHarmonize), fitted on training data."""
     import pickle
 
-    from .._io import atomic_write, read_table, write_table
+    from .._io import atomic_write, read_table, staged_folder, write_table
     from .._provenance import build_provenance, write_provenance
+    from .._results import check_output_folder
     from .._validation import DataFileError
     from ..imaging.harmonize import ComBatHarmonizer
 
+    check_output_folder(out)
     train = features_input(features, None, require_labels=False).features
     sc = read_table(scanners, numeric=False)
     if "scanner" not in sc.columns:
@@ -145,13 +150,15 @@ def harmonize(
     if new_features is not None:  # transformed before anything is written: a refusal leaves no file
         new_harmonized = model.transform(features_input(new_features, None, require_labels=False).features, sc["scanner"])
         inputs["new_features"] = new_features
-    write_table(harmonized, out, "features_harmonized")
-    if new_harmonized is not None:
-        write_table(new_harmonized, out, "new_features_harmonized")
-    with atomic_write(out / "combat_model.pkl", mode="wb") as fh:
-        pickle.dump(model, fh)
-    write_provenance(out, build_provenance("harmonize", parameters={"eb": True, "unseen": unseen}, inputs=inputs,
-                                           extra={"passthrough": model.passthrough_, "scanners": model.batches_}))
+    with staged_folder(out) as tmp:  # a fresh folder swapped in whole
+        write_table(harmonized, tmp, "features_harmonized")
+        if new_harmonized is not None:
+            write_table(new_harmonized, tmp, "new_features_harmonized")
+        with atomic_write(tmp / "combat_model.pkl", mode="wb") as fh:
+            pickle.dump(model, fh)
+        write_provenance(tmp, build_provenance("harmonize", parameters={"eb": True, "unseen": unseen},
+                                               inputs=inputs, extra={"passthrough": model.passthrough_,
+                                                                     "scanners": model.batches_}))
 
 
 @app.command("simulate-ultrasound")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -367,12 +369,30 @@ def report(
     from ..report import render
 
     opts = stage_options(ctx, "report", {"title": title}, config)
+    if out.is_dir():
+        raise InputError(f"{out}: is a folder; --out names the HTML file to write.")
+    if figures is not None and figures.exists() and not figures.is_dir():
+        raise InputError(f"{figures}: exists and is a file; --figures names a folder.")
     loaded = read_results(results)
     if not loaded.stages():
         raise InputError(f"{results}: no stage result found; run the workflow (or a stage command) first.")
-    path = render(loaded, out, synthetic=synthetic, figures_dir=figures, **opts)
-    record = build_provenance("report", parameters={"results": str(results), **opts},
-                              synthetic=loaded.synthetic if synthetic is None else synthetic,
-                              extra={"html": str(out), "stages": list(loaded.stages())})
-    write_json({"stages": {"report": record}, "synthetic": record["synthetic"]}, out.parent / "provenance.json")
-    typer.echo(str(path))
+    # render into a temporary folder beside the report: nothing is written to --out or --figures
+    # before the whole report has rendered, then the files move into place
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        staged_figures = staging / "figures" if figures is not None else None
+        html = render(loaded, staging / out.name, synthetic=synthetic, figures_dir=staged_figures, **opts)
+        record = build_provenance("report", parameters={"results": str(results), **opts},
+                                  synthetic=loaded.synthetic if synthetic is None else synthetic,
+                                  extra={"html": str(out), "stages": list(loaded.stages())})
+        write_json({"stages": {"report": record}, "synthetic": record["synthetic"]}, staging / "provenance.json")
+        if staged_figures is not None:
+            figures.mkdir(parents=True, exist_ok=True)
+            for png in sorted(staged_figures.iterdir()):
+                shutil.move(png, figures / png.name)  # may be another file system
+        os.replace(html, out)
+        os.replace(staging / "provenance.json", out.parent / "provenance.json")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    typer.echo(str(out))

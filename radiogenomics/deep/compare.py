@@ -184,6 +184,7 @@ def compare(
     max_pool: bool = False,
     pretrained: str | os.PathLike | None = None,
     device: str = "auto",
+    allow_outside_paths: bool = False,
     seed: int = 0,
     show_progress: bool | None = None,
 ) -> DeepComparisonResult:
@@ -217,6 +218,9 @@ def compare(
         never downloaded.
     device
         ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda[:N]"``.
+    allow_outside_paths
+        A case-sheet file's image/mask paths may be absolute or lead out of its folder; by
+        default they must lie inside it (see :func:`~radiogenomics.imaging.cases.normalize_cases`).
     seed
         Seed of the split and of every training run.
     show_progress
@@ -245,7 +249,8 @@ def compare(
     if "swin" in archs and size % 32:
         raise ParameterError(f"The 'size' parameter of {owner} must be a multiple of 32 for arch 'swin'. Got {size}.")
     sheet, crops, synthetic = read_and_crop(cases, sequences=sequences, register=register, size=size, margin=margin,
-                                            background=background, intensity=intensity, show_progress=show_progress)
+                                            background=background, intensity=intensity,
+                                            allow_outside_paths=allow_outside_paths, show_progress=show_progress)
     crops.cases["split"] = split_patients(crops.cases, validation=validation, test=test, seed=seed)
     grid = list(itertools.product(archs, lrs, weight_decays))
     log.info("deep comparison: %d setting(s) (%d backbone(s) x %d learning rate(s) x %d weight decay(s)) on one "
@@ -305,7 +310,7 @@ def compare(
         "batch_size": batch_size, "class_weights": class_weights, "patience": patience, "min_epochs": min_epochs,
         "validation": validation, "test": test, "augment": augment, "max_pool": max_pool,
         "pretrained": None if pretrained is None else str(pretrained), "device": device, "device_used": device_used,
-        "seed": seed, "n_settings": len(grid), "n_cases": int(len(sheet)), "n_cropped": len(crops),
+        "allow_outside_paths": allow_outside_paths, "seed": seed, "n_settings": len(grid), "n_cases": int(len(sheet)), "n_cropped": len(crops),
         "spatial_dims": crops.spatial_dims, "channels": list(crops.channels), "chosen": str(chosen["setting"]),
         "chosen_by": "validation AUC (ties: lower validation loss, then fewer parameters)",
         "chosen_validation_auc": float(chosen["validation_auc"]),

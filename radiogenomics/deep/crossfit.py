@@ -201,6 +201,7 @@ def cross_fit(
     icc_threshold: float = 0.9,
     external: str | os.PathLike | pd.DataFrame | None = None,
     device: str = "auto",
+    allow_outside_paths: bool = False,
     seed: int = 0,
     show_progress: bool | None = None,
 ) -> DeepFeaturesResult:
@@ -237,6 +238,9 @@ def cross_fit(
         An independent cohort's case sheet: embedded by every fold network, averaged.
     device
         ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda[:N]"``.
+    allow_outside_paths
+        A case-sheet file's image/mask paths may be absolute or lead out of its folder; by
+        default they must lie inside it (see :func:`~radiogenomics.imaging.cases.normalize_cases`).
     seed
         Seed of the folds, the perturbations and every network (the same initial weights in
         every fold).
@@ -269,12 +273,13 @@ def cross_fit(
     if not 0 < validation < 1:
         raise ParameterError(f"The 'validation' parameter of {owner} must be in (0, 1). Got {validation!r} instead.")
     sheet, crops, synthetic = read_and_crop(cases, sequences=sequences, register=register, size=size, margin=margin,
-                                            background=background, intensity=intensity, show_progress=show_progress)
+                                            background=background, intensity=intensity,
+                                            allow_outside_paths=allow_outside_paths, show_progress=show_progress)
     crops.cases["fold"] = fold_patients(crops.cases, folds=folds, seed=seed)
     pert = perturbed_crops(crops, n_perturbations=n_perturbations, seed=seed) if n_perturbations else None
     ext = None
     if external is not None:
-        ext_sheet = load_cases(external, images=sequence_columns(sequences))
+        ext_sheet = load_cases(external, images=sequence_columns(sequences), allow_outside_paths=allow_outside_paths)
         synthetic = synthetic or cases_are_synthetic(external, ext_sheet)
         ext = crops_for({**crops.settings()}, ext_sheet, show_progress=show_progress)
     infer = max(batch_size, 32)
@@ -369,7 +374,7 @@ def cross_fit(
         "augment": augment, "max_pool": max_pool, "pretrained": None if pretrained is None else str(pretrained),
         "n_perturbations": n_perturbations, "icc_threshold": icc_threshold, "icc_kind": kind,
         "external": None if external is None or isinstance(external, pd.DataFrame) else str(external),
-        "device": device, "seed": seed, "n_cases": int(len(sheet)), "n_cropped": len(crops),
+        "device": device, "allow_outside_paths": allow_outside_paths, "seed": seed, "n_cases": int(len(sheet)), "n_cropped": len(crops),
         "spatial_dims": crops.spatial_dims, "channels": list(crops.channels), "n_features": len(names),
         "n_stable": len(stable), "heldout_auc": float(pooled),
     }

@@ -114,6 +114,7 @@ def run(
     pretrained: str | os.PathLike | None = None,
     gradcam_layer: str | None = "auto",
     device: str = "auto",
+    allow_outside_paths: bool = False,
     seed: int = 0,
     show_progress: bool | None = None,
 ) -> DeepResult:
@@ -175,6 +176,9 @@ def run(
         (``layer4`` of a ResNet); ``None`` skips Grad-CAM.
     device
         ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda[:N]"``.
+    allow_outside_paths
+        A case-sheet file's image/mask paths may be absolute or lead out of its folder; by
+        default they must lie inside it (see :func:`~radiogenomics.imaging.cases.normalize_cases`).
     seed
         Seed of the split, the weights, the shuffling and the augmentation.
     show_progress
@@ -191,7 +195,8 @@ def run(
 
     check_choice(class_weights, "class_weights", owner="rg.deep.run", choices=("balanced", "none"))
     sheet, crops, synthetic = read_and_crop(cases, sequences=sequences, register=register, size=size, margin=margin,
-                                            background=background, intensity=intensity, show_progress=show_progress)
+                                            background=background, intensity=intensity,
+                                            allow_outside_paths=allow_outside_paths, show_progress=show_progress)
     crops.cases["split"] = split_patients(crops.cases, validation=validation, test=test, seed=seed)
     trained = train_classifier(
         crops, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
@@ -206,7 +211,8 @@ def run(
         "class_weights": class_weights, "class_weight_values": trained.config["class_weights"],
         "patience": patience, "min_epochs": min_epochs, "validation": validation, "test": test, "augment": augment,
         "max_pool": max_pool, "pretrained": None if pretrained is None else str(pretrained),
-        "gradcam_layer": gradcam_layer, "device": device, "device_used": trained.device, "seed": seed,
+        "gradcam_layer": gradcam_layer, "device": device, "device_used": trained.device,
+        "allow_outside_paths": allow_outside_paths, "seed": seed,
         "best_epoch": trained.best_epoch, "best_validation_auc": trained.best_validation_auc,
         "epochs_run": int(len(trained.history)), "n_cases": int(len(sheet)),
     }
@@ -225,6 +231,7 @@ def apply_model(
     gradcam_layer: str | None = "auto",
     batch_size: int = 32,
     device: str = "auto",
+    allow_outside_paths: bool = False,
     show_progress: bool | None = None,
 ) -> DeepResult:
     """A trained model's predictions (and deep features, Grad-CAM) on cases, cropped as it was trained.
@@ -245,6 +252,9 @@ def apply_model(
         Images per pass.
     device
         ``"auto"``, ``"cpu"`` or ``"cuda[:N]"``.
+    allow_outside_paths
+        A case-sheet file's image/mask paths may be absolute or lead out of its folder; by
+        default they must lie inside it (see :func:`~radiogenomics.imaging.cases.normalize_cases`).
     show_progress
         Progress bars; ``None`` follows the package log level.
 
@@ -279,7 +289,8 @@ def apply_model(
         raise InputError("the deep result holds no model (model.pt).")
     net, cfg = load_checkpoint(content, device=device)
     channels = cfg.get("channels") or ["image"]
-    sheet = load_cases(cases, images=() if channels == ["image"] else channels)
+    sheet = load_cases(cases, images=() if channels == ["image"] else channels,
+                       allow_outside_paths=allow_outside_paths)
     synthetic = cases_are_synthetic(cases, sheet) or is_synthetic(model if not isinstance(model, bytes) else None)
     crops = crops_for(cfg, sheet, show_progress=show_progress)
     parameters = {"model": source, "model_config": cfg, "embeddings": embeddings, "gradcam_layer": gradcam_layer,
@@ -299,6 +310,7 @@ def read_and_crop(
     margin: float,
     background: str,
     intensity: str,
+    allow_outside_paths: bool = False,
     show_progress: bool | None = None,
 ) -> tuple[pd.DataFrame, CropSet, bool]:
     """A training stage's input: the case sheet read once, its crops, and whether it is synthetic.
@@ -313,6 +325,9 @@ def read_and_crop(
         Case sheet (file or table).
     sequences, register, size, margin, background, intensity, show_progress
         As in :func:`~radiogenomics.deep.crops.load_crops`.
+    allow_outside_paths
+        A case-sheet file's image/mask paths may be absolute or lead out of its folder; by
+        default they must lie inside it (see :func:`~radiogenomics.imaging.cases.normalize_cases`).
 
     Returns
     -------
@@ -321,7 +336,7 @@ def read_and_crop(
     """
     from ..imaging.cases import cases_are_synthetic, load_cases
 
-    sheet = load_cases(cases, images=sequence_columns(sequences))
+    sheet = load_cases(cases, images=sequence_columns(sequences), allow_outside_paths=allow_outside_paths)
     crops = load_crops(sheet, sequences=sequences, register=register, size=size, margin=margin,
                        background=background, intensity=intensity, show_progress=show_progress)
     return sheet, crops, cases_are_synthetic(cases, sheet)

@@ -297,7 +297,14 @@ def load_library(
                 f"file at {gmt_path} (or pass a local .gmt path)."
             )
         _fetch_enrichr(spec_str, gmt_path, meta_path, organism=organism)
-    lib = read_gmt(gmt_path, name=spec_str)
+    try:
+        lib = read_gmt(gmt_path, name=spec_str)
+    except (InputError, OSError, UnicodeError) as exc:  # a corrupt entry names the file and the fix
+        raise DataFileError(
+            f"{gmt_path}: the cached Enrichr library {spec_str!r} cannot be read ({' '.join(str(exc).split())}); "
+            "it is corrupt: delete it (and its .json beside it) to download it again, or place a good GMT file "
+            "there."
+        ) from exc
     meta: dict[str, Any] = {}
     if meta_path.is_file():
         try:
@@ -306,7 +313,8 @@ def load_library(
             log.warning("%s: unreadable sidecar; library version unknown", meta_path)
     fetched = meta.get("fetched")
     if meta.get("sha256") and meta["sha256"] != lib.sha256:
-        log.warning("%s: content differs from the hash recorded when it was fetched", gmt_path)
+        log.warning("%s: content differs from the hash recorded when it was fetched (edited or corrupt?); delete "
+                    "it to download it again", gmt_path)
     version = _version_from_name(spec_str)
     if fetched:
         version = f"{version or spec_str} (Enrichr, fetched {fetched})"

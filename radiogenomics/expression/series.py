@@ -27,6 +27,7 @@ from .._io import orient_samples, read_labels, read_table
 from .._logging import get_logger
 from .._results import StageResult, dropped_table, is_synthetic
 from .._validation import (
+    DataFileError,
     InputError,
     MissingDataFileError,
     ParameterError,
@@ -323,9 +324,16 @@ def read_series(
     if soft is not None:
         return read_soft(soft, geotype="GSE", accession=accession)
     path = fetch_geo(accession, kind=kind, cache_dir=cache_dir, retries=retries)
-    if kind == "soft":
-        return read_soft(path, geotype="GSE", accession=accession)
-    return read_series_matrix(path, accession=accession)
+    try:
+        if kind == "soft":
+            return read_soft(path, geotype="GSE", accession=accession)
+        return read_series_matrix(path, accession=accession)
+    except (InputError, OSError, EOFError, UnicodeError) as exc:  # a cut-short or corrupt download in the cache
+        raise DataFileError(
+            f"{path}: the cached GEO download of {accession} cannot be read ({' '.join(str(exc).split())}); "
+            "it is corrupt or cut short: delete it and run again to download it anew (or place a good copy "
+            "there)."
+        ) from exc
 
 
 def _drop_incomplete_genes(expression: pd.DataFrame, *, series: str) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
@@ -407,6 +415,11 @@ def prepare_series(
     extra = series.values.index.difference(decisions.index)
     if len(extra):
         raise InputError(f"{acc}: sample(s) {format_names(extra)} have values but no characteristics.")
+    if not (decisions["status"] != "excluded").any():  # zero labelled samples is an error, never an empty result
+        reasons = decisions["reason"].astype(str).value_counts()
+        shown = "; ".join(f"{n} {reason}" for reason, n in reasons.head(3).items())
+        raise InputError(f"{acc}: no sample has a 0/1 HER2 label: all {len(decisions)} were excluded ({shown}); "
+                         f"check the manifest's HER2 and inclusion rules ({manifest.source}).")
     probes = None
     if series.gene_level:
         genes = series.values

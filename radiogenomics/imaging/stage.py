@@ -108,6 +108,16 @@ def extract(
     rows += [{"kind": "sample", "item": p, "reason": f"none of its {patients.at[p, 'n_images']} image(s) was extracted",
               "patient_id": p, "file": None, "failure": "no image extracted"} for p in lost]
     labels = patient_labels(sheet.loc[batch.features.index]) if sheet["label"].notna().any() else None
+    if labels is not None:  # a sheet with labels: a patient whose label is empty is reported, never left out quietly
+        name = str(cases) if isinstance(cases, (str, os.PathLike)) else "case sheet"
+        extracted = sheet.loc[batch.features.index]
+        unlabelled = [p for p in dict.fromkeys(extracted["patient_id"]) if p not in labels.index]
+        if unlabelled:
+            blank = extracted.index[extracted["patient_id"].isin(unlabelled)]
+            log.warning("%s: %d patient(s) have an empty label (case(s) %s) and are left out of the labels: %s",
+                        name, len(unlabelled), format_names(blank), format_names(unlabelled))
+            rows += [{"kind": "label", "item": p, "reason": f"empty label in {name}", "patient_id": p,
+                      "file": None, "failure": "no label"} for p in unlabelled]
     if features.empty:  # zero cases is an error with the reason, never an empty result
         lines = "; ".join(f"{r.case_id}: {r.reason}" for r in fails.head(3).itertuples())
         raise InputError(f"no case of the {len(sheet)} in the case sheet was extracted: {lines}"

@@ -177,8 +177,8 @@ class ModelsResult(StageResult):
         ``primary_feature_set``, ``evaluation_cohort``, ``n_training``, ``n_validation``,
         ``pca_components``, ``lasso_C``, ``lasso_selected``, ``nomogram_variables``.
     dropped
-        Clinical variables left out of the nomogram (``kind`` ``"clinical variable"``), validation
-        patients the nomogram cannot score, and learning-curve points or curves left out
+        Clinical variables left out of the nomogram (``kind`` ``"clinical variable"``; a missing
+        value's patients named in ``samples``), validation patients the nomogram cannot score, and learning-curve points or curves left out
         (``"learning-curve point"``: fewer than two folds could be fitted; ``"learning curve"``: a
         k-NN with more neighbours than a fold has training samples).
     synthetic
@@ -384,7 +384,8 @@ def _nomogram_predictors(clin: pd.DataFrame, radiomic_score: pd.Series
     train = clin.loc[radiomic_score.index]
     dropped, keep = [], []
     for c in train.columns:
-        n_missing = int(train[c].isna().sum())
+        gaps = train.index[train[c].isna()]
+        n_missing = len(gaps)
         if n_missing:
             reason = f"{n_missing} missing value(s) in the training cohort: left out of the nomogram"
         elif train[c].nunique() < 2:
@@ -392,8 +393,12 @@ def _nomogram_predictors(clin: pd.DataFrame, radiomic_score: pd.Series
         else:
             keep.append(c)
             continue
-        dropped.append({"kind": "clinical variable", "item": str(c), "reason": reason})
-        log.info("nomogram: clinical variable %s: %s", c, reason)
+        row = {"kind": "clinical variable", "item": str(c), "reason": reason}
+        if n_missing:  # the patients without a value, named (column ``samples``)
+            row["samples"] = ", ".join(map(str, gaps))
+            reason += f" (patient(s) {format_names(gaps)})"
+        dropped.append(row)
+        log.warning("nomogram: clinical variable %r: %s", c, reason)
     levels = {c: sorted(train[c].unique(), key=str) for c in keep if not pd.api.types.is_numeric_dtype(train[c])}
     encode = _ClinicalEncoder(keep, levels)
     return pd.concat([radiomic_score, encode(train)], axis=1), dropped, encode

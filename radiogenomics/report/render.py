@@ -303,9 +303,15 @@ def _cohort(res: Any, figs: _Figures) -> _Section:
     if res.extraction is not None:
         f = res.extraction.features
         sec.notes.append(f"Imaging feature table: {f.shape[0]} patients × {f.shape[1]} features.")
-        if len(res.extraction.dropped):
-            sec.notes.append(f"{len(res.extraction.dropped)} image(s) failed extraction; see the imaging stage's "
-                             "dropped table.")
+        dropped = res.extraction.dropped
+        failed = dropped[dropped["kind"] == "case"] if len(dropped) else dropped
+        if len(failed):
+            sec.notes.append(f"{len(failed)} image(s) failed extraction; see the imaging stage's dropped table.")
+        unlabelled = dropped[dropped["kind"] == "label"] if len(dropped) else dropped
+        if len(unlabelled):
+            sec.notes.append(f"{len(unlabelled)} patient(s) have an empty label in the case sheet and are left out "
+                             "of the labels: " + ", ".join(map(str, unlabelled["item"][:8]))
+                             + (" ..." if len(unlabelled) > 8 else "") + ".")
     if res.expression is not None:
         e = res.expression.expression
         sec.notes.append(f"Merged expression table: {e.shape[0]} samples × {e.shape[1]} genes.")
@@ -692,6 +698,12 @@ def _models_section(key: str, title: str) -> Callable[[Any, _Figures], _Section]
             if infl is not None and len(infl):
                 sec.tables.append(_Table("Paper protocol against nested protocol (mean split AUC, paired)",
                                          _html_table(infl, max_rows=50)))
+        if key == "nomogram" and len(models.dropped):
+            left = models.dropped[models.dropped["kind"] == "clinical variable"]
+            for r in left.to_dict("records"):
+                named = r.get("samples")
+                sec.notes.append(f"Clinical variable {r['item']!r}: {r['reason']}"
+                                 + (f" (patient(s) {named})" if isinstance(named, str) and named else "") + ".")
         figs.add_all(sec, figs.of(models), prefix="models", names=fig_names)
         tables = models.tables()
         for name in table_names:

@@ -107,6 +107,35 @@ def cohorts():
     return ["training", "validation"] if has_validation() else ["training"]
 
 
+def case_files(sheet, *, sequences=(), allow_outside_paths=None):
+    """The image and mask files a case sheet names (resolved as the package reads them: relative to
+    the sheet's folder), so that replacing one re-runs the rules that read the sheet.
+
+    A folder (a DICOM series) stands for the files inside it. Only files that exist are listed: a
+    missing one is left to the stage, which records it as a failed case or refuses the sheet,
+    naming it. A sheet the package cannot read (or a path it refuses) adds nothing here; the
+    stage itself then fails with that message.
+    """
+    from radiogenomics._validation import RadiogenomicsError
+    from radiogenomics.imaging.cases import read_cases
+
+    if allow_outside_paths is None:
+        allow_outside_paths = bool(config["imaging"]["allow_outside_paths"])
+    try:
+        cases = read_cases(sheet, images=list(sequences or ()), allow_outside_paths=allow_outside_paths)
+    except (RadiogenomicsError, OSError, ValueError):
+        return []
+    columns = list(dict.fromkeys(["image", "mask", *(sequences or ())]))
+    out = []
+    for name in dict.fromkeys(str(p) for col in columns for p in cases[col]):
+        path = Path(name)
+        if path.is_file():
+            out.append(name)
+        elif path.is_dir():  # a DICOM series: the files inside it
+            out += [str(f) for f in sorted(path.rglob("*")) if f.is_file()]
+    return list(dict.fromkeys(out))
+
+
 def imaging_source(cohort):
     """A cohort's features come from a case sheet (extracted) or from a table given as it is."""
     c = _cohort(cohort)

@@ -45,9 +45,19 @@ if _deep_switches and not config["imaging"].get("cases"):
                      "imaging.cases (a case sheet with image and mask paths).")
 
 
+def _deep_case_files(section, sheet=None):
+    """The images (every sequence) and masks of the sheet a deep rule reads (see case_files)."""
+    sheet = sheet or config["imaging"].get("cases")
+    if not sheet:
+        return []
+    sec = config[section]
+    return case_files(sheet, sequences=sec.get("sequences") or (), allow_outside_paths=sec["allow_outside_paths"])
+
+
 rule deep:
     input:
         cases=config["imaging"].get("cases") or [],
+        files=lambda wc: _deep_case_files("deep"),
     output:
         directory(folder("deep")),
     log:
@@ -61,6 +71,7 @@ rule deep:
 rule deep_comparison:
     input:
         cases=config["imaging"].get("cases") or [],
+        files=lambda wc: _deep_case_files("deep_comparison"),
     output:
         directory(folder("deep_comparison")),
     log:
@@ -76,6 +87,8 @@ def _deep_features_inputs(wc):
     validation = (config["imaging"].get("validation") or {}).get("cases")
     if validation:
         inp["external"] = validation
+    inp["files"] = _deep_case_files("deep_features") + (
+        _deep_case_files("deep_features", validation) if validation else [])
     return inp
 
 

@@ -4,7 +4,8 @@
 def _extract_inputs(wc):
     c = _cohort(wc.cohort)
     if imaging_source(wc.cohort) == "cases":
-        return [c["cases"]]
+        # the sheet first (the shell line's input[0]), then its images and masks: a replaced image re-runs
+        return [c["cases"]] + case_files(c["cases"])
     return [c["features"]] + ([c["labels"]] if c.get("labels") else [])
 
 
