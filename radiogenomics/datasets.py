@@ -336,7 +336,7 @@ DEMO_SETTINGS: dict[str, Any] = {
     "n_expression_negative": 210,
     "n_genes": 600,
     "genes_per_factor": 25,       # genes of the planted pathway driven by the latent size factor
-    "link_strength": 0.7,         # their correlation with the factor (HER2-positive samples only)
+    "link_strength": 0.6,         # their correlation with the factor (HER2-positive samples only)
     "n_perturbations": 75,
     "min_hits": 6,
     "n_null": 30,
@@ -575,8 +575,7 @@ def demo_config(
     imaging = dict(fragments["imaging"])
     if "cases" in imaging:
         imaging.update({"preset": s.get("preset", "ultrasound2d"), "aggregate": "mean", "n_jobs": jobs})
-    what = ("paired design: the training patients were imaged and sequenced" if design == "paired"
-            else "unpaired design: imaging and expression from different patients, as in the paper")
+    what = "paired design" if design == "paired" else "unpaired design, as in the paper"
     return {
         "results": "results",
         "synthetic": True,
@@ -591,5 +590,5 @@ def demo_config(
         "models": {"n_splits": s["splits"], "n_bootstrap": s.get("bootstrap", 200), "n_jobs": jobs,
                    "clinical": fragments.get("clinical"), "feature_sets": ["differential", "module"]},
         "deep": {"enabled": False, "epochs": 1, "device": "cpu"},
-        "report": {"title": f"HER2 radiogenomics demo report ({what})"},
+        "report": {"title": f"HER2 radiogenomics demo report: {what}"},
     }

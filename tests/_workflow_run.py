@@ -51,7 +51,7 @@ def workflow_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
 #: Settings of the small demo the tests run: the real demo's generator and proportions
 #: (radiogenomics.datasets.DEMO_SETTINGS: 46 % HER2-positive, the same effects, the paired
 #: design), fewer patients, genes, perturbations and splits.
-TINY_DEMO = {"n_patients": 100, "positive_fraction": 0.46, "n_validation": 30, "images_per_patient": 1,
+TINY_DEMO = {"n_patients": 120, "positive_fraction": 0.46, "n_validation": 30, "images_per_patient": 1,
              "image_size": 64, "n_expression_positive": 30, "n_expression_negative": 36, "n_genes": 300,
              "n_perturbations": 20, "min_hits": 8, "n_null": 20, "splits": 10}
 

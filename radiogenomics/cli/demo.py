@@ -79,14 +79,14 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     if design is not None:
         settings = {**(settings or {}), "design": design}
-    with timed("building the synthetic demo cohort"):
+    with timed("the simulation of the synthetic demo inputs"):
         fragments = write_demo_inputs(out / "data", images=images, settings=settings, seed=seed)
     config = demo_config(fragments, settings=settings, seed=seed, jobs=cores)
     with atomic_write(out / "config.yaml") as fh:
         fh.write("# Workflow config written by `radiogenomics demo` (SYNTHETIC DATA).\n")
         yaml.safe_dump(config, fh, sort_keys=False)
     log.info("running the workflow on the synthetic cohort in %s", out)
-    with timed("running the workflow"):
+    with timed("the demo workflow"):
         code = run_workflow(out / "config.yaml", cores=cores, quiet=quiet)
     if code != 0:
         raise RadiogenomicsError(f"the demo workflow failed (snakemake exit status {code}); see {out}/results/logs/.")
