@@ -331,7 +331,7 @@ DEMO_SETTINGS: dict[str, Any] = {
     "n_validation": 100,          # independent validation imaging patients (their own ids)
     "images_per_patient": 1,
     "image_size": 80,
-    "size_effect": 0.15,          # HER2-positive lesions: log radius + 0.15 (1.25 SD of the size spread)
+    "size_effect": 0.13,          # HER2-positive lesions: log radius + 0.13 (1.1 SD of the size spread)
     "n_expression_positive": 180,  # expression samples of the unpaired design, over both series
     "n_expression_negative": 210,
     "n_genes": 600,
@@ -340,7 +340,7 @@ DEMO_SETTINGS: dict[str, Any] = {
     "n_perturbations": 75,
     "min_hits": 6,
     "n_null": 30,
-    "splits": 50,
+    "splits": 30,
 }
 
 SYNTHETIC_README = (
