@@ -120,6 +120,55 @@ def _latent(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
     return rng.standard_normal((n, k))
 
 
+def _expression_values(
+    rng: np.random.Generator,
+    y: np.ndarray,
+    z: np.ndarray,
+    *,
+    genes: list[str],
+    factor_genes: list[list[str]],
+    shared_factor: int | None,
+    link_strength: float,
+    amplicon_shift: float,
+    expression_scale: str,
+) -> np.ndarray:
+    """Expression samples × genes: factor ``k`` drives its genes (in HER2-positive samples only,
+    or in every sample for ``shared_factor``), the amplicon is raised and ESR1 lowered in HER2+."""
+    n_exp, n_genes = y.size, len(genes)
+    a = link_strength
+    g_log = rng.standard_normal((n_exp, n_genes))
+    gidx = {g: i for i, g in enumerate(genes)}
+    for k in range(len(factor_genes)):
+        acts = (y == 1) if k != shared_factor else np.ones(n_exp, dtype=bool)
+        cols = [gidx[g] for g in factor_genes[k]]
+        g_log[np.ix_(acts, cols)] = a * z[acts, k:k + 1] + np.sqrt(1 - a**2) * g_log[np.ix_(acts, cols)]
+    log2_mean = rng.normal(3.0, 1.5, size=n_genes)
+    log2_sd = rng.uniform(0.4, 0.9, size=n_genes)
+    log2 = log2_mean + log2_sd * g_log
+    amp_weights = np.r_[1.0, rng.uniform(0.6, 0.9, size=len(AMPLICON_GENES) - 1)]
+    for g, w in zip(AMPLICON_GENES, amp_weights):
+        log2[:, gidx[g]] += amplicon_shift * w * y
+    log2[:, gidx["ESR1"]] -= 1.0 * y
+    return np.maximum(np.power(2.0, log2) - 0.1, 0.0) if expression_scale == "linear" else log2
+
+
+def _gene_sets(
+    rng: np.random.Generator, gene_pool: np.ndarray, factor_genes: list[list[str]], *, n_decoy_sets: int
+) -> dict[str, list[str]]:
+    """One planted pathway per factor (its genes + 15 others), the amplicon and random decoys."""
+    gene_sets: dict[str, list[str]] = {}
+    others = np.setdiff1d(gene_pool, np.concatenate(factor_genes))
+    for k in range(len(factor_genes)):
+        extra = rng.choice(others, size=min(15, others.size), replace=False)
+        gene_sets[f"SYNTHETIC_PATHWAY_{k}"] = sorted(factor_genes[k] + list(extra))
+    amp_extra = rng.choice(others, size=min(6, others.size), replace=False)
+    gene_sets["SYNTHETIC_HER2_AMPLICON"] = sorted(list(AMPLICON_GENES) + list(amp_extra))
+    for j in range(n_decoy_sets):
+        size = int(rng.integers(12, 60))
+        gene_sets[f"SYNTHETIC_DECOY_{j:02d}"] = sorted(rng.choice(gene_pool, size=min(size, gene_pool.size), replace=False))
+    return gene_sets
+
+
 def make_cohort(
     *,
     n_positive: int = 40,
@@ -243,21 +292,8 @@ def make_cohort(
         z_exp = _latent(rng, y_exp.size, n_factors)
         perm_exp = rng.permutation(y_exp.size)
         exp_ids = [f"S{j:04d}" for j in range(1, y_exp.size + 1)]
-    n_exp = y_exp.size
-    g_log = rng.standard_normal((n_exp, n_genes))
-    gidx = {g: i for i, g in enumerate(genes)}
-    for k in range(n_factors):
-        acts = (y_exp == 1) if k != shared_factor else np.ones(n_exp, dtype=bool)
-        cols = [gidx[g] for g in factor_genes[k]]
-        g_log[np.ix_(acts, cols)] = a * z_exp[acts, k:k + 1] + np.sqrt(1 - a**2) * g_log[np.ix_(acts, cols)]
-    log2_mean = rng.normal(3.0, 1.5, size=n_genes)
-    log2_sd = rng.uniform(0.4, 0.9, size=n_genes)
-    log2 = log2_mean + log2_sd * g_log
-    amp_weights = np.r_[1.0, rng.uniform(0.6, 0.9, size=len(AMPLICON_GENES) - 1)]
-    for g, w in zip(AMPLICON_GENES, amp_weights):
-        log2[:, gidx[g]] += amplicon_shift * w * y_exp
-    log2[:, gidx["ESR1"]] -= 1.0 * y_exp
-    values = np.maximum(np.power(2.0, log2) - 0.1, 0.0) if expression_scale == "linear" else log2
+    values = _expression_values(rng, y_exp, z_exp, genes=genes, factor_genes=factor_genes, shared_factor=shared_factor,
+                                link_strength=a, amplicon_shift=amplicon_shift, expression_scale=expression_scale)
     expr_df = pd.DataFrame(values[perm_exp], index=pd.Index(np.array(exp_ids), name="sample_id"), columns=genes)
     if design == "paired":
         expr_df = expr_df.loc[feat_df.index]
@@ -265,18 +301,7 @@ def make_cohort(
     else:
         exp_labels = pd.Series(y_exp[perm_exp], index=expr_df.index, name="her2", dtype="int8")
 
-    # ---- gene sets
-    gene_sets: dict[str, list[str]] = {}
-    others = np.setdiff1d(gene_pool, np.concatenate(factor_genes))
-    for k in range(n_factors):
-        extra = rng.choice(others, size=min(15, others.size), replace=False)
-        gene_sets[f"SYNTHETIC_PATHWAY_{k}"] = sorted(factor_genes[k] + list(extra))
-    amp_extra = rng.choice(others, size=min(6, others.size), replace=False)
-    gene_sets["SYNTHETIC_HER2_AMPLICON"] = sorted(list(AMPLICON_GENES) + list(amp_extra))
-    for j in range(n_decoy_sets):
-        size = int(rng.integers(12, 60))
-        gene_sets[f"SYNTHETIC_DECOY_{j:02d}"] = sorted(rng.choice(gene_pool, size=min(size, gene_pool.size), replace=False))
-
+    gene_sets = _gene_sets(rng, gene_pool, factor_genes, n_decoy_sets=n_decoy_sets)
     links_df = pd.DataFrame(links, columns=["feature", "gene", "factor", "her2_class"])
     for table in (feat_df, feat_labels, expr_df, exp_labels):
         table.attrs["synthetic"] = True  # the flag follows the tables into every stage's result
@@ -295,26 +320,66 @@ def make_cohort(
 
 
 # ---------------------------------------------------------------------------------- the demo
-#: Small settings so the demo runs in minutes on 2 cores (the paper's are in config/config.yaml).
+#: The demo's settings: a cohort shaped like Cui et al. 2023's (about 320 training patients, 46 %
+#: HER2-positive, an independent validation cohort), sized so that `make demo` runs in about 3
+#: minutes on 2 cores (the paper's analysis settings are in workflows/config/config.yaml).
 DEMO_SETTINGS: dict[str, Any] = {
-    "n_patients": 40,            # training imaging patients
-    "n_validation": 24,          # independent validation imaging patients
-    "images_per_patient": 2,
-    "image_size": 96,
-    "n_expression_positive": 60,  # expression samples over both series
-    "n_expression_negative": 60,
+    "design": "paired",           # "paired": the training patients were also sequenced (the planted
+                                  # link is observable); "unpaired": the paper's design
+    "n_patients": 320,            # training imaging patients
+    "positive_fraction": 0.46,    # HER2-positive fraction of the imaging cohorts
+    "n_validation": 100,          # independent validation imaging patients (their own ids)
+    "images_per_patient": 1,
+    "image_size": 80,
+    "size_effect": 0.13,          # HER2-positive lesions: log radius + 0.13 (1.1 SD of the size spread)
+    "n_expression_positive": 180,  # expression samples of the unpaired design, over both series
+    "n_expression_negative": 210,
     "n_genes": 600,
+    "genes_per_factor": 25,       # genes of the planted pathway driven by the latent size factor
+    "link_strength": 0.6,         # their correlation with the factor (HER2-positive samples only)
     "n_perturbations": 75,
     "min_hits": 6,
     "n_null": 30,
-    "splits": 100,
+    "splits": 30,
 }
 
 SYNTHETIC_README = (
     "SYNTHETIC DATA written by `radiogenomics demo`. The images, masks, expression values,\n"
     "labels and gene sets here were simulated; they are not from patients and carry no\n"
-    "clinical meaning.\n"
+    "clinical meaning. planted.json says what was planted.\n"
 )
+
+DESIGNS = ("paired", "unpaired")
+
+
+def _demo_expression(
+    rng: np.random.Generator,
+    labels: pd.Series,
+    factor: pd.Series,
+    s: dict[str, Any],
+) -> tuple[pd.DataFrame, pd.Series, dict[str, list[str]], list[str]]:
+    """The demo's expression cohort, gene sets and the planted pathway's genes.
+
+    Paired: the imaging patients themselves (same ids, same latent factor). Unpaired: other
+    samples (``S0001``...) with their own factor, so no pairing can show the link.
+    """
+    genes = list(AMPLICON_GENES) + ["ESR1"]
+    genes += [f"GENE{j:05d}" for j in range(s["n_genes"] - len(genes))]
+    pool = np.array(genes[len(AMPLICON_GENES) + 1:])
+    pathway = [str(g) for g in pool[:s["genes_per_factor"]]]
+    if s["design"] == "paired":
+        ids, y, z = labels.index.to_numpy(), labels.to_numpy(dtype=int), factor.loc[labels.index].to_numpy()
+    else:
+        n_pos, n_neg = int(s["n_expression_positive"]), int(s["n_expression_negative"])
+        y = rng.permutation(np.r_[np.ones(n_pos, dtype=int), np.zeros(n_neg, dtype=int)])
+        ids = np.array([f"S{j:04d}" for j in range(1, y.size + 1)])
+        z = rng.standard_normal(y.size)
+    values = _expression_values(rng, y, z[:, None], genes=genes, factor_genes=[pathway], shared_factor=None,
+                                link_strength=float(s["link_strength"]), amplicon_shift=2.0,
+                                expression_scale="linear")
+    expr = pd.DataFrame(values, index=pd.Index(ids.astype(str), name="sample_id"), columns=genes)
+    elab = pd.Series(y, index=expr.index, name="her2", dtype="int8")
+    return expr, elab, _gene_sets(rng, pool, [pathway], n_decoy_sets=40), pathway
 
 
 def write_demo_inputs(
@@ -326,13 +391,27 @@ def write_demo_inputs(
 ) -> dict[str, Any]:
     """Write the synthetic demo inputs and return the config entries that point at them.
 
+    What is planted (written to ``data_dir/planted.json``): with images, HER2-positive lesions
+    are larger (``size_effect``; every other property of the lesion is drawn from one
+    distribution for both classes, see :func:`radiogenomics.imaging.simulate_ultrasound`), so
+    the small family of pyradiomics features that counts pixels
+    (:data:`radiogenomics.imaging.synthetic.SIZE_FEATURES`, 9 of 88) differs between the
+    classes with a moderate effect. The spread of sizes within a class is one latent
+    per-patient factor, which also drives the genes of ``SYNTHETIC_PATHWAY_0`` in HER2-positive
+    samples only. With ``design="paired"`` the training patients were also sequenced, so the
+    association recovers that link (the size family beats the permutation null, and its genes
+    are enriched in the pathway) while the other features stay at chance; with ``"unpaired"``
+    (the paper's design) the expression samples are other people and every feature should stay
+    at chance.
+
     Parameters
     ----------
     data_dir
         Destination folder (created).
     images
-        Simulate ultrasound images + masks (extracted by the workflow); otherwise write the
-        synthetic cohort's feature tables directly (faster; used by the tests).
+        Simulate ultrasound images + masks (extracted by the workflow); otherwise write a
+        synthetic feature table (:func:`make_cohort`, 88 features, 9 of them shifted; faster,
+        used by the tests).
     settings
         Overrides of :data:`DEMO_SETTINGS`.
     seed
@@ -341,28 +420,89 @@ def write_demo_inputs(
     Returns
     -------
     dict
-        Config fragments: ``imaging``, ``expression`` and ``enrichment`` (paths relative to
-        the parent of ``data_dir``).
+        Config fragments: ``imaging``, ``expression``, ``enrichment`` and ``clinical`` (paths
+        relative to the parent of ``data_dir``), and ``design``.
     """
+    import json
+
     from ._io import atomic_write
 
+    owner = "write_demo_inputs"
     s = {**DEMO_SETTINGS, **(settings or {})}
+    design = check_choice(s["design"], "design", owner=owner, choices=DESIGNS)
+    n_patients = check_int(s["n_patients"], "n_patients", owner=owner, min_value=8)
+    n_validation = check_int(s["n_validation"], "n_validation", owner=owner, min_value=4)
+    fraction = check_float(s["positive_fraction"], "positive_fraction", owner=owner, min_value=0.0,
+                           max_value=1.0, closed="neither")
     data = Path(data_dir)
     data.mkdir(parents=True, exist_ok=True)
     rel = data.name  # config paths are relative to the config's folder (data_dir's parent)
     with atomic_write(data / "SYNTHETIC.txt") as fh:
         fh.write(SYNTHETIC_README)
-
-    n_pos = s["n_patients"] // 2
-    cohort = make_cohort(
-        n_positive=n_pos, n_negative=s["n_patients"] - n_pos,
-        n_expression_positive=s["n_expression_positive"], n_expression_negative=s["n_expression_negative"],
-        n_genes=s["n_genes"], design="unpaired", seed=seed,
-    )
-
-    # two unpaired expression series: the synthetic expression samples split in two, stratified
-    expr, elab = cohort.expression, cohort.expression_labels.astype(int)
     rng = np.random.default_rng(seed)
+
+    imaging: dict[str, Any]
+    planted: dict[str, Any] = {"synthetic": True, "design": design, "seed": seed}
+    if images:
+        from .imaging.synthetic import LATENT_PROPERTY, SIZE_FEATURES, make_ultrasound_cohort
+
+        factor = rng.standard_normal(n_patients)
+        look = {"images_per_patient": s["images_per_patient"], "size": s["image_size"],
+                "positive_fraction": fraction, "appearance": "shared", "size_effect": s["size_effect"]}
+        train_sheet = make_ultrasound_cohort(data / "images_training", n_patients=n_patients, factors=factor,
+                                             seed=seed, **look)
+        sheet = make_ultrasound_cohort(data / "images_validation", n_patients=n_validation, prefix="VUS",
+                                       factors=rng.standard_normal(n_validation), seed=seed + 1, **look)
+        labels = train_sheet.groupby("patient_id")["label"].first().astype(int)
+        factor_s = pd.Series(factor, index=[f"US{p + 1:03d}" for p in range(n_patients)])
+        patients = pd.concat([labels, sheet.groupby("patient_id")["label"].first().astype(int)])
+        expr, elab, gene_sets, pathway = _demo_expression(rng, labels, factor_s, s)
+        imaging = {
+            "cases": f"{rel}/images_training/cases.csv",
+            "validation": {"cases": f"{rel}/images_validation/cases.csv"},
+        }
+        planted.update({
+            "her2_effect": f"HER2-positive lesions are larger: log radius + {s['size_effect']}",
+            "latent_property": LATENT_PROPERTY, "linked_features": list(SIZE_FEATURES),
+            "pathway": "SYNTHETIC_PATHWAY_0", "pathway_genes": pathway, "pathway_acts_in": "HER2-positive",
+        })
+    else:
+        def cohort(n: int, seed_: int, paired: bool) -> SyntheticCohort:
+            n_pos = int(round(n * fraction))
+            return make_cohort(
+                n_positive=n_pos, n_negative=n - n_pos, n_features=88, n_differential=9, differential_shift=0.8,
+                n_factors=1, genes_per_factor=s["genes_per_factor"], link_strength=s["link_strength"],
+                n_expression_positive=s["n_expression_positive"], n_expression_negative=s["n_expression_negative"],
+                n_genes=s["n_genes"], design="paired" if paired else "unpaired", seed=seed_)
+
+        train = cohort(n_patients, seed, design == "paired")
+        validation = cohort(n_validation, seed + 1, False)
+        expr, elab, gene_sets = train.expression, train.expression_labels.astype(int), train.gene_sets
+        pathway = sorted(train.links["gene"].unique())
+        tables = {}
+        for name, c in (("training", train), ("validation", validation)):
+            feats = c.features.rename_axis("sample_id")
+            if name == "validation":
+                feats = feats.rename(index=lambda i: f"V{i}")
+            labs = c.feature_labels.astype(int).rename("her2").rename_axis("sample_id")
+            labs.index = feats.index
+            tables[name] = labs
+            with atomic_write(data / f"features_{name}.csv") as fh:
+                feats.to_csv(fh)
+            with atomic_write(data / f"labels_{name}.csv") as fh:
+                labs.to_frame().to_csv(fh)
+        patients = pd.concat([tables["training"], tables["validation"]])
+        imaging = {
+            "features": f"{rel}/features_training.csv", "labels": f"{rel}/labels_training.csv",
+            "validation": {"features": f"{rel}/features_validation.csv", "labels": f"{rel}/labels_validation.csv"},
+        }
+        planted.update({
+            "differential_features": train.differential_features,
+            "linked_features": sorted(train.links["feature"].unique()),
+            "pathway": "SYNTHETIC_PATHWAY_0", "pathway_genes": pathway, "pathway_acts_in": "HER2-positive",
+        })
+
+    # two expression series: the expression samples split in two, stratified by class
     series_cfg = []
     parts: dict[str, list[str]] = {"GSE_SYNTH_A": [], "GSE_SYNTH_B": []}
     for cls in (1, 0):
@@ -375,59 +515,12 @@ def write_demo_inputs(
         with atomic_write(data / f"{stem}_expression.csv") as fh:
             expr.loc[ids].rename_axis("sample_id").to_csv(fh)
         with atomic_write(data / f"{stem}_labels.csv") as fh:
-            elab.loc[ids].rename("her2").rename_axis("sample_id").to_frame().to_csv(fh)
+            elab.loc[ids].astype(int).rename("her2").rename_axis("sample_id").to_frame().to_csv(fh)
         series_cfg.append({"name": name, "expression": f"{rel}/{stem}_expression.csv",
                            "labels": f"{rel}/{stem}_labels.csv"})
-
     with atomic_write(data / "gene_sets.gmt") as fh:
-        fh.write("\n".join(cohort.to_gmt_lines()) + "\n")
+        fh.write("\n".join(f"{term}\tsynthetic\t" + "\t".join(genes) for term, genes in gene_sets.items()) + "\n")
 
-    imaging: dict[str, Any]
-    if images:
-        from .imaging.synthetic import make_ultrasound_cohort
-
-        make_ultrasound_cohort(data / "images_training", n_patients=s["n_patients"],
-                               images_per_patient=s["images_per_patient"], size=s["image_size"], seed=seed)
-        sheet = make_ultrasound_cohort(data / "images_validation", n_patients=s["n_validation"],
-                                       images_per_patient=s["images_per_patient"], size=s["image_size"],
-                                       seed=seed + 1)
-        # validation patients are other people: give them their own ids (V-prefixed)
-        sheet["case_id"] = "V" + sheet["case_id"].astype(str)
-        sheet["patient_id"] = "V" + sheet["patient_id"].astype(str)
-        with atomic_write(data / "images_validation" / "cases.csv") as fh:
-            sheet.to_csv(fh, index=False)
-        train_sheet = pd.read_csv(data / "images_training" / "cases.csv")
-        patients = pd.concat([
-            train_sheet.groupby("patient_id")["label"].first(), sheet.groupby("patient_id")["label"].first(),
-        ])
-        imaging = {
-            "cases": f"{rel}/images_training/cases.csv",
-            "validation": {"cases": f"{rel}/images_validation/cases.csv"},
-        }
-    else:
-        vpos = s["n_validation"] // 2
-        validation = make_cohort(
-            n_positive=vpos, n_negative=s["n_validation"] - vpos, n_genes=s["n_genes"],
-            design="unpaired", seed=seed + 1,
-        )
-        for name, c in (("training", cohort), ("validation", validation)):
-            feats = c.features.rename_axis("sample_id")
-            if name == "validation":
-                feats = feats.rename(index=lambda i: f"V{i}")
-            labs = c.feature_labels.astype(int).rename("her2").rename_axis("sample_id")
-            labs.index = feats.index
-            with atomic_write(data / f"features_{name}.csv") as fh:
-                feats.to_csv(fh)
-            with atomic_write(data / f"labels_{name}.csv") as fh:
-                labs.to_frame().to_csv(fh)
-            if name == "training":
-                patients = labs.copy()
-            else:
-                patients = pd.concat([patients, labs])
-        imaging = {
-            "features": f"{rel}/features_training.csv", "labels": f"{rel}/labels_training.csv",
-            "validation": {"features": f"{rel}/features_validation.csv", "labels": f"{rel}/labels_validation.csv"},
-        }
     # a synthetic clinical table (age, tumour size, grade) for the baseline table and the nomogram
     crng = np.random.default_rng(seed + 7)
     her2 = patients.astype(int).to_numpy()
@@ -438,10 +531,10 @@ def write_demo_inputs(
     }, index=pd.Index(patients.index.astype(str), name="sample_id"))
     with atomic_write(data / "clinical.csv") as fh:
         clinical.to_csv(fh)
-    pd.Series(cohort.differential_features, name="feature").to_csv(data / "planted_differential_features.csv",
-                                                                    index=False)
-    cohort.links.to_csv(data / "planted_links.csv", index=False)
+    with atomic_write(data / "planted.json") as fh:
+        json.dump(planted, fh, indent=1)
     return {
+        "design": design,
         "imaging": imaging,
         "expression": {"series": series_cfg, "combat": False},
         "enrichment": {"gmt": [f"{rel}/gene_sets.gmt"]},
@@ -457,6 +550,9 @@ def demo_config(
     jobs: int = 2,
 ) -> dict[str, Any]:
     """The workflow config of the demo (small settings, ``synthetic: true``).
+
+    The design that ran is the association's ``mode`` (``parameters["mode"]`` of the
+    association result) and is named in the report's title.
 
     Parameters
     ----------
@@ -475,9 +571,11 @@ def demo_config(
         A config valid against the package's schema (``radiogenomics/schemas/config.schema.yaml``).
     """
     s = {**DEMO_SETTINGS, **(settings or {})}
+    design = fragments.get("design", s["design"])
     imaging = dict(fragments["imaging"])
     if "cases" in imaging:
         imaging.update({"preset": s.get("preset", "ultrasound2d"), "aggregate": "mean", "n_jobs": jobs})
+    what = "paired design" if design == "paired" else "unpaired design, as in the paper"
     return {
         "results": "results",
         "synthetic": True,
@@ -485,12 +583,12 @@ def demo_config(
         "imaging": imaging,
         "expression": fragments["expression"],
         "differential": {"select_by": "p", "threshold": 0.05},
-        "association": {"mode": "unpaired", "n_perturbations": s["n_perturbations"], "sample_size": None,
+        "association": {"mode": design, "n_perturbations": s["n_perturbations"], "sample_size": None,
                         "min_hits": s["min_hits"], "n_null": s["n_null"], "n_jobs": jobs},
         "enrichment": fragments["enrichment"],
         "module": {"threshold": 0.6},
         "models": {"n_splits": s["splits"], "n_bootstrap": s.get("bootstrap", 200), "n_jobs": jobs,
                    "clinical": fragments.get("clinical"), "feature_sets": ["differential", "module"]},
         "deep": {"enabled": False, "epochs": 1, "device": "cpu"},
-        "report": {"title": "HER2 radiogenomics demo report (SYNTHETIC DATA)"},
+        "report": {"title": f"HER2 radiogenomics demo report: {what}"},
     }

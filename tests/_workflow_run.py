@@ -48,10 +48,12 @@ def workflow_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return results
 
 
-#: Settings of the small demo the tests run (the real demo's are radiogenomics.datasets.DEMO_SETTINGS).
-TINY_DEMO = {"n_patients": 30, "n_validation": 16, "images_per_patient": 1, "image_size": 64,
-             "n_expression_positive": 16, "n_expression_negative": 16, "n_genes": 150,
-             "n_perturbations": 10, "min_hits": 2, "n_null": 3, "splits": 5}
+#: Settings of the small demo the tests run: the real demo's generator and proportions
+#: (radiogenomics.datasets.DEMO_SETTINGS: 46 % HER2-positive, the same effects, the paired
+#: design), fewer patients, genes, perturbations and splits.
+TINY_DEMO = {"n_patients": 120, "positive_fraction": 0.46, "n_validation": 30, "images_per_patient": 1,
+             "image_size": 64, "n_expression_positive": 30, "n_expression_negative": 36, "n_genes": 300,
+             "n_perturbations": 20, "min_hits": 8, "n_null": 20, "splits": 10}
 
 
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:

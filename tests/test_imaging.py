@@ -102,6 +102,33 @@ def test_simulate_ultrasound_is_seeded_and_well_formed():
         simulate_ultrasound(2)
 
 
+def test_shared_appearance_differs_in_size_only(tmp_path):
+    """The demo's appearance: HER2 enlarges the lesion (by exp(size_effect) in radius), the latent
+    factor spreads sizes within a class, and the gray levels inside the lesion do not depend on
+    either (so pyradiomics' pixel-counting features differ, the others do not)."""
+    def draw(her2, factor, k):
+        return simulate_ultrasound(her2, size=64, seed=k, appearance="shared", size_effect=0.3, factor=factor)
+
+    a, ma = draw(1, 0.0, 1)
+    b, mb = draw(1, 0.0, 1)
+    assert np.array_equal(a, b) and np.array_equal(ma, mb)
+    area = {(h, f): np.mean([draw(h, f, k)[1].sum() for k in range(12)]) for h in (0, 1) for f in (-1.0, 1.0)}
+    # radius x exp(0.3) -> area x exp(0.6) = 1.82 for HER2; factor +-1 -> radius x exp(+-0.12)
+    assert 1.5 < area[1, -1.0] / area[0, -1.0] < 2.2 and 1.5 < area[1, 1.0] / area[0, 1.0] < 2.2
+    assert 1.4 < area[0, 1.0] / area[0, -1.0] < 1.9
+    inside = {h: np.median([np.median(img[m == 1]) for img, m in (draw(h, 0.0, 100 + k) for k in range(16))])
+              for h in (0, 1)}
+    assert abs(inside[1] - inside[0]) < 6, inside  # lesion levels are drawn alike (38-58) for both classes
+    with pytest.raises(ParameterError, match="appearance"):
+        simulate_ultrasound(1, appearance="subtle")
+    with pytest.raises(ParameterError, match="factors"):
+        make_ultrasound_cohort(tmp_path, n_patients=4, appearance="shared", factors=[0.0, 1.0])
+    sheet = make_ultrasound_cohort(tmp_path / "v", n_patients=4, images_per_patient=1, size=48, appearance="shared", prefix="VUS",
+                                   positive_fraction=0.5, seed=2)
+    assert list(sheet["patient_id"]) == ["VUS001", "VUS002", "VUS003", "VUS004"] and sheet["label"].sum() == 2
+    assert "except the size" in (tmp_path / "v" / "SYNTHETIC.txt").read_text()
+
+
 def test_ultrasound_cohort_files_and_sheet(cohort_dir):
     sheet = pd.read_csv(cohort_dir / "cases.csv")
     assert list(sheet.columns[:5]) == ["case_id", "patient_id", "image", "mask", "label"]

@@ -11,7 +11,19 @@ simulates one. Each image is a B-mode-like 2D grayscale picture:
 * **HER2-positive lesions** are more heterogeneous: a low-frequency multiplicative texture with
   a larger amplitude, coarser speckle, and bright *echogenic specks* (microcalcification-like
   dots). HER2-negative lesions are darker and smoother. First-order, GLCM, GLRLM, GLSZM and
-  GLDM features therefore separate the classes clearly, which is what the demo needs.
+  GLDM features therefore separate the classes clearly (the ``"distinct"`` appearance, the
+  default: what the tests and the deep path need).
+
+The demo uses the ``"shared"`` appearance instead, shaped so that only a few features differ, as
+in a real cohort: every lesion property (echogenicity, heterogeneity, speckle grain, border) is
+drawn from one distribution for both classes except the **size** (HER2-positive lesions are
+larger by a moderate amount), and the lesion's inside is never blended with the tissue, so the
+size moves the features that count pixels (firstorder energies, the non-normalised
+non-uniformities, :data:`SIZE_FEATURES`) and little else (echogenic specks are a density per
+lesion pixel; the speckle's tail is capped so the gray-level range hardly grows with the pixel
+count). The spread of sizes within a class is one per-patient **latent factor**;
+:func:`radiogenomics.datasets.write_demo_inputs` lets the same factor drive a pathway's genes in
+HER2-positive patients, the demo's planted feature-pathway link.
 
 Masks are written with lesion value **1** and background 0 (pyradiomics' default label, so the
 case sheet needs no ``mask_label``). Images are 8-bit PNGs. The output folder always holds a
@@ -21,6 +33,7 @@ case sheet needs no ``mask_label``). Images are 8-bit PNGs. The output folder al
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,17 +42,42 @@ from scipy import ndimage
 
 from .._io import atomic_path, atomic_write
 from .._logging import get_logger
-from .._validation import ParameterError, check_float, check_int
+from .._validation import ParameterError, check_choice, check_float, check_int
 
 __all__ = ["simulate_ultrasound", "make_ultrasound_cohort", "simulate_multisequence", "make_multisequence_cohort"]
 
 log = get_logger(__name__)
+
+#: Appearances of :func:`simulate_ultrasound`.
+APPEARANCES = ("distinct", "shared")
+
+#: What the latent factor of the ``"shared"`` appearance drives (the demo's planted link).
+LATENT_PROPERTY = "lesion size (log mean radius = log(0.21 x image side) + size_effect x HER2 + 0.12 x factor)"
+
+#: The ``ultrasound2d`` features that the lesion size moves in the ``"shared"`` appearance (those
+#: that count pixels, runs or zones; measured: |Spearman rho| > 0.5 with the radius, 320 lesions of
+#: 80 px), the demo's differential and linked family.
+SIZE_FEATURES = (
+    "original_firstorder_Energy", "original_firstorder_TotalEnergy", "original_glrlm_GrayLevelNonUniformity",
+    "original_glrlm_RunLengthNonUniformity", "original_glszm_GrayLevelNonUniformity",
+    "original_glszm_SizeZoneNonUniformity", "original_glszm_ZoneEntropy", "original_gldm_DependenceNonUniformity",
+    "original_gldm_GrayLevelNonUniformity",
+)
 
 SYNTHETIC_NOTE = (
     "These images, masks and labels are SYNTHETIC. They were simulated by\n"
     "radiogenomics.imaging.synthetic.make_ultrasound_cohort (speckle background, hypoechoic\n"
     "lesion with an irregular border; HER2-positive lesions made more heterogeneous with\n"
     "echogenic specks). They are not images of patients and carry no clinical meaning.\n"
+    "Masks: lesion = 1, background = 0 (8-bit PNG).\n"
+)
+
+SHARED_NOTE = (
+    "These images, masks and labels are SYNTHETIC. They were simulated by\n"
+    "radiogenomics.imaging.synthetic.make_ultrasound_cohort (appearance 'shared': speckle\n"
+    "background, hypoechoic lesion with an irregular border, every property drawn alike for both\n"
+    "classes except the size: larger in HER2-positive lesions, and spread within a class by a\n"
+    "per-patient latent factor). They are not images of patients and carry no clinical meaning.\n"
     "Masks: lesion = 1, background = 0 (8-bit PNG).\n"
 )
 
@@ -54,12 +92,15 @@ def _rng(seed: int | np.random.Generator) -> np.random.Generator:
     )
 
 
-def _lesion_mask(size: int, rng: np.random.Generator, *, irregular: float) -> np.ndarray:
-    """Star-shaped lesion with a lobulated border, centred near the image centre."""
+def _lesion_mask(size: int, rng: np.random.Generator, *, irregular: float, radius: float | None = None) -> np.ndarray:
+    """Star-shaped lesion with a lobulated border, centred near the image centre.
+
+    ``radius`` is the mean radius as a fraction of the image side (drawn in 0.2-0.27 when ``None``).
+    """
     yy, xx = np.mgrid[0:size, 0:size].astype(float)
     cy = size / 2 + rng.uniform(-0.08, 0.08) * size
     cx = size / 2 + rng.uniform(-0.08, 0.08) * size
-    radius = size * rng.uniform(0.2, 0.27)
+    radius = size * (rng.uniform(0.2, 0.27) if radius is None else radius)
     theta = np.arctan2(yy - cy, xx - cx)
     dist = np.hypot(yy - cy, xx - cx)
     # ellipticity (wider than tall, as most breast lesions) + random lobulation
@@ -82,17 +123,32 @@ def simulate_ultrasound(
     *,
     size: int = 128,
     seed: int | np.random.Generator = 0,
+    appearance: str = "distinct",
+    size_effect: float = 0.1,
+    factor: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Simulate one synthetic B-mode ultrasound image of a breast lesion and its mask.
 
     Parameters
     ----------
     her2
-        1 for an HER2-positive lesion (heterogeneous, echogenic specks), 0 for negative.
+        1 for an HER2-positive lesion, 0 for negative.
     size
         Image side in pixels (square image), at least 48.
     seed
         Seed or numpy Generator; the same seed gives the same image.
+    appearance
+        ``"distinct"``: the classes differ in texture, echogenicity, border and echogenic
+        specks, so most features separate them clearly (the tests' and the deep path's
+        cohorts). ``"shared"`` (the demo's): every lesion property is drawn from one
+        distribution for both classes except the size, which moves only a small family of
+        pyradiomics features (:data:`SIZE_FEATURES`): the lesion's mean radius is
+        ``0.21 * size * exp(size_effect * her2 + 0.12 * factor)``.
+    size_effect
+        ``"shared"`` only: how much larger (log mean radius) HER2-positive lesions are.
+    factor
+        ``"shared"`` only: the patient's latent size factor (standard normal; the spread of
+        lesion sizes within a class); ``None`` draws it.
 
     Returns
     -------
@@ -106,8 +162,19 @@ def simulate_ultrasound(
             f"The 'her2' parameter of simulate_ultrasound must be 1 or 0. Got {her2!r} instead."
         )
     size = check_int(size, "size", owner="simulate_ultrasound", min_value=48)
+    check_choice(appearance, "appearance", owner="simulate_ultrasound", choices=APPEARANCES)
     rng = _rng(seed)
     positive = her2 == 1
+    if appearance == "shared":
+        size_effect = check_float(size_effect, "size_effect", owner="simulate_ultrasound", min_value=-1.0,
+                                  max_value=1.0)
+        z = rng.standard_normal() if factor is None else check_float(
+            factor, "factor", owner="simulate_ultrasound", min_value=-10.0, max_value=10.0)
+        radius = float(np.clip(0.21 * np.exp(size_effect * her2 + 0.12 * z), 0.12, 0.32))
+        return _render_shared(
+            size, rng, radius=radius, level=rng.uniform(38, 58), amplitude=rng.uniform(0.15, 0.4),
+            grain=rng.uniform(2.0, 3.5), speck_density=0.009, speck_gain=rng.uniform(100, 200),
+            irregular=rng.uniform(0.7, 1.1))
 
     mask = _lesion_mask(size, rng, irregular=1.1 if positive else 0.7)
     inside = mask.astype(bool)
@@ -159,6 +226,55 @@ def simulate_ultrasound(
     return np.clip(np.rint(image), 0, 255).astype(np.uint8), mask
 
 
+def _render_shared(
+    size: int,
+    rng: np.random.Generator,
+    *,
+    radius: float,
+    level: float,
+    amplitude: float,
+    grain: float,
+    speck_density: float,
+    speck_gain: float,
+    irregular: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One image of the ``"shared"`` appearance from explicit lesion properties.
+
+    The lesion's inside is never blurred with the tissue (the soft edge lies outside the mask),
+    the echogenic specks are a density (per lesion pixel) and the speckle's tail is capped, so
+    the lesion's size changes its pixel count, not its gray-level distribution.
+    """
+    mask = _lesion_mask(size, rng, irregular=irregular, radius=radius)
+    inside = mask.astype(bool)
+    yy = np.arange(size, dtype=float)[:, None] / size
+    tissue = np.full((size, size), 120.0)
+    tissue += 25 * np.sin(2 * np.pi * (yy * rng.uniform(2, 4) + rng.uniform(0, 1)))
+    tissue *= 1.0 - 0.35 * yy
+    tissue += ndimage.gaussian_filter(rng.normal(0, 25, (size, size)), sigma=size / 16)
+    hetero = ndimage.gaussian_filter(rng.normal(0, 1, (size, size)), sigma=grain)
+    hetero = hetero / (hetero.std() + 1e-12)
+    lesion = np.clip(level * (1 + amplitude * hetero), 5, None)
+    edge = ndimage.gaussian_filter(ndimage.binary_dilation(inside, iterations=2).astype(float), sigma=1.0)
+    edge[inside] = 1.0
+    echo = tissue * (1 - edge) + lesion * edge
+    speckle = rng.rayleigh(scale=1.0, size=(size, size))
+    speckle = ndimage.gaussian_filter(speckle, sigma=(0.7, 1.4))
+    speckle /= speckle.mean()
+    speckle = 1 + (speckle - 1) * 2.2
+    image = echo * np.clip(speckle, 0.05, 3.0)
+    n_specks = int(rng.poisson(speck_density * inside.sum()))
+    if n_specks > 0:
+        idx = np.flatnonzero(inside.ravel())
+        chosen = rng.choice(idx, size=min(n_specks, idx.size), replace=False)
+        specks = np.zeros(size * size)
+        specks[chosen] = 1.0
+        specks = ndimage.gaussian_filter(specks.reshape(size, size), sigma=0.8)
+        specks /= specks.max() + 1e-12
+        image = image + speck_gain * specks * inside
+    image = image + rng.normal(0, 3, image.shape)
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8), mask
+
+
 def _write_png(array: np.ndarray, path: Path) -> None:
     import SimpleITK as sitk
 
@@ -173,11 +289,15 @@ def make_ultrasound_cohort(
     images_per_patient: int = 2,
     positive_fraction: float = 0.5,
     size: int = 128,
+    appearance: str = "distinct",
+    size_effect: float = 0.1,
+    factors: Sequence[float] | np.ndarray | None = None,
+    prefix: str = "US",
     seed: int = 0,
 ) -> pd.DataFrame:
     """Write a synthetic ultrasound cohort (PNG images, PNG masks, ``cases.csv``) to a folder.
 
-    Patients are named ``US001``, ``US002``...; the first ``round(n_patients *
+    Patients are named ``<prefix>001``, ``<prefix>002``... (``US001``...); the first ``round(n_patients *
     positive_fraction)`` patients in a seeded random order are HER2-positive. Each patient has
     ``images_per_patient`` images of the same lesion class (different seeds, as different views).
     Files go to ``out_dir/images/<case_id>.png`` and ``out_dir/masks/<case_id>.png`` (mask
@@ -196,6 +316,15 @@ def make_ultrasound_cohort(
         Fraction of HER2-positive patients, in (0, 1).
     size
         Image side in pixels.
+    appearance
+        ``"distinct"`` or ``"shared"`` (see :func:`simulate_ultrasound`).
+    size_effect
+        ``"shared"``: log-radius increase of HER2-positive lesions.
+    factors
+        ``"shared"``: each patient's latent size factor (standard normal; in patient order),
+        the same for all the patient's images; ``None`` draws them from the seed.
+    prefix
+        Start of the patient ids: give an independent cohort its own (e.g. ``"VUS"``).
     seed
         Random seed; the same seed gives byte-identical files.
 
@@ -215,6 +344,7 @@ def make_ultrasound_cohort(
     )
     size = check_int(size, "size", owner=owner, min_value=48)
     seed = check_int(seed, "seed", owner=owner, min_value=0)
+    check_choice(appearance, "appearance", owner=owner, choices=APPEARANCES)
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -224,14 +354,25 @@ def make_ultrasound_cohort(
     labels = np.zeros(n_patients, dtype=int)
     labels[rng.permutation(n_patients)[:n_pos]] = 1
     child_seeds = np.random.SeedSequence(seed).spawn(n_patients * images_per_patient)
+    look: dict[str, object] = {}
+    if appearance == "shared":
+        z = (np.random.default_rng([seed, 1]).standard_normal(n_patients) if factors is None
+             else np.asarray(factors, dtype=float))
+        if z.shape != (n_patients,) or not np.isfinite(z).all():
+            raise ParameterError(f"The 'factors' parameter of {owner} must hold {n_patients} finite values "
+                                 f"(one per patient). Got shape {z.shape} instead.")
+        look = {"appearance": "shared", "size_effect": size_effect}
 
     rows = []
     k = 0
     for p in range(n_patients):
-        pid = f"US{p + 1:03d}"
+        pid = f"{prefix}{p + 1:03d}"
+        if look:
+            look["factor"] = float(z[p])
         for i in range(images_per_patient):
             cid = f"{pid}_{i + 1}"
-            image, mask = simulate_ultrasound(int(labels[p]), size=size, seed=np.random.default_rng(child_seeds[k]))
+            image, mask = simulate_ultrasound(int(labels[p]), size=size, seed=np.random.default_rng(child_seeds[k]),
+                                              **look)  # type: ignore[arg-type]
             k += 1
             _write_png(image, out / "images" / f"{cid}.png")
             _write_png(mask, out / "masks" / f"{cid}.png")
@@ -242,7 +383,7 @@ def make_ultrasound_cohort(
             })
     sheet = pd.DataFrame(rows)
     with atomic_write(out / "SYNTHETIC.txt") as fh:
-        fh.write(SYNTHETIC_NOTE)
+        fh.write(SHARED_NOTE if look else SYNTHETIC_NOTE)
     with atomic_write(out / "cases.csv") as fh:
         sheet.to_csv(fh, index=False)
     log.info("wrote synthetic ultrasound cohort: %d patients (%d HER2+), %d images to %s",
