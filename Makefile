@@ -26,9 +26,11 @@ demo: $(VENV)/.installed-base
 
 # `make notebook`: JupyterLab (the [notebook] extra) in .venv, opened on notebooks/ with
 # RADIOGENOMICS_RESULTS at the demo's results. It does not run the demo (minutes): without
-# $(OUT)/results it says so and stops; run `make demo` first. JupyterLab options go in
-# JUPYTER_ARGS, e.g. `make notebook JUPYTER_ARGS="--no-browser --port 8890"`.
+# a finished demo ($(OUT)/results/report/report.html) it says so and stops: run `make demo` first. Options go in
+# JUPYTER_ARGS, e.g. `make notebook JUPYTER_ARGS="--no-browser --port 8890"`; as root (a container)
+# it adds --allow-root, which JupyterLab otherwise refuses to start without.
 JUPYTER_ARGS ?=
+JUPYTER_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root)
 
 $(VENV)/.installed-notebook: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[notebook]"
@@ -37,7 +39,7 @@ $(VENV)/.installed-notebook: pyproject.toml | $(BIN)/python
 notebook:
 	@test -f $(OUT)/results/report/report.html || { echo "make notebook: no demo results in $(OUT)/results; run \`make demo\` first (a few minutes), then \`make notebook\`." >&2; exit 2; }
 	@$(MAKE) --no-print-directory $(VENV)/.installed-notebook
-	RADIOGENOMICS_RESULTS="$(abspath $(OUT))/results" $(BIN)/jupyter-lab --notebook-dir=notebooks $(JUPYTER_ARGS)
+	RADIOGENOMICS_RESULTS="$(abspath $(OUT))/results" $(BIN)/jupyter-lab --notebook-dir=notebooks $(JUPYTER_ROOT) $(JUPYTER_ARGS)
 
 # `make test` (CI) leaves out the tests marked slow (each over ~1 min on 2 cores: 3D backbones,
 # learned-signal and noise-cohort deep runs, the pooled pure-noise protocol, the three-point

@@ -136,6 +136,35 @@ def test_every_notebook_is_executed_and_checked() -> None:
     assert sorted(CHECKS) == ALL_NOTEBOOKS, "a notebook in notebooks/ without its checks in CHECKS (or the reverse)"
 
 
+@pytest.mark.slow
+def test_feature_pathway_notebook_follows_a_feature_that_beats_the_null(
+        results: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No feature of the .test run beats the null (5 rounds: empirical p >= 1/6); give one that verdict.
+
+    The feature given it is the one with the *least* significant enrichment term, so the
+    notebook follows it only if it prefers a feature that beats the null to a better-enriched one.
+    """
+    import dataclasses
+    import shutil
+
+    import radiogenomics as rg
+
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    ran = rg.read_results(copy)
+    best_q = ran.enrichment.table.groupby("feature")["q_value"].min().sort_values()
+    feature = str(best_q.index[-1])
+    ns = ran.association.null_summary.copy()
+    ns["beats_null"] = ns["beats_null"].astype(object)
+    ns.loc[feature, ["empirical_p", "beats_null"]] = [0.01, True]
+    ns["beats_null"] = ns["beats_null"].astype("boolean")
+    dataclasses.replace(ran.association, null_summary=ns).write(copy / "association", figures=False)
+    assert rg.read_results(copy).association.null_verdict()["beats_null"].sum() == 1
+    nb = _execute("feature_pathway_links.ipynb", tmp_path, monkeypatch, copy)
+    _check_feature_pathway_links(nb, tmp_path, copy)
+    assert f"feature: {feature}\nverdict: its gene set beats the permutation null" in _text(_outputs(nb, "feature"))
+
+
 @pytest.mark.parametrize("name", ALL_NOTEBOOKS)
 def test_notebook_runs_on_workflow_results(name: str, results: Path, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
