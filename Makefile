@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 OUT    ?= reports/demo
 
-.PHONY: demo test test-all bench clean
+.PHONY: demo test test-all bench notebook clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,23 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.installed-base
 	$(BIN)/radiogenomics demo --out $(OUT)
+
+# `make notebook`: JupyterLab (the [notebook] extra) in .venv, opened on notebooks/ with
+# RADIOGENOMICS_RESULTS at the demo's results. It does not run the demo (minutes): without
+# a finished demo ($(OUT)/results/report/report.html) it says so and stops: run `make demo` first. Options go in
+# JUPYTER_ARGS, e.g. `make notebook JUPYTER_ARGS="--no-browser --port 8890"`; as root (a container)
+# it adds --allow-root, which JupyterLab otherwise refuses to start without.
+JUPYTER_ARGS ?=
+JUPYTER_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root)
+
+$(VENV)/.installed-notebook: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[notebook]"
+	touch $@ $(VENV)/.installed-base
+
+notebook:
+	@test -f $(OUT)/results/report/report.html || { echo "make notebook: no demo results in $(OUT)/results; run \`make demo\` first (a few minutes), then \`make notebook\`." >&2; exit 2; }
+	@$(MAKE) --no-print-directory $(VENV)/.installed-notebook
+	RADIOGENOMICS_RESULTS="$(abspath $(OUT))/results" $(BIN)/jupyter-lab --notebook-dir=notebooks $(JUPYTER_ROOT) $(JUPYTER_ARGS)
 
 # `make test` (CI) leaves out the tests marked slow (each over ~1 min on 2 cores: 3D backbones,
 # learned-signal and noise-cohort deep runs, the pooled pure-noise protocol, the three-point
