@@ -21,7 +21,17 @@ from ._differential import differential, plot_feature_boxplots, plot_volcano
 from ._enrichment import enrichment, plot_enrichment
 from ._expression import expression, plot_batch_check, plot_label_counts, plot_series_pca
 from ._imaging import extraction
-from ._models import models
+from ._models import (
+    models,
+    plot_calibration,
+    plot_decision_curve,
+    plot_learning_curves,
+    plot_nomogram,
+    plot_precision_recall,
+    plot_roc,
+    plot_roc_by_set,
+    plot_split_auc,
+)
 from ._module import module, plot_network, plot_similarity
 from ._style import captioned
 
@@ -51,6 +61,14 @@ __all__ = [
     "plot_label_counts",
     "plot_series_pca",
     "plot_batch_check",
+    "plot_roc",
+    "plot_roc_by_set",
+    "plot_precision_recall",
+    "plot_calibration",
+    "plot_decision_curve",
+    "plot_nomogram",
+    "plot_split_auc",
+    "plot_learning_curves",
 ]
 
 _BY_STAGE = {
