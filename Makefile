@@ -46,7 +46,7 @@ notebook:
 # interruption of a whole run) to stay under 20 minutes; `make test-all` runs them too.
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check --no-cache radiogenomics tests benchmarks
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" --durations=25
 
 test-all: $(VENV)/.installed-test
 	$(BIN)/ruff check --no-cache radiogenomics tests benchmarks
