@@ -214,16 +214,22 @@ def simulate_ultrasound(
     # --- echogenic specks (microcalcification-like), many more in HER2-positive lesions ------
     n_specks = int(rng.integers(5, 16)) if positive else int(rng.integers(0, 4))
     if n_specks:
-        idx = np.flatnonzero(inside.ravel())
-        chosen = rng.choice(idx, size=min(n_specks, idx.size), replace=False)
-        specks = np.zeros(size * size)
-        specks[chosen] = 1.0
-        specks = ndimage.gaussian_filter(specks.reshape(size, size), sigma=0.8)
-        specks /= specks.max() + 1e-12
+        specks = _speck_field(inside, n_specks, rng)
         image = image + rng.uniform(120, 200) * specks * inside
 
     image = image + rng.normal(0, 3, image.shape)  # electronic noise
     return np.clip(np.rint(image), 0, 255).astype(np.uint8), mask
+
+
+def _speck_field(inside: np.ndarray, n_specks: int, rng: np.random.Generator) -> np.ndarray:
+    """Echogenic specks: ``n_specks`` lesion pixels (at most all of them) blurred, peak 1."""
+    idx = np.flatnonzero(inside.ravel())
+    chosen = rng.choice(idx, size=min(n_specks, idx.size), replace=False)
+    specks = np.zeros(inside.size)
+    specks[chosen] = 1.0
+    specks = ndimage.gaussian_filter(specks.reshape(inside.shape), sigma=0.8)
+    specks /= specks.max() + 1e-12
+    return specks
 
 
 def _render_shared(
@@ -264,13 +270,7 @@ def _render_shared(
     image = echo * np.clip(speckle, 0.05, 3.0)
     n_specks = int(rng.poisson(speck_density * inside.sum()))
     if n_specks > 0:
-        idx = np.flatnonzero(inside.ravel())
-        chosen = rng.choice(idx, size=min(n_specks, idx.size), replace=False)
-        specks = np.zeros(size * size)
-        specks[chosen] = 1.0
-        specks = ndimage.gaussian_filter(specks.reshape(size, size), sigma=0.8)
-        specks /= specks.max() + 1e-12
-        image = image + speck_gain * specks * inside
+        image = image + speck_gain * _speck_field(inside, n_specks, rng) * inside
     image = image + rng.normal(0, 3, image.shape)
     return np.clip(np.rint(image), 0, 255).astype(np.uint8), mask
 
