@@ -158,6 +158,9 @@ def test_report_in_headless_chromium(results: Path, tmp_path: Path) -> None:
             after_reset = page.evaluate("rgNetwork.nodes('.match, .faded').length")
             # click: a real mouse click on the feature's node opens its genes and terms in the side panel
             page.evaluate("document.getElementById('network-view').scrollIntoView({block: 'center'})")
+            # Cytoscape.js maps a click through the container offset it caches on scroll events, which
+            # arrive asynchronously: let two frames pass so that the cache is current before clicking
+            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
             xy = page.evaluate("""id => { const n = rgNetwork.getElementById(id), p = n.renderedPosition(),
                 b = rgNetwork.container().getBoundingClientRect(); return [b.left + p.x, b.top + p.y]; }""", node_id)
             page.mouse.click(*xy)
