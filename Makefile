@@ -43,7 +43,8 @@ notebook:
 
 # `make test` (CI) leaves out the tests marked slow (each over ~1 min on 2 cores: 3D backbones,
 # learned-signal and noise-cohort deep runs, the pooled pure-noise protocol, the three-point
-# interruption of a whole run) to stay under 20 minutes; `make test-all` runs them too.
+# SIGINT and SIGTERM interruptions and the interrupted-run resume of a whole run) to stay under
+# 20 minutes; `make test-all` runs them too.
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check --no-cache radiogenomics tests benchmarks
 	$(BIN)/python -m pytest -m "not slow" --durations=25

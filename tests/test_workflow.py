@@ -159,6 +159,10 @@ def test_snakemake_report_figures_registered(results: Path) -> None:
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in figs)
 
 
+# Slow (about 100 s: one and a half runs of .test): `make test-all` runs it beside the three-point SIGINT and the
+# SIGTERM interruption tests of test_hostile.py, which cover the same resume more thoroughly; `make test` (CI) leaves
+# it out to keep the suite under 20 minutes on 2 cores.
+@pytest.mark.slow
 def test_rerun_does_nothing_and_interrupted_run_resumes(tmp_path: Path, results: Path) -> None:
     work = copy_test_dir(tmp_path / "w")
     cfg = str(work / "config" / "config.yaml")
