@@ -16,9 +16,12 @@ def _models_inputs(wc):
 
 
 def _models_args(wc, input):
+    # one argument per set, NAME=FOLDER (or all=all); the shell line quotes each element with :q, and the
+    # names are the schema's enum (all, differential, module)
     parts = []
     for name in config["models"]["feature_sets"]:
-        parts += ["--feature-set", f"{name}={input[name]}" if name in FEATURE_SET_STAGES else f"{name}=all"]
+        source = input[name] if name in FEATURE_SET_STAGES else "all"
+        parts += ["--feature-set", "=".join((name, str(source)))]
     if has_validation():
         parts += ["--validation-features", input.validation]
     if config["models"].get("clinical"):
