@@ -231,3 +231,83 @@ def test_two_class_unique_is_numpy_unique() -> None:
         np.testing.assert_array_equal(classes, ref_classes)
         np.testing.assert_array_equal(inverse, ref_inverse)
         assert classes.dtype == ref_classes.dtype and inverse.dtype == ref_inverse.dtype
+
+
+def _tree_problems(n_problems: int):
+    """Problems that exercise every rule of scikit-learn's best splitter: rounded (tied) values, constant
+    columns, duplicated rows, values closer than its 1e-7 tie tolerance, one feature, few samples."""
+    rng = np.random.default_rng(20261201)
+    for k in range(n_problems):
+        n, d = int(rng.integers(6, 260)), int(rng.integers(1, 28))
+        X = rng.normal(size=(n + 30, d))
+        kind = k % 5
+        if kind == 1:
+            X = np.round(X, 1)
+        elif kind == 2:
+            X[:, ::2] = 1.0
+            X = np.round(X, 2)
+        elif kind == 3:
+            X[:, 0] *= 1e-7
+            X[:, -1] = np.floor(2 * X[:, -1])
+        elif kind == 4:  # float32 neighbours within and beyond FEATURE_THRESHOLD
+            X[5:15] = X[0]
+            X = X.astype(np.float32).astype(float) + rng.choice([0, 1e-8, 6e-8, 1.2e-7], size=X.shape)
+        y = (X[:, 0] + rng.normal(size=n + 30) * rng.uniform(0.2, 3) > 0).astype(np.int8)
+        y[:2] = [0, 1]
+        settings = {"max_features": [None, "sqrt", 1, 0.5, "log2"][k % 5],
+                    "min_samples_leaf": [1, 2, 5, 0.03][k % 4], "min_samples_split": [2, 10, 0.1][k % 3],
+                    "max_depth": [None, 3, 12][(k // 3) % 3],
+                    "min_weight_fraction_leaf": 0.02 if k % 7 == 0 else 0.0,
+                    "min_impurity_decrease": 0.01 if k % 4 == 3 else 0.0}
+        yield X[:n], y[:n], X[n:], settings, int(rng.integers(0, 2**31 - 1))
+
+
+def test_compiled_trees_grow_scikit_learns_trees_node_for_node() -> None:
+    """The compiled Gini trees (radiogenomics.models._forest) give every test row the leaf value of
+    scikit-learn's own tree: 240 decision trees and 240 forests of 5 trees (with and without bootstrap)."""
+    from radiogenomics.models import _fast, _forest
+
+    assert _forest.AVAILABLE
+    n_checked = 0
+    for k, (Xtr, ytr, Xte, settings, seed) in enumerate(_tree_problems(240)):
+        Xt32 = Xte.astype(np.float32)
+        tree = DecisionTreeClassifier(random_state=seed, **settings).fit(Xtr, ytr)
+        bootstrap = k % 3 != 0
+        forest = RandomForestClassifier(n_estimators=5, random_state=seed, bootstrap=bootstrap, **settings).fit(Xtr, ytr)
+        n = len(ytr)
+        kw = _fast._settings(tree.get_params(), n, Xtr.shape[1], n)
+        got = _forest.grow_and_predict(Xtr, ytr == 1, np.ones((1, n)), _forest.splitter_states([seed]), Xte, **kw)
+        np.testing.assert_array_equal(got, tree.tree_.predict(Xt32)[:, :2], err_msg=f"tree {k}: {settings}")
+        seeds = [e.random_state for e in forest.estimators_]
+        weights = (np.array([np.bincount(np.random.RandomState(s).randint(0, n, n), minlength=n) for s in seeds],
+                            dtype=float) if bootstrap else np.ones((5, n)))
+        expected = sum(e.tree_.predict(Xt32)[:, :2] for e in forest.estimators_)
+        got = _forest.grow_and_predict(Xtr, ytr == 1, weights, _forest.splitter_states(seeds), Xte, **kw)
+        np.testing.assert_array_equal(got, expected, err_msg=f"forest {k}: {settings}, bootstrap={bootstrap}")
+        n_checked += 1 + len(seeds)
+    assert n_checked == 240 * 6
+
+
+def test_default_trees_take_the_compiled_path_and_others_the_cython_builder(monkeypatch) -> None:
+    """The engine's forest and tree run the compiled trees; entropy, the random splitter and non-finite
+    data go through scikit-learn's own builder (still exact)."""
+    from radiogenomics.models import _forest
+
+    calls = []
+    original = _forest.grow_and_predict
+    monkeypatch.setattr(_forest, "grow_and_predict", lambda *a, **k: calls.append(1) or original(*a, **k))
+    Xtr, ytr, Xte = next(problems())
+    estimators = {name: _splits_variant(pipe).steps[-1][1] for name, pipe in make_classifiers().items()}
+    scorers = {name: fast_scorer(estimators[name]) for name in ("rf", "dt")}  # (checked against scikit-learn once)
+    calls.clear()
+    for scorer in scorers.values():
+        scorer(Xtr, ytr, Xte, 3)
+    assert len(calls) == 2
+    for est in (ESTIMATORS["rf_entropy_all_features"], ESTIMATORS["dt_random_splitter"]):
+        score, _ = fast_scorer(est)(Xtr, ytr, Xte, 3)
+        np.testing.assert_array_equal(score, reference(est, Xtr, ytr, Xte, 3)[0])
+    Xnan = Xte.copy()
+    Xnan[0, 0] = np.nan  # scikit-learn's trees route missing values; the compiled ones do not
+    score, _ = fast_scorer(estimators["rf"])(Xtr, ytr, Xnan, 3)
+    np.testing.assert_array_equal(score, reference(estimators["rf"], Xtr, ytr, Xnan, 3)[0])
+    assert len(calls) == 2

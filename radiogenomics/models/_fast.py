@@ -8,11 +8,15 @@ budget. For the estimators below the engine therefore runs the same computation 
 checks (its inputs are already validated: finite float64 arrays, two classes):
 
 - :class:`~sklearn.tree.DecisionTreeClassifier` and
-  :class:`~sklearn.ensemble.RandomForestClassifier`: scikit-learn's own Cython tree builder,
-  criterion and splitter (imported from ``sklearn.tree._classes``, the objects its ``_fit``
-  uses; one set of them serves every tree of a forest, re-initialised by each build), the same
-  float32 data, seeds and bootstrap draws (the same MT19937 words, drawn in one block), and the
-  forest's probability average in the same order;
+  :class:`~sklearn.ensemble.RandomForestClassifier`: with the Gini criterion and the best
+  splitter (the defaults), compiled trees that replay scikit-learn's builder node for node
+  (:mod:`radiogenomics.models._forest`: its random stream, feature draws, tie rule and leaf rules,
+  with the samples sorted once per forest instead of once per node and feature), a whole forest
+  in one call; otherwise scikit-learn's own Cython tree builder, criterion and splitter
+  (imported from ``sklearn.tree._classes``, the objects its ``_fit`` uses; one set of them
+  serves every tree of a forest, re-initialised by each build). Both take the same float32 data,
+  seeds and bootstrap draws (the same MT19937 words, drawn in one block) and average the
+  forest's probabilities in the same order;
 - :class:`~sklearn.svm.SVC` (ranked by its decision function): the same ``libsvm.fit`` and
   ``libsvm.decision_function`` calls with the same arguments and seed; a fit that libsvm stops
   early (which scikit-learn reports with a warning) is redone through scikit-learn;
@@ -159,6 +163,19 @@ def _max_features(value: Any, n_features: int) -> int:
     return max(1, int(value * n_features)) if value > 0.0 else 0
 
 
+def _settings(p: dict[str, Any], n_samples: int, n_features: int, total_weight: float) -> dict[str, Any]:
+    """The builder's settings as ``BaseDecisionTree._fit`` resolves them (the compiled trees and ``_grower``)."""
+    msl = p["min_samples_leaf"]
+    min_samples_leaf = msl if isinstance(msl, numbers.Integral) else ceil(msl * n_samples)
+    mss = p["min_samples_split"]
+    min_samples_split = mss if isinstance(mss, numbers.Integral) else max(2, ceil(mss * n_samples))
+    return {"max_features": _max_features(p["max_features"], n_features), "min_samples_leaf": int(min_samples_leaf),
+            "min_samples_split": int(max(min_samples_split, 2 * min_samples_leaf)),
+            "min_weight_leaf": p["min_weight_fraction_leaf"] * total_weight,
+            "max_depth": _NO_DEPTH_LIMIT if p["max_depth"] is None else int(p["max_depth"]),
+            "min_impurity_decrease": float(p["min_impurity_decrease"])}
+
+
 def _grower(p: dict[str, Any], n_samples: int, n_features: int, total_weight: float) -> Callable[..., Any]:
     """Trees exactly as ``BaseDecisionTree._fit(..., check_input=False)`` grows them (float32 ``X``, 2-D ``y``).
 
@@ -171,19 +188,14 @@ def _grower(p: dict[str, Any], n_samples: int, n_features: int, total_weight: fl
     from sklearn.tree import _classes as tc
 
     n_classes = np.array([2], dtype=np.intp)
-    msl = p["min_samples_leaf"]
-    min_samples_leaf = msl if isinstance(msl, numbers.Integral) else ceil(msl * n_samples)
-    mss = p["min_samples_split"]
-    min_samples_split = mss if isinstance(mss, numbers.Integral) else max(2, ceil(mss * n_samples))
-    min_samples_split = max(min_samples_split, 2 * min_samples_leaf)
-    max_depth = _NO_DEPTH_LIMIT if p["max_depth"] is None else p["max_depth"]
-    min_weight_leaf = p["min_weight_fraction_leaf"] * total_weight
+    kw = _settings(p, n_samples, n_features, total_weight)
+    min_samples_leaf, min_weight_leaf = kw["min_samples_leaf"], kw["min_weight_leaf"]
     criterion = tc.CRITERIA_CLF[p["criterion"]](1, n_classes)
     rng = _seeded(0)
     splitter = tc.DENSE_SPLITTERS[p.get("splitter", "best")](
-        criterion, _max_features(p["max_features"], n_features), min_samples_leaf, min_weight_leaf, rng, None)
-    builder = tc.DepthFirstTreeBuilder(splitter, min_samples_split, min_samples_leaf, min_weight_leaf, max_depth,
-                                       p["min_impurity_decrease"])
+        criterion, kw["max_features"], min_samples_leaf, min_weight_leaf, rng, None)
+    builder = tc.DepthFirstTreeBuilder(splitter, kw["min_samples_split"], min_samples_leaf, min_weight_leaf,
+                                       kw["max_depth"], kw["min_impurity_decrease"])
     Tree = tc.Tree
 
     def grow(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None, seed: int) -> Any:
@@ -195,12 +207,29 @@ def _grower(p: dict[str, Any], n_samples: int, n_features: int, total_weight: fl
     return grow
 
 
+def _compiled_ok(p: dict[str, Any], *arrays: np.ndarray) -> bool:
+    """Whether the compiled Gini trees of :mod:`._forest` apply: Gini, best splitter, finite data."""
+    from . import _forest
+
+    return (_forest.AVAILABLE and p.get("criterion") == "gini" and p.get("splitter", "best") == "best"
+            and all(np.isfinite(a).all() for a in arrays))
+
+
 def _decision_tree(p: dict[str, Any]) -> Scorer:
     def score(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, random_state: int) -> np.ndarray:
-        y = np.ascontiguousarray((ytr == _unique(ytr)[0][1]).reshape(-1, 1), dtype=np.float64)
+        target = ytr == _unique(ytr)[0][1]
         X = np.asarray(Xtr, dtype=np.float32)
+        Xt = np.asarray(Xte, dtype=np.float32)
+        if _compiled_ok(p, X, Xt):
+            from . import _forest
+
+            n = X.shape[0]
+            return _from_proba(_forest.grow_and_predict(
+                X, target, np.ones((1, n)), _forest.splitter_states([int(random_state)]), Xt,
+                **_settings(p, n, X.shape[1], n)))
+        y = np.ascontiguousarray(target.reshape(-1, 1), dtype=np.float64)
         tree = _grower(p, X.shape[0], X.shape[1], X.shape[0])(X, y, None, int(random_state))
-        return _from_proba(tree.predict(np.asarray(Xte, dtype=np.float32))[:, :2])
+        return _from_proba(tree.predict(Xt)[:, :2])
 
     return score
 
@@ -212,12 +241,22 @@ def _random_forest(p: dict[str, Any]) -> Scorer:
     def score(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, random_state: int) -> np.ndarray:
         X = np.asarray(Xtr, dtype=np.float32)
         Xt = np.asarray(Xte, dtype=np.float32)
-        y = np.ascontiguousarray((ytr == _unique(ytr)[0][1]).reshape(-1, 1), dtype=np.float64)
+        target = ytr == _unique(ytr)[0][1]
         n = X.shape[0]
         if "ok" not in _DRAWS_OK:
             _check_randint()
         # _set_random_states: one randint(_MAX_INT) per tree, in order
         seeds = _randint(_seeded(int(random_state)), _MAX_INT, n_trees).tolist()
+        if _compiled_ok(p, X, Xt):  # every tree in one compiled call
+            from . import _forest
+
+            weights = (np.array([np.bincount(_randint(_seeded(s), n, n), minlength=n) for s in seeds], dtype=np.float64)
+                       if bootstrap else np.ones((n_trees, n)))
+            proba = _forest.grow_and_predict(X, target, weights, _forest.splitter_states(seeds), Xt,
+                                             **_settings(p, n, X.shape[1], n))
+            proba /= n_trees
+            return _from_proba(proba)
+        y = np.ascontiguousarray(target.reshape(-1, 1), dtype=np.float64)
         grow = _grower(p, n, X.shape[1], n)  # bootstrap counts sum to n
         proba = np.zeros((Xt.shape[0], 2), dtype=np.float64)
         for s in seeds:
