@@ -289,8 +289,8 @@ def test_compiled_trees_grow_scikit_learns_trees_node_for_node() -> None:
 
 
 def test_default_trees_take_the_compiled_path_and_others_the_cython_builder(monkeypatch) -> None:
-    """The engine's forest and tree run the compiled trees; entropy, the random splitter and non-finite
-    data go through scikit-learn's own builder (still exact)."""
+    """The engine's forest and tree run the compiled trees; entropy, the random splitter, non-finite
+    and wide data go through scikit-learn's own builder (still exact)."""
     from radiogenomics.models import _forest
 
     calls = []
@@ -310,4 +310,9 @@ def test_default_trees_take_the_compiled_path_and_others_the_cython_builder(monk
     Xnan[0, 0] = np.nan  # scikit-learn's trees route missing values; the compiled ones do not
     score, _ = fast_scorer(estimators["rf"])(Xtr, ytr, Xnan, 3)
     np.testing.assert_array_equal(score, reference(estimators["rf"], Xtr, ytr, Xnan, 3)[0])
+    rng = np.random.default_rng(5)  # 300 features, 17 drawn per split: the Cython builder is the faster one
+    Xwide, Xwide_test = rng.normal(size=(60, 300)), rng.normal(size=(20, 300))
+    ywide = (Xwide[:, 0] > 0).astype(np.int8)
+    score, _ = fast_scorer(estimators["rf"])(Xwide, ywide, Xwide_test, 3)
+    np.testing.assert_array_equal(score, reference(estimators["rf"], Xwide, ywide, Xwide_test, 3)[0])
     assert len(calls) == 2

@@ -207,12 +207,21 @@ def _grower(p: dict[str, Any], n_samples: int, n_features: int, total_weight: fl
     return grow
 
 
-def _compiled_ok(p: dict[str, Any], *arrays: np.ndarray) -> bool:
-    """Whether the compiled Gini trees of :mod:`._forest` apply: Gini, best splitter, finite data."""
+#: The compiled trees re-partition every feature at each split, scikit-learn's builder sorts the
+#: drawn ones: above this many features per drawn feature the Cython builder is the faster one
+#: (measured: 2.2x faster with 24 features of which 4 drawn, 1.5x with 86 / 9, 0.9x with 256 / 16).
+_COMPILED_MAX_FEATURE_RATIO = 12
+
+
+def _compiled_ok(p: dict[str, Any], X: np.ndarray, X_test: np.ndarray) -> bool:
+    """Whether the compiled Gini trees of :mod:`._forest` apply (and are the faster builder): Gini,
+    best splitter, finite data, not much wider than the features drawn per split."""
     from . import _forest
 
+    d = X.shape[1]
     return (_forest.AVAILABLE and p.get("criterion") == "gini" and p.get("splitter", "best") == "best"
-            and all(np.isfinite(a).all() for a in arrays))
+            and d <= _COMPILED_MAX_FEATURE_RATIO * max(1, _max_features(p["max_features"], d))
+            and bool(np.isfinite(X).all()) and bool(np.isfinite(X_test).all()))
 
 
 def _decision_tree(p: dict[str, Any]) -> Scorer:
