@@ -73,6 +73,15 @@ def _rand_int(state, low, high):  # pragma: no cover - compiled
 
 
 @_compiled
+def _gini(count0, count1, weight):  # pragma: no cover - compiled
+    """``Gini.node_impurity`` / ``children_impurity`` of one node: the same operations in the same order."""
+    sq = 0.0
+    sq += count0 * count0
+    sq += count1 * count1
+    return 1.0 - sq / (weight * weight)
+
+
+@_compiled
 def _grow_and_predict(X, cls, W, rstates, Xt, max_features, min_samples_leaf, min_samples_split,
                       min_weight_leaf, max_depth, min_impurity_decrease):  # pragma: no cover - compiled
     """Grow one tree per row of ``W`` (integer sample weights) and return the sum over the trees, in
@@ -157,10 +166,7 @@ def _grow_and_predict(X, cls, W, rstates, Xt, max_features, min_samples_leaf, mi
             is_leaf = (depth >= max_depth or n_node < min_samples_split or n_node < 2 * min_samples_leaf
                        or wn < 2 * min_weight_leaf)
             if first:
-                sq = 0.0
-                sq += c0 * c0
-                sq += c1 * c1
-                impurity = 1.0 - sq / (wn * wn)
+                impurity = _gini(c0, c1, wn)
                 first = False
             is_leaf = is_leaf or impurity <= eps
             best_pos = end
@@ -168,6 +174,8 @@ def _grow_and_predict(X, cls, W, rstates, Xt, max_features, min_samples_leaf, mi
             best_threshold = 0.0
             best_il = np.inf
             best_ir = np.inf
+            best_sl0 = 0.0
+            best_sl1 = 0.0
             n_total = n_known
             if not is_leaf:
                 best_proxy = -np.inf
@@ -221,21 +229,15 @@ def _grow_and_predict(X, cls, W, rstates, Xt, max_features, min_samples_leaf, mi
                         wr = wn - wl
                         if wl < min_weight_leaf or wr < min_weight_leaf:
                             continue
-                        sr0 = c0 - sl0
-                        sr1 = c1 - sl1
-                        sq_l = 0.0
-                        sq_l += sl0 * sl0
-                        sq_l += sl1 * sl1
-                        sq_r = 0.0
-                        sq_r += sr0 * sr0
-                        sq_r += sr1 * sr1
-                        il = 1.0 - sq_l / (wl * wl)
-                        ir = 1.0 - sq_r / (wr * wr)
+                        il = _gini(sl0, sl1, wl)
+                        ir = _gini(c0 - sl0, c1 - sl1, wr)
                         proxy = -wr * ir - wl * il
                         if proxy > best_proxy:
                             best_proxy = proxy
                             best_pos = p
                             best_feature = cur
+                            best_sl0 = sl0
+                            best_sl1 = sl1
                             best_threshold = np.float64(XT[cur, seg[p_prev]]) / 2.0 + np.float64(XT[cur, seg[p]]) / 2.0
                 for j in range(n_known):
                     features[j] = constant_features[j]
@@ -243,26 +245,12 @@ def _grow_and_predict(X, cls, W, rstates, Xt, max_features, min_samples_leaf, mi
                     constant_features[j] = features[j]
                 if best_pos < end:
                     seg = S[best_feature]
-                    sl0 = 0.0
-                    sl1 = 0.0
                     for j in range(start, end):
                         left_mark[seg[j]] = 1 if j < best_pos else 0
-                    for j in range(start, best_pos):
-                        s = seg[j]
-                        sl1 += w[s] * cls[s]
-                        sl0 += w[s] * (1 - cls[s])
-                    wl = sl0 + sl1
+                    wl = best_sl0 + best_sl1  # integer sums: the criterion's weighted_n_left exactly
                     wr = wn - wl
-                    sr0 = c0 - sl0
-                    sr1 = c1 - sl1
-                    sq_l = 0.0
-                    sq_l += sl0 * sl0
-                    sq_l += sl1 * sl1
-                    sq_r = 0.0
-                    sq_r += sr0 * sr0
-                    sq_r += sr1 * sr1
-                    best_il = 1.0 - sq_l / (wl * wl)
-                    best_ir = 1.0 - sq_r / (wr * wr)
+                    best_il = _gini(best_sl0, best_sl1, wl)
+                    best_ir = _gini(c0 - best_sl0, c1 - best_sl1, wr)
                     improvement = ((wn / total_weight)
                                    * (impurity - (wr / wn * best_ir) - (wl / wn * best_il)))
                     is_leaf = improvement + eps < min_impurity_decrease
