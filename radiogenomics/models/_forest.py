@@ -286,22 +286,15 @@ def _grow_and_predict(X, cls, W, rstates, Xt, max_features, min_samples_leaf, mi
             else:
                 node_feature[node_id] = best_feature
                 node_threshold[node_id] = best_threshold
-                st_start[top] = best_pos
-                st_end[top] = end
-                st_depth[top] = depth + 1
-                st_parent[top] = node_id
-                st_is_left[top] = False
-                st_impurity[top] = best_ir
-                st_nconst[top] = n_total
-                top += 1
-                st_start[top] = start
-                st_end[top] = best_pos
-                st_depth[top] = depth + 1
-                st_parent[top] = node_id
-                st_is_left[top] = True
-                st_impurity[top] = best_il
-                st_nconst[top] = n_total
-                top += 1
+                for left in (False, True):  # the right child is pushed first: the left one is grown first
+                    st_start[top] = start if left else best_pos
+                    st_end[top] = best_pos if left else end
+                    st_depth[top] = depth + 1
+                    st_parent[top] = node_id
+                    st_is_left[top] = left
+                    st_impurity[top] = best_il if left else best_ir
+                    st_nconst[top] = n_total
+                    top += 1
         for i in range(m):
             node = 0
             while node_feature[node] >= 0:
