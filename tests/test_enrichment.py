@@ -396,3 +396,18 @@ def test_genes_outside_the_universe_are_counted_once_each(caplog):
     lines = [r.getMessage() for r in caplog.records if "outside the" in r.getMessage()]
     assert lines == ["library custom: 2 distinct query gene(s) outside the measured_annotated universe were not "
                      "counted (5 gene-feature pair(s) in 3 of 4 feature(s))"]
+
+
+def test_no_associated_gene_at_all_is_an_empty_result_not_an_error(caplog):
+    """The paper's unpaired design can leave every feature without a gene (nothing beats chance): the
+    enrichment is then whole and empty, says why, and the later stages (module, report) go on."""
+    import logging
+
+    lib = {"T1": [f"G{i}" for i in range(12)], "T2": [f"G{i}" for i in range(6, 20)]}
+    with caplog.at_level(logging.WARNING, logger="radiogenomics"):
+        res = enrich({"f1": [], "f2": []}, lib, min_size=1)
+    assert len(res.table) == 0 and list(res.table.columns)[:3] == ["feature", "library", "term"]
+    assert res.summary.set_index("feature")["genes_given"].to_dict() == {"f1": 0, "f2": 0}
+    assert sorted(res.dropped["item"]) == ["f1", "f2"]
+    assert any("every feature's gene set is empty (2 feature(s))" in r.getMessage() for r in caplog.records)
+    assert len(significant_terms(res.table)) == 0

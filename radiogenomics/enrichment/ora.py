@@ -530,8 +530,10 @@ def _check_any_overlap(queries: Mapping[str, Any], libs: list[Any], bg_genes: pd
     for lib in libs:
         annotated |= lib.genes
     asked = {str(g) for genes in queries.values() for g in genes}
-    if not asked:
-        raise InputError("gene sets: every feature's gene set is empty; there is nothing to test for enrichment.")
+    if not asked:  # a result, not an input error: e.g. no gene passes the association (the unpaired design)
+        log.warning("gene sets: every feature's gene set is empty (%d feature(s)); no term can be enriched, so the "
+                    "enrichment tables are empty", len(queries))
+        return
     for what, genes in (("genes of the feature gene sets", asked),
                         ("background genes", None if bg_genes is None else set(map(str, bg_genes)))):
         if genes is None or genes & annotated:
