@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -103,9 +104,23 @@ def validate_params(params: Mapping[str, Any], *, name: str = "settings") -> dic
     return clean
 
 
-@lru_cache(maxsize=16)
+#: pyradiomics validates its settings with pykwalify, whose YAML parsing of the schema is not
+#: thread-safe: extractors built at once by the threads of one worker (a threaded Dask cluster, the
+#: thread backend) failed at random ("'MappingEndEvent' object has no attribute 'anchor'", "pop
+#: from empty list"; 227 of 240 concurrent builds in a stress test). One build at a time; the
+#: extractors themselves are shared (``execute`` reads its settings from a copy).
+_EXTRACTOR_LOCK = threading.Lock()
+
+
 def _extractor(params_json: str, name: str = "settings"):
-    """Build (once per process and settings) a validated pyradiomics extractor."""
+    """A validated pyradiomics extractor for these settings (built once per process, one build at a time)."""
+    with _EXTRACTOR_LOCK:
+        return _build_extractor(params_json, name)
+
+
+@lru_cache(maxsize=16)
+def _build_extractor(params_json: str, name: str = "settings"):
+    """Build a validated pyradiomics extractor (see :func:`_extractor`)."""
     import pykwalify.core
     import pykwalify.errors
     from radiomics import featureextractor
