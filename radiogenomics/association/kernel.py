@@ -63,6 +63,9 @@ from typing import Any
 
 import numpy as np
 
+from .._compiled import AVAILABLE as _HAVE_NUMBA
+from .._compiled import compiled as _fused  # fused loops for the elementwise work around each product
+
 __all__ = ["decision_margin", "prepare_chunk"]
 
 U32 = 2.0 ** -24
@@ -187,24 +190,8 @@ def _cv_floor(centre: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return (t * t).astype(np.float32)
 
 
-try:  # fused loops for the elementwise work around each product (optional: NumPy otherwise)
-    import numba as _numba
-except ImportError:  # pragma: no cover - numba is a core dependency; kept optional for exotic platforms
-    _numba = None
-
 #: Whether :func:`class_counts_numpy` runs its elementwise work as fused numba loops.
-USE_NUMBA = _numba is not None
-
-
-def _fused(func: Any) -> Any:
-    """Compile ``func`` with numba (GIL released, so threads run it in parallel), cached on disk
-    where the package folder or the user cache is writable."""
-    if _numba is None:  # pragma: no cover
-        return func
-    try:
-        return _numba.njit(nogil=True, cache=True, error_model="numpy")(func)
-    except RuntimeError:  # pragma: no cover - no writable cache location: compile per process
-        return _numba.njit(nogil=True, cache=False, error_model="numpy")(func)
+USE_NUMBA = _HAVE_NUMBA
 
 
 @_fused

@@ -243,6 +243,11 @@ def _decision_tree(p: dict[str, Any]) -> Scorer:
     return score
 
 
+def _bootstrap_counts(seed: int, n: int) -> np.ndarray:
+    """A tree's bootstrap as ``_parallel_build_trees`` weights it: the counts of ``randint(0, n, n)``, float64."""
+    return np.bincount(_randint(_seeded(seed), n, n), minlength=n).astype(np.float64)
+
+
 def _random_forest(p: dict[str, Any]) -> Scorer:
     n_trees = int(p["n_estimators"])
     bootstrap = bool(p["bootstrap"])
@@ -259,8 +264,7 @@ def _random_forest(p: dict[str, Any]) -> Scorer:
         if _compiled_ok(p, X, Xt):  # every tree in one compiled call
             from . import _forest
 
-            weights = (np.array([np.bincount(_randint(_seeded(s), n, n), minlength=n) for s in seeds], dtype=np.float64)
-                       if bootstrap else np.ones((n_trees, n)))
+            weights = (np.array([_bootstrap_counts(s, n) for s in seeds]) if bootstrap else np.ones((n_trees, n)))
             proba = _forest.grow_and_predict(X, target, weights, _forest.splitter_states(seeds), Xt,
                                              **_settings(p, n, X.shape[1], n))
             proba /= n_trees
@@ -269,10 +273,7 @@ def _random_forest(p: dict[str, Any]) -> Scorer:
         grow = _grower(p, n, X.shape[1], n)  # bootstrap counts sum to n
         proba = np.zeros((Xt.shape[0], 2), dtype=np.float64)
         for s in seeds:
-            weight = None
-            if bootstrap:  # _parallel_build_trees: bootstrap counts as sample weights
-                idx = _randint(_seeded(s), n, n).astype(np.int32)
-                weight = np.asarray(np.bincount(idx, minlength=n), dtype=np.float64)
+            weight = _bootstrap_counts(s, n) if bootstrap else None
             proba += grow(X, y, weight, s).predict(Xt)[:, :2]
         proba /= n_trees
         return _from_proba(proba)

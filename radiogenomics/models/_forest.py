@@ -32,15 +32,10 @@ from __future__ import annotations
 
 import numpy as np
 
-try:
-    import numba as _numba
-except ImportError:  # pragma: no cover - numba is a core dependency; the Cython builder otherwise
-    _numba = None
+from .._compiled import AVAILABLE
+from .._compiled import compiled as _compiled
 
 __all__ = ["AVAILABLE", "RAND_R_MAX", "grow_and_predict", "splitter_states"]
-
-#: Whether the compiled trees can be used (numba importable).
-AVAILABLE = _numba is not None
 
 #: ``sklearn.utils._random.RAND_R_MAX``: the splitter's seed is ``randint(0, RAND_R_MAX)``.
 RAND_R_MAX = 2147483647
@@ -49,16 +44,6 @@ RAND_R_MAX = 2147483647
 _FEATURE_THRESHOLD = np.float32(1e-7)
 #: ``EPSILON`` of ``sklearn.tree._tree`` (the leaf tolerances).
 _EPSILON = float(np.finfo(np.float64).eps)
-
-
-def _compiled(func):  # type: ignore[no-untyped-def]
-    """Compile ``func`` with numba (GIL released), cached on disk where a cache folder is writable."""
-    if _numba is None:  # pragma: no cover
-        return func
-    try:
-        return _numba.njit(nogil=True, cache=True)(func)
-    except RuntimeError:  # pragma: no cover - no writable cache location: compile per process
-        return _numba.njit(nogil=True, cache=False)(func)
 
 
 @_compiled
@@ -146,7 +131,6 @@ def _grow_and_predict(X, cls, W, rstates, Xt, max_features, min_samples_leaf, mi
         st_impurity[0] = np.inf
         st_nconst[0] = 0
         top = 1
-        first = True
         while top > 0:
             top -= 1
             start = st_start[top]
@@ -166,9 +150,8 @@ def _grow_and_predict(X, cls, W, rstates, Xt, max_features, min_samples_leaf, mi
             wn = c0 + c1
             is_leaf = (depth >= max_depth or n_node < min_samples_split or n_node < 2 * min_samples_leaf
                        or wn < 2 * min_weight_leaf)
-            if first:
+            if parent < 0:  # the root: its impurity from its own sums (children get theirs from the split)
                 impurity = _gini(c0, c1, wn)
-                first = False
             is_leaf = is_leaf or impurity <= eps
             best_pos = end
             best_feature = 0
