@@ -115,3 +115,22 @@ def test_demo_is_shaped_like_the_paper(demo: Path) -> None:
     # ... while most features stay at chance
     assert verdict["beats_null"].mean() < 0.3
     assert np.isfinite(ns["permutation_mean"]).all()
+
+
+def test_ctrl_c_during_the_demo_says_how_to_resume(monkeypatch, capsys) -> None:
+    """Ctrl-C in `radiogenomics demo` (as in `radiogenomics run`): exit status 130 and one line saying to
+    run the same command again (the demo used to end silently)."""
+    import typer.main
+
+    from radiogenomics.cli import app
+    from radiogenomics.cli import demo as demo_cli
+
+    def interrupted_run(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo_cli, "run_demo", interrupted_run)
+    with pytest.raises(SystemExit) as stopped:
+        typer.main.get_command(app)(["demo", "--out", "unused"], standalone_mode=True)
+    assert stopped.value.code == 130
+    assert "interrupted: snakemake stopped its jobs and released its lock; run the same command to resume." \
+        in capsys.readouterr().err

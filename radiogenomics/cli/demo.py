@@ -107,5 +107,10 @@ def demo(
     seed: int = typer.Option(0, "--seed", min=0, help="Random seed of the synthetic cohort."),
 ) -> None:
     """Build a synthetic cohort, run the whole workflow offline and print the report's path."""
-    report = run_demo(out, cores=cores, images=images, design=design, seed=seed)
+    from .workflow import interrupted
+
+    try:
+        report = run_demo(out, cores=cores, images=images, design=design, seed=seed)
+    except KeyboardInterrupt:
+        interrupted()
     typer.echo(str(report))

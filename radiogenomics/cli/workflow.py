@@ -160,6 +160,13 @@ def resolved_config(config: Path, *, directory: Path | None = None, scheduler: s
     return path
 
 
+def interrupted() -> None:
+    """Ctrl-C during a workflow (``run``, ``demo``): say how to resume, exit with status 130."""
+    typer.echo("interrupted: snakemake stopped its jobs and released its lock; run the same command to "
+               "resume.", err=True)
+    raise typer.Exit(code=130) from None
+
+
 def _stop(proc: subprocess.Popen, signum: int, grace: float) -> None:
     """Forward ``signum`` to Snakemake's process group, wait for it, then end what is left of the group."""
     import signal
@@ -302,9 +309,7 @@ def run(
         code = run_workflow(config, cores=cores, profile=profile, directory=directory, dry_run=dry_run,
                             extra=extra, scheduler=scheduler)
     except KeyboardInterrupt:
-        typer.echo("interrupted: snakemake stopped its jobs and released its lock; run the same command to "
-                   "resume.", err=True)
-        raise typer.Exit(code=130) from None
+        interrupted()
     if code != 0:
         for log_file, line in failed_stage_logs(config, directory=directory, since=started):
             typer.echo(f"error: {log_file}: {line}", err=True)
