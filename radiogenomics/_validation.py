@@ -350,10 +350,16 @@ def check_labels(labels: pd.Series | pd.DataFrame, *, name: str = "labels") -> p
     values = pd.to_numeric(labels, errors="coerce")
     bad = labels.index[~values.isin([0, 1])]
     if len(bad):
-        shown = format_names([f"{s}={labels[s]!r}" for s in bad])
+        empty = labels[bad].isna()
+        shown = format_names([f"{s} (empty)" if empty[s] else f"{s}={labels[s]!r}" for s in bad])
+        hint = ""
+        if empty.any():
+            hint = (f" {int(empty.sum())} of them have no label: remove those samples from the table and the labels, "
+                    "or import the series with `radiogenomics geo import` (then `geo merge`), which excludes samples "
+                    "of unknown HER2 status and lists each with its reason.")
         raise LabelError(
             f"{name}: labels must be 1 (HER2-positive) or 0 (HER2-negative); "
-            f"sample(s) {shown} are not."
+            f"sample(s) {shown} are not.{hint}"
         )
     out = values.astype("int8")
     out.name = labels.name if labels.name is not None else "her2"

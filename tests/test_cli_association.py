@@ -73,6 +73,23 @@ def test_bad_labels_exit_2_with_one_line_and_write_nothing(tmp_path):
     assert not out.exists()
 
 
+def test_an_empty_expression_label_is_named_with_the_way_to_exclude_it(tmp_path):
+    # GEO characteristics often leave HER2 status empty (15 of SCAN-B's samples): the error names the
+    # sample as empty (not "nan") and says how to exclude it with a record
+    c, d = _write_cohort(tmp_path)
+    el = c.expression_labels.astype(object).rename_axis("sample_id")
+    el.iloc[2] = None
+    el.to_csv(d / "expression_labels.csv")
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["associate", "--features", str(d / "features.csv"), "--expression",
+                            str(d / "expression.csv"), "--labels", str(d / "labels.csv"),
+                            "--expression-labels", str(d / "expression_labels.csv"), "--out", str(out)])
+    assert r.exit_code == 2
+    assert f"'{el.index[2]} (empty)'" in r.output and "nan" not in r.output.lower()
+    assert "1 of them have no label" in r.output and "geo import" in r.output
+    assert not out.exists()
+
+
 def test_associate_with_a_dask_scheduler_reads_parquet_lazily(tmp_path):
     from distributed import LocalCluster
 
