@@ -61,6 +61,7 @@ __all__ = [
     "features_and_labels",
     "is_synthetic",
     "read_results",
+    "report_paths",
     "stage_folder",
     "callable_stage",
 ]
@@ -146,6 +147,26 @@ LAYOUT: dict[str, StageLayout] = {lay.stage: lay for lay in _LAYOUTS}
 
 #: Folder of the HTML report under the results root (the report is not a stage result).
 REPORT_FOLDER = "report"
+
+
+def report_paths(root: str | os.PathLike | None = None) -> tuple[Path, Path]:
+    """The HTML report and its figures folder under ``root`` (the results folder).
+
+    The workflow's report rule, ``radiogenomics run`` and ``radiogenomics demo`` (which print
+    where the report is) all take them from here.
+
+    Parameters
+    ----------
+    root
+        Results folder; ``None`` gives the paths relative to it.
+
+    Returns
+    -------
+    (pathlib.Path, pathlib.Path)
+        ``report/report.html`` and ``report/figures``.
+    """
+    base = Path(REPORT_FOLDER) if root is None else Path(root) / REPORT_FOLDER
+    return base / "report.html", base / "figures"
 
 PROVENANCE = "provenance.json"
 

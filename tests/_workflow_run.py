@@ -45,6 +45,7 @@ def workflow_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if proc.returncode != 0:
         logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((results / "logs").glob("*.log")))
         raise AssertionError(f"workflow failed ({proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}\n{logs}")
+    (base / "run.stdout").write_text(proc.stdout)  # what `run` said (test_workflow checks its last line)
     return results
 
 

@@ -106,6 +106,14 @@ def test_invalid_config_fails_before_any_job(tmp_path: Path) -> None:
     assert not (work / "results").exists() or not any((work / "results").rglob("*.parquet"))
 
 
+def test_run_ends_by_saying_where_the_report_is(results: Path) -> None:
+    from radiogenomics._results import report_paths
+
+    said = (results.parent / "run.stdout").read_text().strip().splitlines()
+    assert said[-1] == f"report: {report_paths(results.resolve())[0]}"
+    assert Path(said[-1].removeprefix("report: ")).is_file()
+
+
 def test_full_run_writes_every_stage(results: Path) -> None:
     import radiogenomics as rg
     from radiogenomics._results import LAYOUT, stage_folder
@@ -254,6 +262,7 @@ def test_deep_rule_runs_and_report_shows_it(tmp_path: Path) -> None:
     log = res / "logs" / "deep.log"
     assert proc.returncode == 0, proc.stderr[-4000:] + (log.read_text()[-4000:] if log.exists() else "")
     assert "1 of 1 steps (100%) done" in proc.stdout + proc.stderr  # only the deep rule ran
+    assert "report:" not in proc.stdout  # no report was made, so none is announced
     deep = res / "deep"
     predictions = pd.read_parquet(deep / "predictions.parquet")
     assert len(predictions) == 12 and predictions["probability"].between(0, 1).all()

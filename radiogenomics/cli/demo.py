@@ -70,6 +70,7 @@ def run_demo(
 
     from .._io import atomic_write
     from .._logging import get_logger, timed
+    from .._results import report_paths
     from .._validation import RadiogenomicsError
     from ..datasets import demo_config, write_demo_inputs
     from .workflow import run_workflow
@@ -90,7 +91,7 @@ def run_demo(
         code = run_workflow(out / "config.yaml", cores=cores, quiet=quiet)
     if code != 0:
         raise RadiogenomicsError(f"the demo workflow failed (snakemake exit status {code}); see {out}/results/logs/.")
-    return out / "results" / "report" / "report.html"
+    return report_paths(out / "results")[0]
 
 
 @app.command("demo")

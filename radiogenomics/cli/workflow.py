@@ -315,6 +315,37 @@ def run(
             typer.echo(f"error: {log_file}: {line}", err=True)
         typer.echo(f"error: the workflow failed (snakemake exit status {code}); see the logs above.", err=True)
         raise typer.Exit(code=code)
+    if not dry_run:
+        from .._results import report_paths
+
+        root = results_root(config, directory=directory)
+        html = report_paths(root)[0] if root is not None else None
+        if html is not None and html.exists() and html.stat().st_mtime >= started:
+            typer.echo(f"report: {html}")
+
+
+def results_root(config: Path, *, directory: Path | None = None) -> Path | None:
+    """The results folder a workflow config names (``None`` when the config cannot be read).
+
+    Parameters
+    ----------
+    config
+        The workflow config.
+    directory
+        The working folder (as for :func:`snakemake_command`; default: the config's folder, its
+        parent for ``config/config.yaml``).
+
+    Returns
+    -------
+    pathlib.Path or None
+    """
+    from .._config import load_config
+
+    try:
+        cfg = load_config(config)
+    except Exception:  # noqa: BLE001 - a courtesy for messages; the run validated the config itself
+        return None
+    return _working_folder(config, directory) / cfg["results"]
 
 
 def failed_stage_logs(config: Path, *, directory: Path | None = None, since: float = 0.0) -> list[tuple[Path, str]]:
@@ -333,16 +364,10 @@ def failed_stage_logs(config: Path, *, directory: Path | None = None, since: flo
     -------
     list of (pathlib.Path, str)
     """
-    from .._config import load_config
-
-    try:
-        cfg = load_config(config)
-    except Exception:  # noqa: BLE001 - the summary is a courtesy; the failure was reported already
+    root = results_root(config, directory=directory)
+    if root is None:  # the summary is a courtesy; the failure was reported already
         return []
-    config = Path(config).resolve()
-    if directory is None:
-        directory = config.parent.parent if config.parent.name == "config" else config.parent
-    logs = Path(directory) / cfg["results"] / "logs"
+    logs = root / "logs"
     out = []
     for path in sorted(logs.glob("*.log")) if logs.is_dir() else []:
         if path.stat().st_mtime < since:

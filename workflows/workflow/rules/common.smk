@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from radiogenomics._config import validate_config
-from radiogenomics._results import stage_folder
+from radiogenomics._results import report_paths, stage_folder
 
 # the config file the stage commands read (--config): the one given on the command line
 # (`radiogenomics run` gives a JSON copy it validated), else the catalog's default
@@ -53,6 +53,10 @@ def R(path):
 def folder(stage, **wildcards):
     """The result folder of a stage (the package's layout table)."""
     return R(stage_folder(stage, **wildcards).as_posix())
+
+
+# the report and its figures (the package's layout: `run` and `demo` print the same path)
+REPORT_HTML, REPORT_FIGURES = (R(p.as_posix()) for p in report_paths())
 
 
 def log_path(name):
@@ -171,5 +175,5 @@ def all_outputs():
     if not supplied_enrichment():
         out.append(folder("enrichment"))
     out += deep_outputs()  # rules/deep.smk
-    out.append(R("report/report.html"))
+    out.append(REPORT_HTML)
     return out

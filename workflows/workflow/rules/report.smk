@@ -12,9 +12,9 @@ rule report:
     input:
         _report_inputs,
     output:
-        html=R("report/report.html"),
+        html=REPORT_HTML,
         figures=report(
-            directory(R("report/figures")),
+            directory(REPORT_FIGURES),
             patterns=["{name}.png"],
             caption="../report/report.rst",
             category="Report figures",
