@@ -90,6 +90,21 @@ def test_an_empty_expression_label_is_named_with_the_way_to_exclude_it(tmp_path)
     assert not out.exists()
 
 
+def test_a_missing_expression_value_is_named_with_its_file(tmp_path):
+    c, d = _write_cohort(tmp_path)
+    e = c.expression.T.copy()
+    e.iloc[7, 3] = float("nan")
+    e.to_csv(d / "expression_gap.csv")
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["associate", "--features", str(d / "features.csv"), "--expression",
+                            str(d / "expression_gap.csv"), "--labels", str(d / "labels.csv"),
+                            "--expression-labels", str(d / "expression_labels.csv"), "--out", str(out)])
+    assert r.exit_code == 2
+    assert f"expression_gap.csv: 1 NaN/missing value(s), first at sample, column ({e.columns[3]}, {e.index[7]})" \
+        in r.output
+    assert not out.exists()
+
+
 def test_associate_with_a_dask_scheduler_reads_parquet_lazily(tmp_path):
     from distributed import LocalCluster
 

@@ -40,7 +40,7 @@ def associate_cmd(
 ) -> None:
     """Perturbation-based Pearson association of features with genes, with its null model (permutation; binomial where it holds)."""
     from .._io import orient_samples, read_labels, read_table
-    from .._validation import ParameterError, check_gene_symbols
+    from .._validation import ParameterError, check_gene_symbols, check_table
     from ..association import associate
 
     opts = stage_options(ctx, S, dict(
@@ -67,6 +67,7 @@ def associate_cmd(
             known = (ey if ey is not None else feats.labels).index
             expr = orient_samples(read_table(expression), known, name=str(expression))
             check_gene_symbols(expr.columns, name=str(expression))
+            expr = check_table(expr, name=str(expression))  # a bad value is named with its file
     res = associate(feats, expr, expression_labels=ey, **opts)
     inputs = {"features": features, "expression": expression, "labels": labels, "expression_labels": expression_labels}
     res.write(out, inputs={k: v for k, v in inputs.items() if v is not None})
