@@ -367,7 +367,7 @@ def file_sha256(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
 
 def _header_names(path: Path, sep: str) -> list[str]:
     """The header row as written; refuses duplicated names (pandas would rename the second ``X.1``)."""
-    head = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
+    head = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     names = [str(v).strip() for v in head.iloc[0]] if len(head) else []
     seen: set[str] = set()
     dup = [n for n in names if n and (n in seen or seen.add(n))]
@@ -379,10 +379,54 @@ def _header_names(path: Path, sep: str) -> list[str]:
     return names
 
 
+#: Spreadsheet workbooks: refused with the way to export them (a sheet, merged cells and formats are
+#: choices only the user can make).
+_WORKBOOKS = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
+#: Field separators a text table may use, by the order they are tried when the name's own is absent.
+_SEPARATORS = ("\t", ",", ";")
+
+
+def _separator(path: Path, name: str) -> str:
+    """The table's field separator: the one its suffix says (tab for .tsv/.txt, else comma) when
+    its header holds it, else the first of tab, comma and semicolon (the CSV of a spreadsheet in
+    a decimal-comma locale) that the header holds."""
+    sep = "\t" if any(name.endswith(s) for s in (".tsv", ".tsv.gz", ".txt", ".txt.gz")) else ","
+    import gzip
+
+    opener = gzip.open if name.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace") as fh:
+            first = fh.readline()
+    except (OSError, EOFError):
+        return sep  # pandas names the fault when it reads the file
+    if sep in first:
+        return sep
+    found = next((c for c in _SEPARATORS if c in first), sep)
+    if found != sep:
+        log.info("%s: fields are separated by %r (not %r, as its name suggests)", path, found, sep)
+    return found
+
+
+def _decimal_commas(df: pd.DataFrame) -> bool:
+    """Whether a semicolon-separated table holds numbers written with a decimal comma (``1,5``):
+    some text column whose every value is such a number."""
+    for col in df.columns:
+        if df[col].dtype == object:
+            values = df[col].dropna().astype(str).str.strip()
+            if len(values) and values.str.fullmatch(r"[-+]?\d*,\d+([eE][-+]?\d+)?").all():
+                return True
+    return False
+
+
 def _read_raw(path: Path, *, index_col: int | str | None = 0) -> pd.DataFrame:
     if not path.exists():
         raise MissingDataFileError(f"{path}: file not found.")
     name = path.name.lower()
+    if name.endswith(_WORKBOOKS):
+        raise DataFileError(
+            f"{path}: a spreadsheet workbook is not read as a table; save the sheet as CSV (UTF-8) and give that "
+            "file (rows = samples, the sample id in the first column)."
+        )
     try:
         if name.endswith((".parquet", ".pq")):
             df = pd.read_parquet(path)
@@ -392,7 +436,7 @@ def _read_raw(path: Path, *, index_col: int | str | None = 0) -> pd.DataFrame:
                 col = df.columns[index_col] if isinstance(index_col, int) else index_col
                 df = df.set_index(col)
             return df
-        sep = "\t" if any(name.endswith(s) for s in (".tsv", ".tsv.gz", ".txt", ".txt.gz")) else ","
+        sep = _separator(path, name)
         header = _header_names(path, sep)
         pos = None
         if index_col is not None and header:  # ids are text: 001, 01 and 1 stay three samples
@@ -400,6 +444,9 @@ def _read_raw(path: Path, *, index_col: int | str | None = 0) -> pd.DataFrame:
         if pos is None or pos >= len(header):
             return pd.read_csv(path, sep=sep, index_col=index_col)
         df = pd.read_csv(path, sep=sep, dtype={pos: str})
+        if sep == ";" and _decimal_commas(df.drop(columns=df.columns[pos])):
+            log.info("%s: numbers are written with a decimal comma; read as such", path)
+            df = pd.read_csv(path, sep=sep, dtype={pos: str}, decimal=",")
         col = df.columns[pos]
         df = df.set_index(col)
         if str(col).startswith("Unnamed: ") and not header[pos]:

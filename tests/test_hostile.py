@@ -390,6 +390,27 @@ def test_ids_with_leading_zeros_stay_distinct(tmp_path: Path) -> None:
     assert labels.to_dict() == {"007": 1, "7": 0}
 
 
+def test_spreadsheet_exports_read_as_written(tmp_path: Path) -> None:
+    # Excel in a decimal-comma locale saves "CSV" with semicolons and 1,5; other tools save tabs in a .csv;
+    # Excel's "CSV UTF-8" starts with a byte-order mark: each reads to the same numbers as the plain CSV
+    from radiogenomics import DataFileError
+    from radiogenomics._io import read_labels, read_table
+
+    plain = read_table(_csv(tmp_path / "plain.csv", "sample_id,f1,f2\nP1,1.5,-2e-3\nP2,0.25,3\n"))
+    assert plain.loc["P1"].tolist() == [1.5, -0.002]
+    for name, text in (("eu.csv", "sample_id;f1;f2\nP1;1,5;-2e-3\nP2;0,25;3\n"),
+                       ("tabs.csv", "sample_id\tf1\tf2\nP1\t1.5\t-2e-3\nP2\t0.25\t3\n"),
+                       ("semicolon_points.csv", "sample_id;f1;f2\nP1;1.5;-2e-3\nP2;0.25;3\n")):
+        pd.testing.assert_frame_equal(read_table(_csv(tmp_path / name, text)), plain, check_names=False)
+    (tmp_path / "bom.csv").write_bytes("\ufeffsample_id,f1,f2\r\nP1,1.5,-2e-3\r\nP2,0.25,3\r\n".encode())
+    pd.testing.assert_frame_equal(read_table(tmp_path / "bom.csv"), plain, check_names=False)
+    assert read_labels(_csv(tmp_path / "l.csv", "id;her2\nP1;1\nP2;0\n")).to_dict() == {"P1": 1, "P2": 0}
+    # a workbook is refused with the way out, not parsed as text
+    (tmp_path / "cohort.xlsx").write_bytes(b"PK\x03\x04 not a table")
+    with pytest.raises(DataFileError, match=r"cohort.xlsx: a spreadsheet workbook .* save the sheet as CSV"):
+        read_table(tmp_path / "cohort.xlsx")
+
+
 def test_truncated_soft_file_is_refused(tmp_path: Path) -> None:
     from radiogenomics import DataFileError
     from radiogenomics.expression import read_soft
