@@ -747,3 +747,48 @@ def test_empty_or_unusable_feature_set_is_an_error_before_any_computation(stage_
         rg.evaluate(d["X"], d["y"], classifiers=["lr", "xgb"])
     with pytest.raises(InputError, match="at least 5 of each class"):
         rg.evaluate(d["X"].iloc[:12], d["y"].iloc[:12].mask(d["y"].iloc[:12].index != "P000", 0))
+
+
+def test_platt_calibration_folds_never_outnumber_the_smaller_class() -> None:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.svm import SVC
+
+    from radiogenomics.models.classifiers import PlattCalibration
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 4))
+    for n_pos, folds in ((12, 5), (5, 5), (4, 4), (3, 3), (2, 2)):
+        y = (np.arange(40) < n_pos).astype(int)
+        X[:n_pos, 0] += 1.0
+        ours = PlattCalibration(SVC(), method="sigmoid", cv=5, ensemble=False).fit(X, y)
+        ref = CalibratedClassifierCV(SVC(), method="sigmoid", cv=folds, ensemble=False).fit(X, y)
+        assert ours.cv == 5 and ours.cv_used_ == folds  # the parameter is left as given
+        np.testing.assert_array_equal(ours.predict_proba(X), ref.predict_proba(X))
+    with pytest.raises(ValueError, match="less than 5 examples"):  # what scikit-learn's own does at 4
+        CalibratedClassifierCV(SVC(), method="sigmoid", cv=5, ensemble=False).fit(X, (np.arange(40) < 4).astype(int))
+
+
+def test_models_run_with_the_fewest_patients_per_class_they_accept() -> None:
+    # 5 HER2-positive patients (the stated minimum): the out-of-fold predictions fit the calibrated SVM on 4 of
+    # them, and their inner CV on 3; scikit-learn's CalibratedClassifierCV(cv=5) stopped the stage there
+    from radiogenomics.models import evaluate
+
+    rng = np.random.default_rng(5)
+
+    def cohort(n, n_pos, prefix):
+        X = pd.DataFrame(rng.normal(size=(n, 6)), index=[f"{prefix}{i}" for i in range(n)],
+                         columns=[f"f{j}" for j in range(6)])
+        y = pd.Series((np.arange(n) < n_pos).astype(int), index=X.index)
+        X.iloc[:n_pos, 0] += 1.5
+        return X, y
+
+    X, y = cohort(30, 5, "T")
+    V, vy = cohort(20, 6, "V")
+    for validation in (None, (V, vy)):
+        res = evaluate(X, y, validation=validation, classifiers=["svm", "lr"], n_splits=5, n_bootstrap=20,
+                       show_progress=False, seed=1)
+        held = res.validation_predictions if validation is not None else res.oof_predictions
+        svm = held[held["classifier"] == "svm"]
+        assert svm["cohort"].value_counts().to_dict() == ({"training_oof": 30, "validation": 20} if validation
+                                                          else {"training_oof": 30})
+        assert svm["score"].between(0, 1).all() and svm["score"].nunique() > 10

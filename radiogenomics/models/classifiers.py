@@ -17,7 +17,9 @@ name      estimator and defaults
 ``svm``   ``SVC(kernel="rbf", C=1, gamma="scale")`` wrapped, when ``probability=True`` (the
           default), in ``CalibratedClassifierCV(method="sigmoid", cv=5, ensemble=False)``:
           Platt scaling, what ``SVC(probability=True)`` did before scikit-learn 1.9 deprecated
-          it. The repeated splits drop the calibration and rank by the SVC's
+          it (:class:`PlattCalibration`: where a class has fewer than 5 patients in the data
+          it is fitted on, e.g. a fold of a small cohort, it uses as many folds as that class
+          has patients, down to 2). The repeated splits drop the calibration and rank by the SVC's
           ``decision_function`` (Platt scaling is monotone, so the AUC is the same, and the
           predicted class is ``SVC.predict``); validation, calibration and decision curves use
           the calibrated probabilities.
@@ -44,8 +46,11 @@ the split's own seed.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from sklearn.base import BaseEstimator, clone
 from sklearn.calibration import CalibratedClassifierCV
@@ -65,6 +70,7 @@ __all__ = [
     "CLASSIFIERS",
     "CLASSIFIER_LABELS",
     "DEFAULT_PARAMS",
+    "PlattCalibration",
     "make_classifier",
     "make_classifiers",
     "set_random_state",
@@ -104,6 +110,32 @@ _ESTIMATORS: dict[str, type[BaseEstimator]] = {
     "mlp": MLPClassifier,
     "knn": KNeighborsClassifier,
 }
+
+
+class PlattCalibration(CalibratedClassifierCV):
+    """``CalibratedClassifierCV`` whose internal folds never outnumber the smaller class.
+
+    scikit-learn refuses ``cv=5`` when a class has fewer than 5 samples. The out-of-fold
+    predictions of a small cohort fit the calibrated SVM on 4/5 of it (and their inner
+    cross-validation on 4/5 of that), so a cohort with the 5 patients per class the models
+    stage accepts would fail there. Here an integer ``cv`` larger than the smaller class's count
+    ``m`` becomes ``max(2, m)`` folds for that fit (``cv_used_`` records it); with ``m >= cv`` it
+    is ``CalibratedClassifierCV`` exactly. The parameters are those of ``CalibratedClassifierCV``.
+    """
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, **fit_params: Any) -> PlattCalibration:
+        """Fit as ``CalibratedClassifierCV.fit``, with at most as many folds as the smaller class has samples."""
+        cv = self.cv
+        if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
+            smallest = int(np.unique(np.asarray(y), return_counts=True)[1].min())
+            if smallest < cv:
+                self.cv = max(2, smallest)
+        try:
+            super().fit(X, y, sample_weight=sample_weight, **fit_params)
+            self.cv_used_ = self.cv
+        finally:
+            self.cv = cv
+        return self
 
 
 def make_classifier(
@@ -159,7 +191,7 @@ def make_classifier(
         kwargs.update(params)
     estimator = _ESTIMATORS[name](**kwargs)
     if name == "svm" and probability:
-        estimator = CalibratedClassifierCV(estimator, method="sigmoid", cv=5, ensemble=False)
+        estimator = PlattCalibration(estimator, method="sigmoid", cv=5, ensemble=False)
     steps: list[tuple[str, BaseEstimator]] = [("scale", StandardScaler())]
     if selector is not None:
         steps.insert(0, ("selector", clone(selector)))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
-from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
+from sklearn.exceptions import ConvergenceWarning, FitFailedWarning, UndefinedMetricWarning
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, learning_curve
 
 from .._logging import get_logger, progress
@@ -449,6 +449,8 @@ def learning_curves(
             # a small shuffled training subset can hold one class only: that fit fails (score NaN), counted below
             warnings.simplefilter("ignore", FitFailedWarning)
             warnings.filterwarnings("ignore", message="Scoring failed", category=UserWarning)  # e.g. NB on one class
+            # ... and the AUC of such a subset's training score is undefined (NaN, counted below)
+            warnings.filterwarnings("ignore", message="Only one class is present", category=UndefinedMetricWarning)
             sizes, tr, te = learning_curve(set_random_state(_splits_variant(est), seed), X, y, train_sizes=sizes_abs,
                                            cv=folds, scoring="roc_auc", n_jobs=n_jobs, shuffle=True,
                                            random_state=seed, error_score=np.nan)
