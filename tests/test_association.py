@@ -234,6 +234,14 @@ def test_sample_size_larger_than_class_and_bad_parameters():
         associate(X, E, yl, show_progress=False)
     with pytest.raises(AlignmentError, match="same samples imaged and sequenced"):
         associate(X, E, yl, mode="paired", show_progress=False)
+    # both sides named, and the two ways out
+    E2 = pd.DataFrame(np.random.default_rng(0).normal(size=(len(X) - 2, E.shape[1])), columns=E.columns,
+                      index=[*X.index[3:], "not imaged"])
+    with pytest.raises(AlignmentError) as err:
+        associate(X, E2, yl, mode="paired", show_progress=False)
+    assert (f"3 imaged sample(s) lack expression ('{X.index[0]}', '{X.index[1]}', '{X.index[2]}'); "
+            "1 expression sample(s) were not imaged ('not imaged'). Keep only the patients of both tables, or use "
+            "mode='unpaired'") in str(err.value)
 
 
 def test_dask_backend_reads_a_lazy_parquet_expression_chunk_by_chunk(tmp_path):

@@ -363,10 +363,13 @@ def associate(
         missing = features.index.difference(expression.index)
         extra = expression.index.difference(features.index)
         if len(missing) or len(extra):
+            parts = ([f"{len(missing)} imaged sample(s) lack expression ({format_names(missing)})"] if len(missing)
+                     else []) + ([f"{len(extra)} expression sample(s) were not imaged ({format_names(extra)})"]
+                                 if len(extra) else [])
             raise AlignmentError(
-                "mode='paired' needs the same samples imaged and sequenced: "
-                + (f"{len(missing)} imaged sample(s) lack expression ({format_names(missing)}); " if len(missing) else "")
-                + (f"{len(extra)} expression sample(s) were not imaged ({format_names(extra)})" if len(extra) else "")
+                "mode='paired' needs the same samples imaged and sequenced: " + "; ".join(parts) + ". Keep only the "
+                "patients of both tables, or use mode='unpaired' (imaging and expression from different patients, "
+                "the paper's design) with the expression samples' HER2 labels."
             )
         paired_positions = expression.index.get_indexer(features.index)
         expression_labels = labels.reindex(expression.index)
