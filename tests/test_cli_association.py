@@ -73,6 +73,16 @@ def test_bad_labels_exit_2_with_one_line_and_write_nothing(tmp_path):
     assert not out.exists()
 
 
+def _associate_refused(tmp_path, d, expression):
+    """`associate` on the cohort's files with another expression file: exit 2, and the output folder."""
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["associate", "--features", str(d / "features.csv"), "--expression",
+                            str(d / expression), "--labels", str(d / "labels.csv"),
+                            "--expression-labels", str(d / "expression_labels.csv"), "--out", str(out)])
+    assert r.exit_code == 2, r.output
+    return r, out
+
+
 def test_an_empty_expression_label_is_named_with_the_way_to_exclude_it(tmp_path):
     # GEO characteristics often leave HER2 status empty (15 of SCAN-B's samples): the error names the
     # sample as empty (not "nan") and says how to exclude it with a record
@@ -80,11 +90,7 @@ def test_an_empty_expression_label_is_named_with_the_way_to_exclude_it(tmp_path)
     el = c.expression_labels.astype(object).rename_axis("sample_id")
     el.iloc[2] = None
     el.to_csv(d / "expression_labels.csv")
-    out = tmp_path / "out"
-    r = runner.invoke(app, ["associate", "--features", str(d / "features.csv"), "--expression",
-                            str(d / "expression.csv"), "--labels", str(d / "labels.csv"),
-                            "--expression-labels", str(d / "expression_labels.csv"), "--out", str(out)])
-    assert r.exit_code == 2
+    r, out = _associate_refused(tmp_path, d, "expression.csv")
     assert f"'{el.index[2]} (empty)'" in r.output and "nan" not in r.output.lower()
     assert "1 of them have no label" in r.output and "geo import" in r.output
     assert not out.exists()
@@ -95,11 +101,7 @@ def test_a_missing_expression_value_is_named_with_its_file(tmp_path):
     e = c.expression.T.copy()
     e.iloc[7, 3] = float("nan")
     e.to_csv(d / "expression_gap.csv")
-    out = tmp_path / "out"
-    r = runner.invoke(app, ["associate", "--features", str(d / "features.csv"), "--expression",
-                            str(d / "expression_gap.csv"), "--labels", str(d / "labels.csv"),
-                            "--expression-labels", str(d / "expression_labels.csv"), "--out", str(out)])
-    assert r.exit_code == 2
+    r, out = _associate_refused(tmp_path, d, "expression_gap.csv")
     assert f"expression_gap.csv: 1 NaN/missing value(s), first at sample, column ({e.columns[3]}, {e.index[7]})" \
         in r.output
     assert not out.exists()
