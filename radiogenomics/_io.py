@@ -8,6 +8,7 @@ fault when the layout is wrong.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -391,8 +392,6 @@ def _separator(path: Path, name: str) -> str:
     its header holds it, else the first of tab, comma and semicolon (the CSV of a spreadsheet in
     a decimal-comma locale) that the header holds."""
     sep = "\t" if any(name.endswith(s) for s in (".tsv", ".tsv.gz", ".txt", ".txt.gz")) else ","
-    import gzip
-
     opener = gzip.open if name.endswith(".gz") else open
     try:
         with opener(path, "rt", encoding="utf-8-sig", errors="replace") as fh:

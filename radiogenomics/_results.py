@@ -168,6 +168,7 @@ def report_paths(root: str | os.PathLike | None = None) -> tuple[Path, Path]:
     base = Path(REPORT_FOLDER) if root is None else Path(root) / REPORT_FOLDER
     return base / "report.html", base / "figures"
 
+
 PROVENANCE = "provenance.json"
 
 
