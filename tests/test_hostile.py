@@ -121,6 +121,9 @@ CASES: dict[str, tuple[Callable[[Path, dict], list], str]] = {
     "extract_path_escapes_sheet_folder": (lambda t, u: ["extract", "--cases", _sheet(t, "../../etc/passwd")],
                                          "outside the sheet folder"),
     "extract_absolute_path": (lambda t, u: ["extract", "--cases", _sheet(t, "/etc/shadow")], "/etc/shadow"),
+    # a Windows-style path is read with '/' (so ..\\ escapes are refused like ../ ones)
+    "extract_windows_path_escapes": (lambda t, u: ["extract", "--cases", _sheet(t, "..\\..\\etc\\passwd")],
+                                     "outside the sheet folder"),
     "extract_absolute_mask": (lambda t, u: ["extract", "--cases", _sheet(t, "i.png", "/etc/passwd")], "/etc/passwd"),
     "extract_sheet_without_mask": (lambda t, u: ["extract", "--cases", _csv(t / "c.csv", "image\ni.png\n")],
                                    "'mask'"),
@@ -409,6 +412,21 @@ def test_spreadsheet_exports_read_as_written(tmp_path: Path) -> None:
     (tmp_path / "cohort.xlsx").write_bytes(b"PK\x03\x04 not a table")
     with pytest.raises(DataFileError, match=r"cohort.xlsx: a spreadsheet workbook .* save the sheet as CSV"):
         read_table(tmp_path / "cohort.xlsx")
+
+
+def test_case_sheet_written_on_windows_reads_its_backslash_paths(tmp_path: Path) -> None:
+    from radiogenomics.imaging.cases import read_cases
+
+    (tmp_path / "imgs").mkdir()
+    for f in ("a_image.nrrd", "a_mask.nrrd"):
+        (tmp_path / "imgs" / f).write_bytes(b"x")
+    (tmp_path / "odd\\name.nrrd").write_bytes(b"x")  # on POSIX a backslash may be part of a file name: kept
+    sheet = _csv(tmp_path / "cases.csv", "case_id,image,mask,label\nc1,imgs\\a_image.nrrd,imgs\\a_mask.nrrd,1\n"
+                                         "c2,odd\\name.nrrd,imgs/a_mask.nrrd,0\n")
+    cases = read_cases(sheet)
+    assert cases.loc["c1", "image"] == str((tmp_path / "imgs" / "a_image.nrrd").resolve())
+    assert cases.loc["c1", "mask"] == str((tmp_path / "imgs" / "a_mask.nrrd").resolve())
+    assert cases.loc["c2", "image"] == str((tmp_path / "odd\\name.nrrd").resolve())
 
 
 def test_truncated_soft_file_is_refused(tmp_path: Path) -> None:

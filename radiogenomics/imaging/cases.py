@@ -125,6 +125,7 @@ def normalize_cases(sheet: pd.DataFrame, *, base_dir: str | os.PathLike | None =
 
     if base_dir is not None:
         base = Path(base_dir)
+        _windows_separators(df, paths, base, name)  # before the confinement check sees them
         if not allow_outside_paths:
             _confine(df, paths, base, name)
         for col in paths:
@@ -169,6 +170,21 @@ def normalize_cases(sheet: pd.DataFrame, *, base_dir: str | os.PathLike | None =
     df.index.name = "case_id"
     order = [c for c in CASE_COLUMNS if c != "case_id"]
     return df[order + [c for c in df.columns if c not in order]]
+
+
+def _windows_separators(df: pd.DataFrame, columns: Sequence[str], base: Path, name: str) -> None:
+    """Read ``imgs\\case1.nrrd`` (a sheet written on Windows) as ``imgs/case1.nrrd`` where no file
+    has the name as written (on POSIX a backslash is a legal file-name character); in place."""
+    if os.sep == "\\":
+        return
+    changed = 0
+    for col in columns:
+        values = df[col].astype(str).str.strip()
+        fixed = [v.replace("\\", "/") if "\\" in v and not (base / v).exists() else v for v in values]
+        changed += sum(a != b for a, b in zip(values, fixed))
+        df[col] = fixed
+    if changed:
+        log.info("%s: %d path(s) written with Windows separators ('\\') read with '/'", name, changed)
 
 
 def _confine(df: pd.DataFrame, columns: Sequence[str], base: Path, name: str) -> None:
