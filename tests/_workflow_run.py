@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from radiogenomics._results import report_paths
+
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = REPO / "workflows"
 TEST_DIR = WORKFLOWS / ".test"
@@ -35,7 +37,7 @@ def workflow_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Results folder of one complete run of the ``.test`` config (run once per session)."""
     base = tmp_path_factory.getbasetemp() / "workflow_test_run"
     results = base / "results"
-    if (results / "report" / "report.html").exists():
+    if report_paths(results)[0].exists():
         return results
     if base.exists():
         shutil.rmtree(base)
@@ -62,7 +64,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from radiogenomics.cli.demo import run_demo
 
     base = tmp_path_factory.getbasetemp() / "demo_run"
-    if (base / "results" / "report" / "report.html").exists():
+    if report_paths(base / "results")[0].exists():
         return base
     if base.exists():
         shutil.rmtree(base)

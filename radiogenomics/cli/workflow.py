@@ -118,6 +118,11 @@ def _working_folder(config: Path, directory: Path | None) -> Path:
     return Path(directory).resolve()
 
 
+def _results_folder(cfg: dict, config: Path, directory: Path | None) -> Path:
+    """The results folder of a loaded config (``results``, relative to the working folder)."""
+    return _working_folder(config, directory) / cfg["results"]
+
+
 def resolved_config(config: Path, *, directory: Path | None = None, scheduler: str | None = None) -> Path:
     """Validate a workflow config and write the copy Snakemake reads: plain JSON, defaults filled.
 
@@ -150,8 +155,7 @@ def resolved_config(config: Path, *, directory: Path | None = None, scheduler: s
     cfg = load_config(config)
     if scheduler:
         cfg = validate_config({**cfg, "scheduler": scheduler}, name=str(config))
-    workdir = _working_folder(config, directory)
-    path = workdir / cfg["results"] / RESOLVED_CONFIG
+    path = _results_folder(cfg, config, directory) / RESOLVED_CONFIG
     text = json.dumps(cfg, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
     if not (path.is_file() and path.read_text(encoding="utf-8") == text):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -345,7 +349,7 @@ def results_root(config: Path, *, directory: Path | None = None) -> Path | None:
         cfg = load_config(config)
     except Exception:  # noqa: BLE001 - a courtesy for messages; the run validated the config itself
         return None
-    return _working_folder(config, directory) / cfg["results"]
+    return _results_folder(cfg, config, directory)
 
 
 def failed_stage_logs(config: Path, *, directory: Path | None = None, since: float = 0.0) -> list[tuple[Path, str]]:
